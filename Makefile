@@ -1,0 +1,31 @@
+# The README's commands. `make run` and `make test` each do all set-up first (scripts/setup.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint format bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/tickwatch up
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tests
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	-$(VENV)/bin/tickwatch stack down
+	rm -rf .tickwatch .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m tickwatch`` = the ``tickwatch`` command."""
+
+from tickwatch.cli import main
+
+main()

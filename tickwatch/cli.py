@@ -1,0 +1,100 @@
+"""The ``tickwatch`` command: one entry point, settings read once, sub-commands per component.
+
+Each worker command loads its own module lazily so ``tickwatch stack status`` does not import
+the Kafka consumer, and a broken optional dependency only affects the command that needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tickwatch.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    name="tickwatch",
+    help="Observability-first market-data pipeline: feeds -> Kafka -> ClickHouse, watched.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", envvar="TICKWATCH_CONFIG", help="TOML settings file."),
+    ] = None,
+) -> None:
+    """Read and validate the settings once; a bad value stops here naming the key."""
+    try:
+        ctx.obj = load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]tickwatch: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Apply the ClickHouse migrations in clickhouse/ (safe to run twice)."""
+    from tickwatch.migrate_cli import run_migrate
+
+    raise typer.Exit(run_migrate(_settings(ctx)))
+
+
+@app.command()
+def ingest(ctx: typer.Context) -> None:
+    """Run the ingest worker: source -> Kafka."""
+    from pipeline.ingest_cli import run_ingest
+
+    raise typer.Exit(run_ingest(_settings(ctx)))
+
+
+@app.command()
+def load(ctx: typer.Context) -> None:
+    """Run the load worker: Kafka -> ClickHouse, exactly once."""
+    from pipeline.load_cli import run_load
+
+    raise typer.Exit(run_load(_settings(ctx)))
+
+
+@app.command()
+def monitor(ctx: typer.Context) -> None:
+    """Run the downtime detector: health checks, alert state, email."""
+    from monitor.cli import run_monitor
+
+    raise typer.Exit(run_monitor(_settings(ctx)))
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Stack up, migrate, then run ingest + load + monitor with a live panel until Ctrl-C."""
+    from tickwatch.up import run_up
+
+    raise typer.Exit(run_up(_settings(ctx)))
+
+
+def _register_sub_apps() -> None:
+    from alerts.cli import silence_app
+    from tickwatch.stack.cli import mail_app, stack_app
+
+    app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
+    app.add_typer(mail_app, name="mail", help="Read the mail the local SMTP server received.")
+    app.add_typer(silence_app, name="silence", help="Silence alerts for a while.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_sub_apps()
+    app()

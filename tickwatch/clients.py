@@ -1,0 +1,43 @@
+"""Factories for ClickHouse and Kafka clients, built from settings and a resolved endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client as ClickHouseClient
+
+from tickwatch.settings import ClickHouseSettings, KafkaSettings
+
+
+def clickhouse_client(
+    settings: ClickHouseSettings, url: str, *, database: str = "", **kwargs: Any
+) -> ClickHouseClient:
+    """A clickhouse-connect HTTP(S) client for ``url`` (``http://host:port`` or ``https://...``).
+
+    Raises clickhouse_connect's ``OperationalError`` when the server cannot be reached.
+    """
+    parsed = urlparse(url)
+    secure = parsed.scheme == "https"
+    return clickhouse_connect.get_client(
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or (8443 if secure else 8123),
+        username=settings.username,
+        password=settings.password.get_secret_value(),
+        database=database,
+        secure=secure,
+        verify=settings.verify_tls,
+        ca_cert=str(settings.ca_cert) if settings.ca_cert else None,
+        connect_timeout=settings.connect_timeout_s,
+        send_receive_timeout=settings.send_receive_timeout_s,
+        autogenerate_session_id=False,
+        **kwargs,
+    )
+
+
+def kafka_config(settings: KafkaSettings, bootstrap: str, **extra: str | int | bool) -> dict[str, Any]:
+    """librdkafka configuration: connection + security from settings, then ``extra``."""
+    conf: dict[str, Any] = dict(settings.client_config(bootstrap))
+    conf.update(extra)
+    return conf

@@ -1,0 +1,30 @@
+"""``tickwatch migrate``: apply the ClickHouse migrations, fail fast when ClickHouse is away."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from tickwatch import migrations
+from tickwatch.clients import clickhouse_client
+from tickwatch.endpoints import resolve
+from tickwatch.settings import Settings
+
+
+def run_migrate(settings: Settings) -> int:
+    """Apply pending migrations; print what was applied. Returns the process exit code."""
+    console = Console()
+    url = resolve(settings).clickhouse_url
+    try:
+        client = clickhouse_client(settings.clickhouse, url)
+        applied = migrations.apply(client, settings.clickhouse)
+    except migrations.MigrationError as exc:
+        console.print(f"[red]migration failed: {exc}[/red]")
+        return 1
+    except Exception as exc:  # noqa: BLE001 - any connection error is reported the same way
+        console.print(f"[red]ClickHouse at {url} is not reachable: {exc}[/red]")
+        return 1
+    if applied:
+        console.print(f"applied migrations {', '.join(applied)} to {url}")
+    else:
+        console.print(f"schema is up to date at {url}")
+    return 0
