@@ -58,9 +58,12 @@ fi
 "$VENV/bin/python" -m tickwatch.stack.kafka_broker --fetch-jars --state-dir "$STATE" ||
   die "could not resolve the Kafka jars with Maven (see the messages above)."
 
-# --- Prometheus (optional for `make run`, required by the tests) --------------------------
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-  apt_install prometheus ||
-    say "Prometheus not found and not root: the Prometheus tests will fail (apt-get install prometheus)."
+# --- Prometheus + Alertmanager (optional for `make run`, required by the tests) ------------
+missing=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}" ||
+    say "not root: ${missing[*]} missing, so the Prometheus tests will fail (apt-get install ${missing[*]})."
 fi
 say "ready"

@@ -6,21 +6,25 @@ from rich.console import Console
 
 from tickwatch import migrations
 from tickwatch.clients import clickhouse_client
-from tickwatch.endpoints import resolve
+from tickwatch.endpoints import EndpointError, resolve_endpoints
 from tickwatch.settings import Settings
 
 
 def run_migrate(settings: Settings) -> int:
     """Apply pending migrations; print what was applied. Returns the process exit code."""
     console = Console()
-    url = resolve(settings).clickhouse_url
+    try:
+        url = resolve_endpoints(settings, require=("clickhouse",)).clickhouse_url
+    except EndpointError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
     try:
         client = clickhouse_client(settings.clickhouse, url)
         applied = migrations.apply(client, settings.clickhouse)
     except migrations.MigrationError as exc:
         console.print(f"[red]migration failed: {exc}[/red]")
         return 1
-    except Exception as exc:  # noqa: BLE001 - any connection error is reported the same way
+    except Exception as exc:
         console.print(f"[red]ClickHouse at {url} is not reachable: {exc}[/red]")
         return 1
     if applied:

@@ -97,9 +97,7 @@ class ClickHouseSettings(Section):
 class IngestSettings(Section):
     """The ingest worker: which source, how fast, how the producer behaves."""
 
-    source: Literal["simulator", "replay", "alpaca", "polygon", "binance", "coinbase"] = (
-        "simulator"
-    )
+    source: Literal["simulator", "replay", "alpaca", "polygon", "binance", "coinbase"] = "simulator"
     seed: int = 42
     symbols: int = Field(20, ge=1, le=100_000)
     rate: float = Field(200.0, gt=0, le=2_000_000)
@@ -108,6 +106,7 @@ class IngestSettings(Section):
     anomalies: str = ""
     replay_path: Path | None = None
     replay_speed: float = Field(0.0, ge=0)
+    replay_rebase: bool = False  # shift event times to the replay's own clock (old files)
     symbols_file: Path | None = None
     symbol_list: str = ""
     duration_s: float = Field(0.0, ge=0)
@@ -129,6 +128,8 @@ class LoadSettings(Section):
     symbol_pattern: str = r"^[A-Z0-9][A-Z0-9.\-/:_=^]{0,31}$"
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(15.0, gt=0)
+    shutdown_timeout_s: float = Field(30.0, gt=0)
+    session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
     metrics_port: int = Field(9102, ge=0, le=65535)
 
 
@@ -169,6 +170,8 @@ class MonitorSettings(Section):
     probe_urls: str = ""
     probe_interval_s: float = Field(15.0, gt=0)
     check_timeout_s: float = Field(5.0, gt=0)
+    expected_services: str = "ingest,load"
+    results_buffer_max: int = Field(10_000, ge=100)
 
 
 class AlertSettings(Section):
@@ -185,6 +188,7 @@ class AlertSettings(Section):
     grafana_url: str = "http://127.0.0.1:3000"
     silences: str = ""
     maintenance_windows: str = ""
+    stale_after_s: float = Field(600.0, gt=0)
 
 
 class SmtpSettings(Section):
@@ -294,6 +298,10 @@ def _describe(exc: ValidationError) -> str:
         env_name = ENV_PREFIX + "_".join(loc).upper()
         toml_key = ".".join(loc)
         value = err.get("input")
-        shown = "<hidden>" if any("password" in p or "secret" in p for p in loc) else repr(value)
+        shown = "<hidden>" if any(_is_secret(part) for part in loc) else repr(value)
         lines.append(f"  {env_name} ({toml_key}) = {shown}: {err['msg']}")
     return "\n".join(lines)
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key for word in ("password", "secret", "key_id", "api_key", "token"))

@@ -1,0 +1,1 @@
+"""Tests of the local stack (tickwatch.stack) and of the test harness itself."""

@@ -1,0 +1,126 @@
+"""What a local Kafka broker needs before it can start: jars, configuration, formatted storage.
+
+The jars are ordinary Maven artifacts listed in the repository's ``kafka/pom.xml``
+(``org.apache.kafka:kafka_2.13`` plus a log4j2 binding); Maven copies them into
+``<state_dir>/kafka-libs`` once, from its ``~/.m2`` cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import uuid
+from pathlib import Path
+
+from tickwatch.stack.errors import StackError
+from tickwatch.stack.net import LOOPBACK
+from tickwatch.stack.process import require_tool
+
+DEFAULT_POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+_STAMP = ".resolved-from"
+_MVN_TIMEOUT_S = 600.0
+_FORMAT_TIMEOUT_S = 120.0
+
+LOG4J2_PROPERTIES = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def resolve_jars(libs_dir: Path, pom: Path = DEFAULT_POM) -> Path:
+    """Copy the broker's runtime jars into ``libs_dir`` with Maven unless done for this pom.
+
+    Blocks while Maven runs (seconds from a warm ``~/.m2``). Raises :class:`MissingToolError`
+    without ``mvn`` and :class:`StackError` if Maven fails (its output is in the message).
+    """
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    stamp = libs_dir / _STAMP
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == digest:
+        return libs_dir
+    mvn = require_tool("mvn", "install Maven (Debian: apt-get install maven)")
+    libs_dir.mkdir(parents=True, exist_ok=True)
+    argv = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies"]
+    argv.append(f"-DoutputDirectory={libs_dir}")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=_MVN_TIMEOUT_S, check=False)
+    if done.returncode != 0 or not any(libs_dir.glob("kafka_2.13-*.jar")):
+        raise StackError(f"resolving Kafka jars with Maven failed:\n{done.stdout}\n{done.stderr}")
+    stamp.write_text(digest, encoding="utf-8")
+    return libs_dir
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    """A one-node KRaft (broker + controller) configuration listening on 127.0.0.1 only.
+
+    ``auto.create.topics.enable=false``: topics are created explicitly (``tickwatch stack up``,
+    the test fixtures), so a typo in a topic name fails instead of silently creating a topic.
+    """
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{LOOPBACK}:{controller_port}",
+        "listeners": f"PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "min.insync.replicas": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "delete.topic.enable": "true",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def new_cluster_id() -> str:
+    """A random cluster id in Kafka's format (16 random bytes, URL-safe base64, no padding)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def java_argv(java: str, libs_dir: Path, log_config: Path, heap_mb: int) -> list[str]:
+    """The JVM part of a command line: heap, GC, logging configuration and classpath."""
+    return [
+        java,
+        f"-Xmx{heap_mb}m",
+        f"-Xms{min(heap_mb, 128)}m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log_config}",
+        "-cp",
+        f"{libs_dir}/*",
+    ]
+
+
+def format_storage(jvm: list[str], config: Path, data_dir: Path) -> None:
+    """Format ``data_dir`` with a new random cluster id, once (skipped if already formatted).
+
+    Blocks while the storage tool runs. Raises :class:`StackError` with its output if it fails.
+    """
+    if (data_dir / "meta.properties").is_file():
+        return
+    argv = [*jvm, STORAGE_TOOL_CLASS, "format", "-t", new_cluster_id(), "-c", str(config)]
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(f"formatting Kafka storage failed:\n{done.stdout}\n{done.stderr}")

@@ -1,0 +1,80 @@
+"""Create and delete Kafka topics with the admin client, waiting (bounded) for the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from tickwatch.stack.errors import StackError
+
+
+def _admin(config: dict[str, str]) -> AdminClient:
+    return AdminClient({**config, "log_level": 3})
+
+
+def create_topics(
+    config: dict[str, str],
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names actually created.
+
+    ``config`` is a librdkafka client configuration (``KafkaSettings.client_config``). Blocks up
+    to ``timeout_s`` per request. Raises :class:`StackError` naming the topic that failed.
+    """
+    admin = _admin(config)
+    new = [NewTopic(name, partitions, replication_factor) for name in dict.fromkeys(names)]
+    if not new:
+        return []
+    futures = admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s)
+    created: list[str] = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+        except TimeoutError:
+            raise StackError(
+                f"creating Kafka topic {name!r}: no answer within {timeout_s:g}s"
+            ) from None
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"creating Kafka topic {name!r} failed: {exc}") from exc
+        else:
+            created.append(name)
+    return created
+
+
+def delete_topics(config: dict[str, str], names: Iterable[str], timeout_s: float = 30.0) -> None:
+    """Delete the topics; missing ones are ignored. Blocks up to ``timeout_s`` per request.
+
+    Raises :class:`StackError` naming the topic that could not be deleted.
+    """
+    targets = list(dict.fromkeys(names))
+    if not targets:
+        return
+    admin = _admin(config)  # must outlive the futures, or they fail with _DESTROY
+    futures = admin.delete_topics(targets, operation_timeout=timeout_s, request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+        except TimeoutError:
+            raise StackError(
+                f"deleting Kafka topic {name!r}: no answer within {timeout_s:g}s"
+            ) from None
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise StackError(f"deleting Kafka topic {name!r} failed: {exc}") from exc
+
+
+def existing_topics(config: dict[str, str], timeout_s: float = 10.0) -> set[str]:
+    """Names of the topics the cluster reports (internal ones included). Blocks up to timeout."""
+    try:
+        admin = _admin(config)
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise StackError(f"listing Kafka topics failed: {exc}") from exc
+    return set(metadata.topics)
