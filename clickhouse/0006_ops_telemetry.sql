@@ -91,7 +91,11 @@ TTL TimestampTime + toIntervalDay({ops_ttl_days})
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
 
 -- Periodic snapshots of every Prometheus metric a worker exposes (histograms as their
--- _bucket/_sum/_count samples), so pipeline health can be read from ClickHouse alone.
+-- _bucket/_sum/_count samples, no _created), written every telemetry.export_interval_s by
+-- tickwatch/telemetry/snapshots.py, so pipeline health can be read from ClickHouse alone.
+-- One narrow table instead of the Collector's metrics schema (one table per metric type with
+-- OTLP temporality/exemplar columns): the samples already are Prometheus samples, so the
+-- exposition name plus a label map is queried the same way for every type and matches PromQL.
 CREATE TABLE IF NOT EXISTS {ops}.pipeline_metrics
 (
     time     DateTime64(3, 'UTC'),
@@ -106,8 +110,9 @@ PARTITION BY toDate(time)
 ORDER BY (service, metric, time)
 TTL toDateTime(time) + INTERVAL {ops_ttl_days} DAY;
 
--- One row per worker every telemetry.heartbeat_interval_s; the detector's heartbeat check reads
--- max(time) per (service, instance).
+-- One row per worker every telemetry.heartbeat_interval_s (tickwatch/telemetry/heartbeats.py;
+-- instance defaults to host:pid, status is ok/unhealthy from the worker's health callback); the
+-- detector's heartbeat check reads max(time) per (service, instance).
 CREATE TABLE IF NOT EXISTS {ops}.heartbeats
 (
     time     DateTime64(3, 'UTC'),
