@@ -35,7 +35,9 @@ def test_discover_rejects_bad_files(tmp_path: Path, names: list[str], message: s
 
 def test_statements_substitute_placeholders_and_strip_comments(tmp_path: Path) -> None:
     path = tmp_path / "0001_x.sql"
-    path.write_text("-- a comment; with a semicolon\nCREATE DATABASE {market};\nSELECT {ops_ttl_days};\n")
+    path.write_text(
+        "-- a comment; with a semicolon\nCREATE DATABASE {market};\nSELECT {ops_ttl_days};\n"
+    )
     settings = ClickHouseSettings(market_database="mk", ops_ttl_days=3)
     stmts = migrations.Migration("0001", path).statements(settings)
     assert stmts == ["CREATE DATABASE mk", "SELECT 3"]
@@ -61,7 +63,9 @@ def test_apply_twice_applies_once(ch_client: Client, fresh_ch: ClickHouseSetting
     second = migrations.apply(ch_client, fresh_ch)
     assert first == [m.version for m in migrations.discover()]
     assert second == []
-    tables = {r[0] for r in ch_client.query(f"SHOW TABLES FROM {fresh_ch.market_database}").result_rows}
+    tables = {
+        r[0] for r in ch_client.query(f"SHOW TABLES FROM {fresh_ch.market_database}").result_rows
+    }
     assert {"trades", "quotes", "bars", "candles_1s", "candles_1m"} <= tables
     assert all(applied for _, _, applied in migrations.status(ch_client, fresh_ch))
 
@@ -71,8 +75,12 @@ def test_failed_statement_names_the_file(
     ch_client: Client, fresh_ch: ClickHouseSettings, tmp_path: Path
 ) -> None:
     (tmp_path / "0001_ok.sql").write_text("CREATE DATABASE IF NOT EXISTS {market};\n")
-    (tmp_path / "0002_broken.sql").write_text("CREATE TABLE {market}.t (a NoSuchType) ENGINE = Memory;\n")
+    (tmp_path / "0002_broken.sql").write_text(
+        "CREATE TABLE {market}.t (a NoSuchType) ENGINE = Memory;\n"
+    )
     with pytest.raises(migrations.MigrationError, match=r"0002_broken\.sql"):
         migrations.apply(ch_client, fresh_ch, tmp_path)
     # the good one is recorded, the broken one is not: fixing the file and re-running resumes
-    assert [v for v, _, done in migrations.status(ch_client, fresh_ch, tmp_path) if done] == ["0001"]
+    assert [v for v, _, done in migrations.status(ch_client, fresh_ch, tmp_path) if done] == [
+        "0001"
+    ]

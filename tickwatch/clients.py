@@ -36,7 +36,9 @@ def clickhouse_client(
     )
 
 
-def kafka_config(settings: KafkaSettings, bootstrap: str, **extra: str | int | bool) -> dict[str, Any]:
+def kafka_config(
+    settings: KafkaSettings, bootstrap: str, **extra: str | int | bool
+) -> dict[str, Any]:
     """librdkafka configuration: connection + security from settings, then ``extra``."""
     conf: dict[str, Any] = dict(settings.client_config(bootstrap))
     conf.update(extra)

@@ -45,7 +45,10 @@ def _constraint(info: FieldInfo) -> str:
 
 def rows() -> list[str]:
     """One markdown row per setting: env var, TOML key, default, type and bounds."""
-    out = ["| environment variable | TOML key | default | type / bounds |", "| --- | --- | --- | --- |"]
+    out = [
+        "| environment variable | TOML key | default | type / bounds |",
+        "| --- | --- | --- | --- |",
+    ]
     for section_name, section_info in Settings.model_fields.items():
         section = section_info.annotation
         assert isinstance(section, type) and issubclass(section, BaseModel)
@@ -62,4 +65,4 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    print(render())  # noqa: T201 - this module's job is to print the table
+    print(render())

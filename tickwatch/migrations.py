@@ -128,4 +128,3 @@ def _run(client: Client, settings: ClickHouseSettings, migration: Migration) -> 
         [[migration.version, migration.name, migration.checksum(), datetime.now(UTC)]],
         column_names=["version", "name", "checksum", "applied_at"],
     )
-
