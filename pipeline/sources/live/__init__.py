@@ -1,0 +1,87 @@
+"""Live vendor feeds over WebSocket: Alpaca, Polygon, Binance, Coinbase.
+
+The ingest worker calls :func:`build_live_source` when ``settings.ingest.source`` names a
+vendor. Endpoints default to the vendors' production URLs and are overridden with
+``settings.sources.<vendor>_url`` (tests point them at local fixture servers). Credentials come
+from settings or the TOML secrets file (:mod:`pipeline.sources.live.credentials`); symbols from
+``settings.ingest.symbol_list`` or ``symbols_file`` (:mod:`pipeline.sources.live.symbols`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from pipeline.sources.base import Source
+from pipeline.sources.live.alpaca import AlpacaVendor
+from pipeline.sources.live.binance import BinanceVendor
+from pipeline.sources.live.client import WebSocketSource
+from pipeline.sources.live.clock import Clock
+from pipeline.sources.live.coinbase import CoinbaseVendor
+from pipeline.sources.live.credentials import resolve_credentials
+from pipeline.sources.live.errors import FatalFeedError
+from pipeline.sources.live.market import AlwaysOpen, ExchangeHours, MarketHours
+from pipeline.sources.live.polygon import PolygonVendor
+from pipeline.sources.live.session import Vendor
+from pipeline.sources.live.stall import ConnectionPolicy
+from pipeline.sources.live.symbols import load_symbols
+from tickwatch.settings import Settings
+from tickwatch.telemetry.catalog import IngestMetrics
+
+LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase")
+
+__all__ = ["LIVE_SOURCES", "WebSocketSource", "build_live_source"]
+
+
+def build_live_source(
+    settings: Settings,
+    metrics: IngestMetrics,
+    *,
+    clock: Clock | None = None,
+    rng: Callable[[], float] = random.random,
+) -> Source:
+    """The live source named by ``settings.ingest.source``; nothing connects until iterated.
+
+    Raises :class:`~pipeline.sources.live.errors.FatalFeedError` for a source that is not a
+    live vendor, missing symbols, missing credentials or an unreadable secrets file.
+    """
+    vendor = build_vendor(settings)
+    sources = settings.sources
+    policy = ConnectionPolicy(
+        stall_timeout_s=sources.stall_timeout_s,
+        reconnect_initial_s=sources.reconnect_initial_s,
+        reconnect_max_s=max(sources.reconnect_max_s, sources.reconnect_initial_s),
+        duration_s=settings.ingest.duration_s,
+    )
+    return WebSocketSource(vendor, metrics, policy, clock=clock, rng=rng)
+
+
+def build_vendor(settings: Settings) -> Vendor:
+    """The vendor protocol for ``settings.ingest.source``."""
+    name, sources = settings.ingest.source, settings.sources
+    if name not in LIVE_SOURCES:
+        raise FatalFeedError(f"{name!r} is not a live source; choose one of {LIVE_SOURCES}")
+    symbols = load_symbols(settings.ingest)
+    if name == "binance":
+        return BinanceVendor(symbols, market=AlwaysOpen(), url=sources.binance_url)
+    if name == "coinbase":
+        return CoinbaseVendor(symbols, market=AlwaysOpen(), url=sources.coinbase_url)
+    credentials = resolve_credentials(sources)
+    equities: MarketHours = ExchangeHours(settings.monitor.equity_calendar)
+    if name == "polygon":
+        crypto = sources.polygon_cluster == "crypto"
+        return PolygonVendor(
+            symbols,
+            api_key=credentials.polygon_api_key,
+            cluster=sources.polygon_cluster,
+            market=AlwaysOpen() if crypto else equities,
+            url=sources.polygon_url,
+        )
+    return AlpacaVendor(
+        symbols,
+        key_id=credentials.alpaca_key_id,
+        secret=credentials.alpaca_secret_key,
+        feed=sources.alpaca_feed,
+        market=AlwaysOpen() if sources.alpaca_feed == "crypto" else equities,
+        url=sources.alpaca_url,
+    )

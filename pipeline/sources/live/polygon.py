@@ -1,0 +1,120 @@
+"""Polygon WebSocket: ``connected`` → auth ``{"action":"auth","params":KEY}`` → subscribe.
+
+Status messages (documented): ``{"ev":"status","status":"connected"}``, ``"auth_success"``,
+``"auth_failed"`` (fatal, counted as an auth failure), ``"success"`` (subscription ack) and
+``"max_connections"`` (connection limit: reconnect after the backoff delay). Other statuses are
+logged and counted as ``vendor_error``.
+
+Sequence checks: stock trades and quotes carry ``q``, "increasing and unique per ticker symbol,
+but not always sequential" (Polygon's words); so ``q`` can prove a message stale (not above the
+last ``q`` for that symbol and event type: dropped as ``stale``) but cannot prove a gap. Crypto
+events carry no sequence number.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+from pydantic import SecretStr
+
+from pipeline.sources.live import polygon_map
+from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
+from pipeline.sources.live.market import MarketHours
+from pipeline.sources.live.sequence import SequenceTracker
+from pipeline.sources.live.session import (
+    MALFORMED,
+    STALE,
+    UNKNOWN_TYPE,
+    VENDOR_ERROR,
+    Decoded,
+    dump_json,
+    messages_of,
+)
+from pipeline.sources.live.wire import WireError, integer
+
+URLS = {"stocks": "wss://socket.polygon.io/stocks", "crypto": "wss://socket.polygon.io/crypto"}
+CHANNELS = {"stocks": ("T", "Q", "A", "AM"), "crypto": ("XT", "XQ", "XA", "XAS")}
+
+
+class PolygonSession:
+    """One connection: authenticates on ``connected``, subscribes on ``auth_success``."""
+
+    def __init__(self, api_key: SecretStr, params: str) -> None:
+        self._api_key = api_key
+        self._params = params
+        self._sequence = SequenceTracker(contiguous=False)
+
+    def opening(self) -> list[str]:
+        return []  # Polygon speaks first ("connected")
+
+    def on_frame(self, frame: str | bytes, recv_us: int) -> Decoded:
+        out = Decoded()
+        for msg in messages_of(frame, out):
+            event = msg.get("ev")
+            mapper = polygon_map.MAPPERS.get(event)
+            if event == "status":
+                self._status(msg, out)
+            elif mapper is None:
+                out.drop(UNKNOWN_TYPE)
+            else:
+                try:
+                    if not self._stale(msg):
+                        out.records.append(mapper(msg, recv_us))
+                    else:
+                        out.drop(STALE)
+                except WireError as exc:
+                    logger.debug("polygon: malformed {ev} message: {err}", ev=event, err=exc)
+                    out.drop(MALFORMED)
+        return out
+
+    def _stale(self, msg: dict[str, object]) -> bool:
+        if "q" not in msg:
+            return False
+        key = f"{msg.get('ev')}:{polygon_map.symbol_of(msg)}"
+        return self._sequence.check(key, integer(msg["q"])).stale
+
+    def _status(self, msg: dict[str, object], out: Decoded) -> None:
+        status, text = msg.get("status"), msg.get("message")
+        if status == "connected":
+            key = self._api_key.get_secret_value()
+            out.replies.append(dump_json({"action": "auth", "params": key}))
+        elif status == "auth_success":
+            out.replies.append(dump_json({"action": "subscribe", "params": self._params}))
+        elif status == "success":
+            logger.info("polygon: {text}", text=text)
+        elif status == "auth_failed":
+            out.stop = AuthenticationError(f"polygon: {text}")
+        elif status == "max_connections":
+            out.stop = RetryableFeedError(f"polygon: {text}")
+        else:
+            logger.warning("polygon: status {status}: {text}", status=status, text=text)
+            out.drop(VENDOR_ERROR)
+
+
+class PolygonVendor:
+    """Polygon's stocks or crypto cluster."""
+
+    name = polygon_map.SOURCE
+
+    def __init__(
+        self,
+        symbols: list[str],
+        *,
+        api_key: SecretStr,
+        cluster: str,
+        market: MarketHours,
+        url: str = "",
+    ) -> None:
+        if not api_key.get_secret_value():
+            raise FatalFeedError(
+                "polygon needs TICKWATCH_SOURCES_POLYGON_API_KEY (or the key in the secrets file)"
+            )
+        self._api_key = api_key
+        self._params = ",".join(f"{ch}.{s}" for ch in CHANNELS[cluster] for s in symbols)
+        self._url = url or URLS[cluster]
+        self.market = market
+
+    def url(self) -> str:
+        return self._url
+
+    def session(self) -> PolygonSession:
+        return PolygonSession(self._api_key, self._params)
