@@ -1,20 +1,19 @@
-"""The README stays true: its configuration table is the one the settings generate."""
+"""The README stays true: its generated tables are the ones the code produces now."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-from tickwatch.config_table import BEGIN, END, render
-
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tickwatch.readme_tables import README, TABLES, markers, render
 
 
-def test_configuration_table_matches_settings() -> None:
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_generated_table_is_current(name: str) -> None:
     text = README.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    assert text[start:end] == render(), (
-        "README configuration table is stale: run `.venv/bin/python -m tickwatch.config_table` "
-        "and paste its output between the config-table markers"
+    begin, end = markers(name)
+    start, stop = text.index(begin), text.index(end) + len(end)
+    assert text[start:stop] == render(name), (
+        f"README {name} table is stale: run `.venv/bin/python -m tickwatch.readme_tables`"
     )
 
 

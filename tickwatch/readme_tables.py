@@ -1,20 +1,23 @@
-"""The README's configuration table, generated from :mod:`tickwatch.settings`.
+"""The README's generated tables: settings (from :mod:`tickwatch.settings`) and metrics (from
+the telemetry catalog).
 
-``python -m tickwatch.config_table`` prints it; a test checks the README holds the current one,
-so the documentation cannot drift from the code.
+``python -m tickwatch.readme_tables`` rewrites them in README.md between their markers; a test
+checks the README holds the current ones, so the documentation cannot drift from the code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from tickwatch.settings import ENV_PREFIX, Settings
+from tickwatch.telemetry.definitions import CATALOG
 
-BEGIN = "<!-- config-table:begin -->"
-END = "<!-- config-table:end -->"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _default(info: FieldInfo) -> str:
@@ -43,7 +46,7 @@ def _constraint(info: FieldInfo) -> str:
     return text
 
 
-def rows() -> list[str]:
+def config_rows() -> list[str]:
     """One markdown row per setting: env var, TOML key, default, type and bounds."""
     out = [
         "| environment variable | TOML key | default | type / bounds |",
@@ -60,9 +63,35 @@ def rows() -> list[str]:
     return out
 
 
-def render() -> str:
-    return "\n".join([BEGIN, *rows(), END])
+def metric_rows() -> list[str]:
+    """One markdown row per metric in the telemetry catalog."""
+    out = ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |"]
+    for metric in CATALOG:
+        labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
+        out.append(f"| `{metric.name}` | {metric.kind} | {labels} | {metric.help} |")
+    return out
+
+
+TABLES: dict[str, Callable[[], list[str]]] = {"config": config_rows, "metrics": metric_rows}
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}-table:begin -->", f"<!-- {name}-table:end -->"
+
+
+def render(name: str) -> str:
+    begin, end = markers(name)
+    return "\n".join([begin, *TABLES[name](), end])
+
+
+def refresh(text: str) -> str:
+    """``text`` with every generated table replaced by its current rendering."""
+    for name in TABLES:
+        begin, end = markers(name)
+        start, stop = text.index(begin), text.index(end) + len(end)
+        text = text[:start] + render(name) + text[stop:]
+    return text
 
 
 if __name__ == "__main__":
-    print(render())
+    README.write_text(refresh(README.read_text(encoding="utf-8")), encoding="utf-8")
