@@ -1,0 +1,1 @@
+"""Alerting: per-(check, target) state with hysteresis, notification policy, email delivery."""

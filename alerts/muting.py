@@ -1,0 +1,41 @@
+"""One answer to "is this alert muted right now, and why": config silences, maintenance windows,
+and silences added from the command line (re-read from their file when it changes)."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from alerts.errors import AlertError
+from alerts.silence_store import SilenceStore
+from alerts.silences import Silence
+from alerts.windows import MaintenanceWindow
+
+
+class Muting:
+    def __init__(
+        self,
+        silences: list[Silence],
+        windows: list[MaintenanceWindow],
+        store: SilenceStore | None = None,
+    ) -> None:
+        self._silences, self._windows, self._store = silences, windows, store
+
+    def reason(self, key: str, now: float) -> str | None:
+        """Why ``key`` is muted at ``now`` (a short text for logs and records), or None."""
+        for silence in self._silences + self._stored():
+            if silence.active(key, now):
+                label = f"silence {silence.id}" if silence.id else "configured silence"
+                return f"{label} ({silence.matcher})"
+        for window in self._windows:
+            if window.active(key, now):
+                return f"maintenance window ({window.matcher})"
+        return None
+
+    def _stored(self) -> list[Silence]:
+        if self._store is None:
+            return []
+        try:
+            return self._store.load()
+        except AlertError as exc:
+            logger.warning("ignoring CLI silences: {}", exc)
+            return []

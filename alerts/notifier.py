@@ -1,0 +1,135 @@
+"""Notification policy: what becomes an email, and when.
+
+* OPEN is announced; RESOLVE only for alerts that were announced; SEVERITY only when it
+  escalates an announced alert (WARN → CRIT); REPEAT every ``repeat_interval_s`` while open.
+* Muted alerts (silence, maintenance window) are not announced; if still open when the mute
+  ends, the next :meth:`Notifier.repeats` announces them.
+* Events are grouped: the first pending event starts a ``group_wait_s`` timer, and everything
+  submitted before it expires goes into the same email.
+* At most ``max_per_hour`` emails per rolling hour: a group that would exceed it is held and
+  keeps collecting events until the budget allows one email (events are never dropped, up to
+  ``max_pending`` of them; beyond that the oldest go, and are counted).
+
+Not thread-safe by itself: the detector calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alerts.events import AlertEvent, EventKind
+from alerts.muting import Muting
+from alerts.state import AlertState
+from monitor.clock import Clock
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyPolicy:
+    repeat_interval_s: float = 3600.0
+    group_wait_s: float = 1.0
+    max_per_hour: int = 30
+    max_pending: int = 1000
+
+
+class Notifier:
+    def __init__(
+        self,
+        policy: NotifyPolicy,
+        muting: Muting,
+        clock: Clock,
+        on_muted: Callable[[AlertEvent, str], None] | None = None,
+    ) -> None:
+        self._policy, self._muting, self._clock = policy, muting, clock
+        self._on_muted = on_muted
+        self._announced: dict[str, float] = {}
+        self._pending: deque[AlertEvent] = deque(maxlen=policy.max_pending)
+        self._group_started: float | None = None
+        self._sent: deque[float] = deque()
+        self.dropped = 0
+
+    def submit(self, events: list[AlertEvent]) -> None:
+        """Queue what should be announced among ``events``."""
+        now = self._clock.time()
+        for event in events:
+            if self._wanted(event, now):
+                self._queue(event, now)
+
+    def _wanted(self, e: AlertEvent, now: float) -> bool:
+        announced = e.key in self._announced
+        if e.kind is EventKind.RESOLVE:
+            self._announced.pop(e.key, None)
+            if not announced:
+                return False  # never announced (muted or escalation-only): nothing to resolve
+        elif e.kind is EventKind.SEVERITY and not (announced and e.escalation):
+            return False
+        reason = self._muting.reason(e.key, now)
+        if reason is not None:
+            if self._on_muted is not None:
+                self._on_muted(e, reason)
+            return False
+        if e.kind is not EventKind.RESOLVE:
+            self._announced[e.key] = now
+        return True
+
+    def _queue(self, event: AlertEvent, now: float) -> None:
+        if len(self._pending) == self._pending.maxlen:
+            self.dropped += 1
+        self._pending.append(event)
+        if self._group_started is None:
+            self._group_started = now
+
+    def repeats(self, open_alerts: list[AlertState]) -> list[AlertEvent]:
+        """REPEAT events due now for open alerts (also first announcements after a mute)."""
+        now = self._clock.time()
+        due = []
+        for s in open_alerts:
+            last = self._announced.get(s.key)
+            if s.last is None or (last is not None and now - last < self._policy.repeat_interval_s):
+                continue
+            if self._muting.reason(s.key, now) is None:
+                r = s.last
+                due.append(
+                    AlertEvent(
+                        now,
+                        s.key,
+                        s.check,
+                        s.target,
+                        EventKind.REPEAT,
+                        s.severity,
+                        s.since,
+                        r.value,
+                        r.threshold,
+                        r.message,
+                    )
+                )
+        return due
+
+    def flush(self) -> list[AlertEvent]:
+        """The events of a group whose wait is over and that the rate limit allows; else []."""
+        now = self._clock.time()
+        if self._group_started is None or now - self._group_started < self._policy.group_wait_s:
+            return []
+        while self._sent and now - self._sent[0] >= HOUR:
+            self._sent.popleft()
+        if len(self._sent) >= self._policy.max_per_hour:
+            return []
+        events = list(self._pending)
+        self._pending.clear()
+        self._group_started = None
+        self._sent.append(now)
+        return events
+
+    def announced(self) -> dict[str, float]:
+        """When each open alert was last announced (saved by the state snapshot)."""
+        return dict(self._announced)
+
+    def restore_announced(self, announced: dict[str, float]) -> None:
+        self._announced.update(announced)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,163 @@
+"""The outbox: a bounded FIFO of rendered notifications, delivered by one background thread.
+
+Guarantees:
+* :meth:`Outbox.put` never blocks and never waits on SMTP: checks and the notifier go on.
+* A notification leaves the outbox only once its send succeeded (or it is dropped, see below),
+  and it is sent by one thread, one attempt at a time: when SMTP comes back after an outage,
+  every pending email is delivered once, in order.
+* Failed attempts are retried with exponential backoff (tenacity): ``retry_initial_s`` doubling
+  up to ``retry_max_s``, for as long as the detector runs.
+* At most ``max_items`` wait; on overflow the oldest not-in-flight one is dropped.
+* Every attempt is recorded (``ops.notifications``: sent / retrying / failed) and counted.
+* What is still queued at :meth:`Outbox.stop` stays queued: :meth:`Outbox.undelivered` hands it
+  to the state snapshot, and the next detector process delivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from alerts.errors import DeliveryFailed
+from alerts.journal import Journal
+from alerts.render import Notification
+from monitor.clock import Clock
+from tickwatch.telemetry.catalog import MonitorMetrics
+
+Sender = Callable[[Notification], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        sender: Sender,
+        journal: Journal,
+        recipients: list[str],
+        *,
+        max_items: int,
+        retry_initial_s: float,
+        retry_max_s: float,
+        clock: Clock,
+        metrics: MonitorMetrics | None = None,
+    ) -> None:
+        self._sender, self._journal, self._recipients = sender, journal, recipients
+        self._max, self._clock, self._metrics = max_items, clock, metrics
+        self._wait = wait_exponential(
+            multiplier=retry_initial_s, min=retry_initial_s, max=retry_max_s
+        )
+        self._items: deque[Notification] = deque()
+        self._cond = threading.Condition()
+        self._in_flight = False
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tickwatch-outbox", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def put(self, n: Notification) -> None:
+        """Queue ``n`` for delivery; returns at once."""
+        with self._cond:
+            if len(self._items) >= self._max:
+                victim = self._items[1] if self._in_flight and len(self._items) > 1 else None
+                victim = victim or self._items[0]
+                self._items.remove(victim)
+                self._record(victim, "failed", 0, "outbox full: dropped")
+            self._items.append(n)
+            self._gauge()
+            self._cond.notify()
+
+    def undelivered(self) -> list[Notification]:
+        """What is still queued, oldest first (saved by the detector's state snapshot)."""
+        with self._cond:
+            return list(self._items)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, drain_s: float = 5.0) -> None:
+        """Give pending mail up to ``drain_s`` to go out, then stop the delivery thread."""
+        deadline = time.monotonic() + drain_s
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._closing.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=drain_s + 5)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while not self._closing.is_set():
+                n = self._next()
+                if n is not None:
+                    loop.run_until_complete(self._deliver(n))
+        finally:
+            loop.close()
+
+    def _next(self) -> Notification | None:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout=0.5)
+            if not self._items:
+                return None
+            self._in_flight = True
+            return self._items[0]
+
+    async def _deliver(self, n: Notification) -> None:
+        retrying = AsyncRetrying(
+            wait=self._wait,
+            retry=retry_if_exception_type(DeliveryFailed),
+            stop=lambda _state: self._closing.is_set(),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._attempt(n, attempt.retry_state)
+        except DeliveryFailed as exc:
+            # stopping: the notification stays queued, for :meth:`undelivered` to persist
+            logger.warning("notification {} not delivered before stop: {}", n.id, exc)
+            with self._cond:
+                self._in_flight = False
+            return
+        with self._cond:
+            if self._items and self._items[0] is n:
+                self._items.popleft()
+            self._in_flight = False
+            self._gauge()
+        logger.info("notification {} sent: {}", n.id, n.subject)
+
+    async def _attempt(self, n: Notification, state: RetryCallState) -> None:
+        try:
+            await self._sender(n)
+        except DeliveryFailed as exc:
+            logger.warning("email attempt {} failed, will retry: {}", state.attempt_number, exc)
+            self._record(n, "retrying", state.attempt_number, str(exc))
+            raise
+        self._record(n, "sent", state.attempt_number)
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._closing.is_set() and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.1))
+
+    def _record(self, n: Notification, status: str, attempt: int, error: str = "") -> None:
+        self._journal.notification(
+            self._clock.time(), n, self._recipients, status=status, attempt=attempt, error=error
+        )
+        if self._metrics is not None:
+            self._metrics.notification(status)
+
+    def _gauge(self) -> None:
+        if self._metrics is not None:
+            self._metrics.outbox_pending(len(self._items))

@@ -1,0 +1,93 @@
+"""Alert state that survives a detector restart, in ``<stack.state_dir>/alerts-state.json``.
+
+Saved on every flush (2 s) and at shutdown: the open alerts (severity, since, last result), when
+each was last announced, and the email still in the outbox. Loaded at start, so a restart in the
+middle of an incident neither announces it a second time nor forgets to announce its resolve,
+and email that SMTP refused before the restart is delivered by the next process, once.
+Written atomically (temp file + rename); an unreadable file is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from alerts.book import AlertBook
+from alerts.notifier import Notifier
+from alerts.outbox import Outbox
+from alerts.render import Notification
+from alerts.state import AlertState
+from monitor.result import CheckResult, Status
+
+FILE_NAME = "alerts-state.json"
+
+
+def save(path: Path, book: AlertBook, notifier: Notifier, outbox: Outbox) -> None:
+    """Write the snapshot; never raises (a full disk must not stop alerting)."""
+    payload = {
+        "open": [_state(s) for s in book.open_alerts()],
+        "announced": notifier.announced(),
+        "outbox": [asdict(n) for n in outbox.undelivered()],
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".alerts-state.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh)
+        Path(tmp).replace(path)
+    except OSError as exc:
+        logger.warning("alert state not saved to {}: {}", path, exc)
+
+
+def restore(path: Path, book: AlertBook, notifier: Notifier, outbox: Outbox) -> int:
+    """Load a snapshot if there is one; return how many open alerts it held."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        states = [_from_state(item, book) for item in raw.get("open", [])]
+        notes = [Notification(**{**n, "alert_keys": tuple(n["alert_keys"])})
+                 for n in raw.get("outbox", [])]  # fmt: skip
+        announced = {str(k): float(v) for k, v in raw.get("announced", {}).items()}
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        logger.warning("ignoring unreadable alert state {}: {}", path, exc)
+        return 0
+    for state in states:
+        book.restore(state)
+    notifier.restore_announced(announced)
+    for note in notes:
+        outbox.put(note)
+    logger.info("restored {} open alerts and {} unsent emails", len(states), len(notes))
+    return len(states)
+
+
+def _state(s: AlertState) -> dict[str, Any]:
+    last = s.last
+    return {
+        "key": s.key, "check": s.check, "target": s.target, "severity": s.severity.name,
+        "since": s.since,
+        "last": None if last is None else {
+            "time": last.time, "status": last.status.name, "value": last.value,
+            "threshold": last.threshold, "message": last.message,
+        },
+    }  # fmt: skip
+
+
+def _from_state(item: dict[str, Any], book: AlertBook) -> AlertState:
+    last = item["last"]
+    result = None
+    if last is not None:
+        result = CheckResult(last["time"], item["check"], item["target"], Status[last["status"]],
+                             last["value"], last["threshold"], last["message"])  # fmt: skip
+    return AlertState(
+        item["key"], item["check"], item["target"], deque(maxlen=book.policy.flap_window),
+        open=True, severity=Status[item["severity"]], since=item["since"],
+        streak_start=item["since"], last=result,
+    )  # fmt: skip

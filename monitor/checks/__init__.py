@@ -1,0 +1,1 @@
+"""One module per kind of health check; each check's ``run()`` returns CheckResults."""

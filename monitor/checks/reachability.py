@@ -1,0 +1,102 @@
+"""Are the Kafka broker and ClickHouse answering? CRIT when not, within ``check_timeout_s``.
+
+These two checks are the alerts for an outage of a dependency; checks that read the dependency
+report UNKNOWN meanwhile (see :class:`monitor.result.Status`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from monitor.chconn import ClickHouseHandle
+from monitor.clock import Clock
+from monitor.errors import CheckUnavailable
+from monitor.result import CheckResult, Status
+
+
+class KafkaReachableCheck:
+    """Cluster metadata from an AdminClient within the timeout."""
+
+    name = "kafka_reachable"
+
+    def __init__(
+        self,
+        admin_factory: Callable[[], Any],
+        target: str,
+        *,
+        timeout_s: float,
+        interval_s: float,
+        clock: Clock,
+    ) -> None:
+        self._factory = admin_factory
+        self._admin: Any = None
+        self._target, self._timeout = target, timeout_s
+        self.interval_s = interval_s
+        self._clock = clock
+
+    def run(self) -> list[CheckResult]:
+        now = self._clock.time()
+        try:
+            if self._admin is None:
+                self._admin = self._factory()
+            meta = self._admin.list_topics(timeout=self._timeout)
+        except Exception as exc:  # KafkaException or a timeout: unreachable
+            return [
+                CheckResult(
+                    now,
+                    self.name,
+                    self._target,
+                    Status.CRIT,
+                    0.0,
+                    self._timeout,
+                    f"Kafka broker not answering within {self._timeout:.0f}s: {exc}",
+                )
+            ]
+        brokers = len(meta.brokers)
+        return [
+            CheckResult(
+                now,
+                self.name,
+                self._target,
+                Status.OK,
+                float(brokers),
+                self._timeout,
+                f"{brokers} broker(s), {len(meta.topics)} topics",
+            )
+        ]
+
+
+class ClickHouseReachableCheck:
+    """``SELECT version()`` over HTTP."""
+
+    name = "clickhouse_reachable"
+
+    def __init__(
+        self, ch: ClickHouseHandle, target: str, *, interval_s: float, clock: Clock
+    ) -> None:
+        self._ch, self._target = ch, target
+        self.interval_s = interval_s
+        self._clock = clock
+
+    def run(self) -> list[CheckResult]:
+        now = self._clock.time()
+        try:
+            version = self._ch.command("SELECT version()")
+        except CheckUnavailable as exc:
+            return [
+                CheckResult(
+                    now,
+                    self.name,
+                    self._target,
+                    Status.CRIT,
+                    0.0,
+                    0.0,
+                    f"ClickHouse not answering: {exc}",
+                )
+            ]
+        return [
+            CheckResult(
+                now, self.name, self._target, Status.OK, 1.0, 0.0, f"ClickHouse {version} answering"
+            )
+        ]

@@ -1,0 +1,116 @@
+"""The checks' SQL and the detector's inserts against the real ClickHouse (migrated schema)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from alerts.events import AlertEvent, EventKind
+from alerts.journal import Journal
+from alerts.render import render
+from monitor.chconn import ClickHouseHandle
+from monitor.checks.freshness import FreshnessCheck
+from monitor.checks.heartbeats import HeartbeatCheck
+from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
+from monitor.checks.reachability import ClickHouseReachableCheck
+from monitor.clock import ManualClock
+from monitor.market_hours import MarketHours
+from monitor.result import HEALTH_COLUMNS, CheckResult, Status
+from monitor.writer import BufferedWriter
+from tickwatch.clients import clickhouse_client
+from tickwatch.settings import ClickHouseSettings
+
+pytestmark = pytest.mark.clickhouse
+
+NOW = time.time()
+
+
+def dt(seconds_ago: float) -> datetime:
+    return datetime.fromtimestamp(NOW - seconds_ago, tz=UTC)
+
+
+@pytest.fixture
+def handle(ch_settings: ClickHouseSettings) -> ClickHouseHandle:
+    return ClickHouseHandle(lambda: clickhouse_client(ch_settings, ch_settings.url))
+
+
+def insert_trades(client: Client, rows: list[tuple[str, str, float, float]]) -> None:
+    """(symbol, asset_class, event seconds ago, inserted seconds ago)."""
+    data = [[s, c, dt(e), 1.0, 1.0, "sim", dt(e), dt(e), dt(i), 0, n]
+            for n, (s, c, e, i) in enumerate(rows)]  # fmt: skip
+    cols = ["symbol", "asset_class", "event_time", "price", "size", "source", "received_at",
+            "kafka_time", "inserted_at", "kafka_partition", "kafka_offset"]  # fmt: skip
+    client.insert("trades", data, column_names=cols)
+
+
+def test_freshness_latency_on_real_tables(
+    ch_client: Client, ch_settings: ClickHouseSettings, handle: ClickHouseHandle
+) -> None:
+    insert_trades(ch_client, [("BTC-USD", "crypto", 400, 1), ("ETH-USD", "crypto", 2, 1),
+                              ("EURUSD", "fx", 500, 3), ("AAPL", "equity", 3, 2.5)])  # fmt: skip
+    bars = [["BTC-USD", "crypto", dt(130), 60, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1, "sim", dt(1),
+             dt(1), dt(1), 0, 0]]  # fmt: skip
+    ch_client.insert("bars", bars, column_names=[
+        "symbol", "asset_class", "event_time", "interval_s", "open", "high", "low", "close",
+        "volume", "vwap", "trade_count", "source", "received_at", "kafka_time", "inserted_at",
+        "kafka_partition", "kafka_offset"])  # fmt: skip
+    clock = ManualClock(NOW)
+    fresh = FreshnessCheck(handle, ch_settings.market_database, MarketHours("XNYS"),
+                           warn_s=60, crit_s=300, interval_s=10, clock=clock).run()  # fmt: skip
+    got = {r.target: r for r in fresh}
+    assert got["trades/crypto"].status is Status.OK
+    assert "BTC-USD" not in got["trades/crypto"].message  # only listed when the group fails
+    assert got["trades/fx"].status is Status.CRIT and "EURUSD" in got["trades/fx"].message
+    assert got["bars/crypto"].status is Status.OK  # 130 s old start, 60 s bars: on time
+    assert "trades/equity" in got
+    latency = LatencyCheck(handle, ch_settings.market_database, threshold_s=1.0,
+                           interval_s=15, clock=clock).run()[0]  # fmt: skip
+    assert latency.status is Status.CRIT and 399 < latency.value <= 497  # interpolated p99
+
+
+def test_heartbeats_and_dead_letters_on_real_tables(
+    ch_client: Client, ch_settings: ClickHouseSettings, handle: ClickHouseHandle
+) -> None:
+    ops = ch_settings.ops_database
+    beats = [[dt(2), "ingest", "h:1", "h", 1, dt(100), "ok", {}],
+             [dt(50), "load", "h:2", "h", 2, dt(100), "ok", {}]]  # fmt: skip
+    ch_client.insert(f"{ops}.heartbeats", beats, column_names=[
+        "time", "service", "instance", "host", "pid", "started", "status", "details"])  # fmt: skip
+    dead = [[dt(1), "t", 0, i, dt(1), "k", "bad_price", "", "{}"] for i in range(30)]
+    ch_client.insert(f"{ops}.dead_letters", dead, column_names=[
+        "time", "topic", "kafka_partition", "kafka_offset", "kafka_time", "key", "reason",
+        "detail", "payload"])  # fmt: skip
+    clock = ManualClock(NOW)
+    beats_result = HeartbeatCheck(handle, ops, ["ingest", "load", "monitor"], timeout_s=30,
+                                  interval_s=5, clock=clock).run()  # fmt: skip
+    assert {r.target: r.status for r in beats_result} == {
+        "ingest": Status.OK, "load": Status.CRIT, "monitor": Status.CRIT}  # fmt: skip
+    dlq = DeadLetterRateCheck(handle, ops, threshold=1, interval_s=10, clock=clock).run()[0]
+    assert dlq.status is Status.WARN and dlq.value == 3.0 and "bad_price" in dlq.message
+    reach = ClickHouseReachableCheck(handle, "x", interval_s=5, clock=clock).run()[0]
+    assert reach.status is Status.OK
+
+
+def test_health_rows_and_alert_history_insert_into_the_real_schema(
+    ch_client: Client, ch_settings: ClickHouseSettings, handle: ClickHouseHandle
+) -> None:
+    ops = ch_settings.ops_database
+    health = BufferedWriter(handle, f"{ops}.health_checks", HEALTH_COLUMNS)
+    health.add(CheckResult(NOW, "freshness", "trades/fx", Status.CRIT, 500, 60, "m", 0.01).row())
+    assert health.flush() == 1
+    journal = Journal(handle, ops)
+    event = AlertEvent(NOW, "freshness/trades/fx", "freshness", "trades/fx", EventKind.OPEN,
+                       Status.CRIT, NOW - 20, 500.0, 60.0, "stale")  # fmt: skip
+    journal.event(event)
+    note = render([event], "http://g", NOW)
+    journal.notification(NOW, note, ["a@x"], status="sent", attempt=1)
+    journal.flush()
+    assert ch_client.query(f"SELECT status, duration_ms FROM {ops}.health_checks").result_rows == [
+        ("CRIT", 10.0)]  # fmt: skip
+    assert ch_client.query(f"SELECT event, severity FROM {ops}.alert_events").result_rows == [
+        ("open", "CRIT")]  # fmt: skip
+    rows = ch_client.query(f"SELECT status, recipients, alert_keys FROM {ops}.notifications")
+    assert rows.result_rows == [("sent", ["a@x"], ["freshness/trades/fx"])]

@@ -1,0 +1,32 @@
+"""Buffered health-check writes: batched, kept while ClickHouse is down, bounded."""
+
+from __future__ import annotations
+
+from monitor_fakes import FakeClickHouse
+
+from monitor.writer import BufferedWriter
+
+
+def test_rows_wait_while_clickhouse_is_down_and_go_out_once_it_is_back() -> None:
+    ch = FakeClickHouse()
+    writer = BufferedWriter(ch, "ops.health_checks", ["a"], max_rows=100, batch_rows=3)
+    ch.down = True
+    for i in range(5):
+        writer.add([i])
+    assert writer.flush() == 0 and writer.pending == 5
+    ch.down = False
+    assert writer.flush() == 5
+    assert ch.inserted["ops.health_checks"] == [[0], [1], [2], [3], [4]]
+    assert writer.pending == 0 and writer.flush() == 0
+
+
+def test_the_buffer_is_bounded_and_drops_the_oldest_rows() -> None:
+    ch = FakeClickHouse()
+    ch.down = True
+    writer = BufferedWriter(ch, "t", ["a"], max_rows=3)
+    for i in range(5):
+        writer.add([i])
+    assert writer.pending == 3 and writer.dropped == 2
+    ch.down = False
+    writer.flush()
+    assert ch.inserted["t"] == [[2], [3], [4]]
