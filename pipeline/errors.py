@@ -1,0 +1,66 @@
+"""The pipeline's exceptions: one root, two kinds, and the three things that go wrong.
+
+* :class:`PipelineError` is the root. ``recoverable`` says what the caller does with it: a
+  recoverable error is retried (with backoff) and loses nothing; a fatal one stops the worker,
+  which leaves its offsets uncommitted so a restart resumes where it stopped.
+* :class:`InvalidMessage` — this message is bad: it goes to the dead-letter queue and the stream
+  moves on. ``reason`` is a short stable label (used as a metric label and a Kafka header);
+  ``detail`` says what was wrong and where.
+* :class:`MessageRejected` — "slow down", not "bad": a step cannot take more right now; the
+  caller pauses and tries again after ``retry_after`` seconds.
+* :class:`SourceError` — a market-data source failed (connection, authentication, protocol).
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every pipeline error. ``recoverable`` = retrying later can succeed."""
+
+    recoverable: bool = False
+
+    def __init__(self, message: str, *, recoverable: bool | None = None) -> None:
+        super().__init__(message)
+        if recoverable is not None:
+            self.recoverable = recoverable
+
+
+class RecoverableError(PipelineError):
+    """A transient failure (a service is down or busy); retry with backoff."""
+
+    recoverable = True
+
+
+class FatalError(PipelineError):
+    """A failure retrying cannot fix (bad configuration, lost invariants); stop the worker."""
+
+    recoverable = False
+
+
+class InvalidMessage(PipelineError):
+    """A message failed decoding or validation; it belongs in the dead-letter queue."""
+
+    recoverable = False
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class MessageRejected(RecoverableError):
+    """Backpressure: the step is full; offer the message again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClickHouseUnavailable(RecoverableError):
+    """An insert into ClickHouse failed; the batch is kept and retried unchanged."""
+
+
+class SourceError(PipelineError):
+    """A market-data source failed; ``recoverable`` = reconnecting may help."""
+
+    recoverable = True

@@ -1,0 +1,1 @@
+"""The load worker: Kafka -> ClickHouse, exactly once. Start with :mod:`pipeline.load.worker`."""

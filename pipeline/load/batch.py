@@ -1,0 +1,173 @@
+"""Per-partition batches and the rules that close them.
+
+A :class:`Batch` holds a contiguous offset range ``[first_offset, last_offset]`` of one partition:
+the valid rows (column buffers) and the dead letters. A batch is *open* while it grows and
+*sealed* once closed; a sealed batch's range never changes again, because its range is its
+identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
+
+An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
+old (checked by :meth:`Batcher.tick` against the injected clock), or — for the first batch after
+an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
+owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from pipeline.dlq import DeadLetter
+from pipeline.load.backoff import Backoff
+from pipeline.load.clock import Clock
+from pipeline.load.tables import ColumnBuffer
+from pipeline.records import RecordType
+
+TopicPartitionKey = tuple[str, int]
+
+
+@dataclass(eq=False)
+class Batch:
+    """One partition's messages ``[first_offset, last_offset]``: valid rows and dead letters."""
+
+    topic: str
+    partition: int
+    kind: RecordType
+    first_offset: int
+    opened_at: float
+    last_offset: int = -1
+    rows: ColumnBuffer = field(init=False)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rows = ColumnBuffer(self.kind)
+        self.last_offset = self.first_offset - 1
+
+    @property
+    def size(self) -> int:
+        """Messages in the batch, valid or not."""
+        return len(self.rows) + len(self.dead_letters)
+
+    def token(self) -> str:
+        """``topic:partition:first-last``, the ClickHouse insert_deduplication_token."""
+        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+
+@dataclass
+class PartitionState:
+    """What the batcher knows about one assigned partition."""
+
+    kind: RecordType
+    recovery_end: int | None = None
+    next_offset: int = -1
+    open: Batch | None = None
+    sealed: deque[Batch] = field(default_factory=deque)
+    retry_at: float = 0.0
+    failures: int = 0
+
+    @property
+    def pending(self) -> int:
+        return sum(b.size for b in self.sealed) + (self.open.size if self.open else 0)
+
+
+class Batcher:
+    """Forms batches for every assigned partition. Never blocks; reads only the injected clock."""
+
+    def __init__(self, max_rows: int, max_ms: int, clock: Clock) -> None:
+        self._max_rows = max_rows
+        self._max_s = max_ms / 1000
+        self._clock = clock
+        self.partitions: dict[TopicPartitionKey, PartitionState] = {}
+
+    def assign(self, key: TopicPartitionKey, kind: RecordType, recovery_end: int | None) -> None:
+        self.partitions[key] = PartitionState(kind, recovery_end)
+
+    def revoke(self, key: TopicPartitionKey) -> int:
+        """Forget a partition and its batches (never committed); return the messages dropped."""
+        state = self.partitions.pop(key, None)
+        return state.pending if state else 0
+
+    def open_batch(self, key: TopicPartitionKey, offset: int) -> Batch | None:
+        """The batch the message at ``offset`` belongs to; None = already batched, skip it.
+
+        Call :meth:`added` after putting the message in the returned batch.
+        """
+        state = self.partitions[key]
+        if offset < state.next_offset:
+            return None
+        if state.recovery_end is not None and offset > state.recovery_end:
+            state.recovery_end = None  # the recovery range is complete (or gone)
+            self._seal(state)
+        if state.open is None:
+            state.open = Batch(key[0], key[1], state.kind, offset, self._clock.monotonic())
+        state.next_offset = offset + 1
+        state.open.last_offset = offset
+        return state.open
+
+    def added(self, key: TopicPartitionKey) -> None:
+        """Seal the open batch if it reached its recovery end or ``batch_max_rows``."""
+        state = self.partitions[key]
+        batch = state.open
+        assert batch is not None
+        if state.recovery_end is not None:
+            if batch.last_offset >= state.recovery_end:
+                state.recovery_end = None
+                self._seal(state)
+        elif batch.size >= self._max_rows:
+            self._seal(state)
+
+    def tick(self) -> None:
+        """Seal every open batch older than ``batch_max_ms`` (recovery batches excepted)."""
+        now = self._clock.monotonic()
+        for state in self.partitions.values():
+            if (
+                state.open
+                and state.recovery_end is None
+                and now - state.open.opened_at >= self._max_s
+            ):
+                self._seal(state)
+
+    def seal_all(self) -> None:
+        """Seal every open batch that may be sealed now (for shutdown)."""
+        for state in self.partitions.values():
+            if state.recovery_end is None:
+                self._seal(state)
+
+    def ready(self) -> list[Batch]:
+        """The oldest sealed batch of each partition whose retry time has come."""
+        now = self._clock.monotonic()
+        return [s.sealed[0] for s in self.partitions.values() if s.sealed and s.retry_at <= now]
+
+    def done(self, batch: Batch) -> None:
+        """``batch`` is inserted and committed; drop it."""
+        state = self.partitions.get((batch.topic, batch.partition))
+        if state and state.sealed and state.sealed[0] is batch:
+            state.sealed.popleft()
+            state.retry_at = 0.0
+            state.failures = 0
+
+    def retry_later(self, batch: Batch, backoff: Backoff) -> float:
+        """Hold ``batch``'s partition back for the next backoff delay; return that delay."""
+        state = self.partitions.get((batch.topic, batch.partition))
+        if state is None:
+            return 0.0
+        delay = backoff.delay(state.failures)
+        state.failures += 1
+        state.retry_at = self._clock.monotonic() + delay
+        return delay
+
+    def backing_off(self) -> set[TopicPartitionKey]:
+        """Partitions whose oldest batch failed and waits for a retry."""
+        return {key for key, s in self.partitions.items() if s.failures}
+
+    def pending(self) -> int:
+        """Messages held in all batches, open and sealed."""
+        return sum(s.pending for s in self.partitions.values())
+
+    def has_sealed(self) -> bool:
+        return any(s.sealed for s in self.partitions.values())
+
+    @staticmethod
+    def _seal(state: PartitionState) -> None:
+        if state.open is not None and state.open.size:
+            state.sealed.append(state.open)
+        state.open = None

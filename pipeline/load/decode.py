@@ -1,0 +1,100 @@
+"""The decode step: Kafka messages -> validated rows or dead letters, placed in their batches."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from confluent_kafka import KafkaError, Message
+from loguru import logger
+
+from pipeline.dlq import DeadLetter
+from pipeline.errors import FatalError, InvalidMessage
+from pipeline.load.batch import Batcher
+from pipeline.load.clock import Clock
+from pipeline.records import RecordType
+from pipeline.validation import ValidationRules, decode, validate
+from tickwatch.telemetry.catalog import LoadMetrics
+
+
+class MessageDecoder:
+    """Decodes and validates messages of the topics in ``kinds`` (topic -> record type)."""
+
+    def __init__(
+        self,
+        kinds: dict[str, RecordType],
+        rules: ValidationRules,
+        clock: Clock,
+        metrics: LoadMetrics,
+    ) -> None:
+        self._kinds = kinds
+        self._rules = rules
+        self._clock = clock
+        self._metrics = metrics
+        self.newest: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def add(self, messages: list[Message], batcher: Batcher) -> int:
+        """Put every message in its partition's open batch; return how many were taken.
+
+        A message that fails decoding or validation becomes a :class:`DeadLetter` in the same
+        batch, so it is committed together with its neighbours. Re-delivered messages (offset
+        already batched) are skipped. Raises :class:`FatalError` on a fatal consumer error.
+        Afterwards :attr:`newest` holds each partition's newest (offset, Kafka time in ms).
+        """
+        self.newest = newest = {}
+        now_us = int(self._clock.time() * 1e6)
+        per_topic: Counter[str] = Counter()
+        for message in messages:
+            if self._consumer_error(message):
+                continue
+            topic, partition, offset = coordinates(message)
+            key = (topic, partition)
+            batch = batcher.open_batch(key, offset) if key in batcher.partitions else None
+            if batch is None:
+                continue
+            per_topic[topic] += 1
+            timestamp_ms = message.timestamp()[1]
+            newest[key] = (offset, timestamp_ms)
+            try:
+                row = validate(decode(message.value()), batch.kind, self._rules, now_us)
+                batch.rows.append(row, timestamp_ms, offset)
+            except InvalidMessage as exc:
+                batch.dead_letters.append(_dead_letter(message, key, offset, exc))
+                self._metrics.dead_letter(exc.reason)
+            batcher.added(key)
+        for topic, n in per_topic.items():
+            self._metrics.records_consumed(topic, n)
+        return sum(per_topic.values())
+
+    @staticmethod
+    def _consumer_error(message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return False
+        if error.fatal():
+            raise FatalError(f"Kafka consumer: {error}")
+        if error.code() != KafkaError._PARTITION_EOF:
+            logger.warning("Kafka consumer error: {}", error)
+        return True
+
+
+def coordinates(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a (non-error) message."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise FatalError(f"message without coordinates: {topic}[{partition}]@{offset}")
+    return topic, partition, offset
+
+
+def _dead_letter(
+    message: Message, key: tuple[str, int], offset: int, exc: InvalidMessage
+) -> DeadLetter:
+    return DeadLetter(
+        topic=key[0],
+        partition=key[1],
+        offset=offset,
+        timestamp_ms=message.timestamp()[1],
+        key=message.key(),
+        value=message.value(),
+        reason=exc.reason,
+        detail=exc.detail,
+    )

@@ -1,0 +1,237 @@
+"""The load worker: Kafka topics -> ClickHouse tables, every accepted tick exactly once.
+
+Chain of steps: poll (:class:`confluent_kafka.Consumer`, manual commits) -> decode and validate
+(:mod:`pipeline.load.decode`) -> per-partition batches (:mod:`pipeline.load.batch`) -> insert
+(:mod:`pipeline.load.insert`) -> commit (:mod:`pipeline.load.commit`).
+
+Order of operations for one batch ``[first, last]`` of a partition (:meth:`LoadWorker.flush_ready`):
+
+1. commit offset ``first`` with metadata ``end=last`` (the *intent*), synchronously;
+2. insert the valid rows with token ``topic:partition:first-last``, then the dead letters into
+   ``{ops}.dead_letters`` with token ``dlq:topic:partition:first-last``;
+3. produce the dead letters to the DLQ topic and flush the producer;
+4. commit offset ``last + 1``, synchronously.
+
+Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every row exactly once:
+
+* Nothing is inserted before step 1 succeeded, and step 1 is a commit at the partition's current
+  committed offset, so the committed record always describes the one batch that may be in
+  ClickHouse beyond the committed offset: ``(first, end=last)``.
+* Whoever resumes the partition (this process restarted, or another member after a rebalance)
+  reads that record (:meth:`OffsetCommitter.recovery_ends`) and re-forms its first batch as
+  exactly ``[first, last]`` — the same messages, hence the same token. ClickHouse drops a block
+  whose token it has seen (``non_replicated_deduplication_window``), in the table and, with
+  ``deduplicate_blocks_in_dependent_materialized_views``, in the candle views' state tables; a
+  batch that was only half written (table yes, view no; one part of several) is completed.
+* A batch that never got its intent recorded was never inserted: its messages are read again
+  after the committed offset and may be cut differently — harmless, since none of them is in
+  ClickHouse. Time-triggered cuts therefore need no extra bookkeeping.
+* Step 4 only advances the committed offset past a batch that is fully in ClickHouse and whose
+  dead letters were delivered; if it is lost, the next batch's intent commit advances it, or a
+  replay deduplicates.
+* Rebalance: revoked partitions' batches are *dropped without committing* (:meth:`_on_revoke`):
+  the new owner replays them from the committed offset, re-forming a recorded batch exactly.
+  A member that lost its partition cannot commit a new intent (stale generation is refused); if
+  it inserts a batch whose intent it recorded just before losing the partition, the new owner
+  forms the very same batch, so the two inserts carry one token.
+* ClickHouse down: the failing batch stays sealed, unchanged, and is retried with exponential
+  backoff while its partition is paused; polling goes on, so the consumer keeps its group
+  membership. Memory is bounded by ``max_pending_rows`` (all partitions are paused above it).
+
+Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
+a replay must come within the table's last ``non_replicated_deduplication_window`` (10,000)
+inserts — minutes of traffic at the default batch sizes, while a partition is reassigned within a
+session timeout; if retention deleted part of a recorded batch before it was replayed, the
+remainder is inserted under a different token.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, TopicPartition
+from loguru import logger
+from opentelemetry import trace
+
+from pipeline.dlq import DeadLetterQueue
+from pipeline.errors import ClickHouseUnavailable
+from pipeline.load.backoff import Backoff
+from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
+from pipeline.load.clock import Clock
+from pipeline.load.commit import OffsetCommitter
+from pipeline.load.decode import MessageDecoder
+from pipeline.load.insert import ClickHouseWriter
+from pipeline.load.lag import report_lag
+from pipeline.records import RecordType
+from tickwatch.settings import LoadSettings
+from tickwatch.telemetry.catalog import LoadMetrics
+
+POLL_TIMEOUT_S = 0.1
+DLQ_FLUSH_TIMEOUT_S = 10.0
+_tracer = trace.get_tracer("tickwatch.load")
+
+
+class LoadWorker:
+    """One consumer-group member. Single-threaded: callbacks run inside :meth:`step`."""
+
+    def __init__(
+        self,
+        *,
+        consumer: Consumer,
+        writer: ClickHouseWriter,
+        dlq: DeadLetterQueue,
+        kinds: dict[str, RecordType],
+        decoder: MessageDecoder,
+        settings: LoadSettings,
+        metrics: LoadMetrics,
+        clock: Clock,
+        commit_timeout_s: float = 10.0,
+    ) -> None:
+        self._consumer = consumer
+        self._writer = writer
+        self._dlq = dlq
+        self._kinds = kinds
+        self._decoder = decoder
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._committer = OffsetCommitter(consumer, metrics, commit_timeout_s)
+        self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
+        self._paused: set[TopicPartitionKey] = set()
+        self._memory_full = False
+
+    def run(self, stop: threading.Event, shutdown_timeout_s: float) -> None:
+        """Subscribe and loop until ``stop`` is set, then :meth:`drain` and close the consumer
+        (which revokes the partitions: anything still batched is dropped, uncommitted)."""
+        self.subscribe()
+        try:
+            while not stop.is_set():
+                self.step()
+            self.drain(shutdown_timeout_s)
+        finally:
+            self._consumer.close()
+            self._dlq.close(DLQ_FLUSH_TIMEOUT_S)
+
+    def subscribe(self) -> None:
+        """Join the group; partitions arrive (and leave) through the rebalance callbacks."""
+        self._consumer.subscribe(
+            list(self._kinds),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+
+    def step(self) -> None:
+        """Poll once, batch what came, insert and commit every batch that is ready."""
+        with _tracer.start_as_current_span("load.poll") as span:
+            messages = self._consumer.consume(self._settings.poll_batch, POLL_TIMEOUT_S)
+            span.set_attribute("messages", len(messages))
+        if messages:
+            with _tracer.start_as_current_span("load.decode") as span:
+                span.set_attribute("rows", self._decoder.add(messages, self.batcher))
+            report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
+        self.batcher.tick()
+        self.flush_ready()
+        self._apply_backpressure()
+
+    def flush_ready(self) -> int:
+        """Insert and commit the ready batches (order in the module docstring); return how many.
+
+        Blocks for the commits, the inserts and the DLQ flush. Failures are not raised: a
+        batch that failed stays sealed and is retried after its partition's backoff delay.
+        """
+        ready = self.batcher.ready()
+        if not ready:
+            return 0
+        recorded = self._committer.record_intents(ready)
+        for batch in ready:
+            if batch not in recorded:
+                self.batcher.retry_later(batch, self._backoff)
+        written = [b for b in recorded if self._write(b)]
+        if any(b.dead_letters for b in written) and not self._deliver_dead_letters(written):
+            written = [b for b in written if not b.dead_letters]
+        self._committer.record_done(written)
+        for batch in written:
+            self.batcher.done(batch)
+        return len(written)
+
+    def drain(self, timeout_s: float) -> None:
+        """Graceful stop: stop fetching, seal, insert and commit what is batched, within
+        ``timeout_s``. Batches left when the time is up are not committed (they are replayed)."""
+        deadline = self._clock.monotonic() + timeout_s
+        self._consumer.pause(self._consumer.assignment())
+        self.batcher.seal_all()
+        while self.batcher.has_sealed() and self._clock.monotonic() < deadline:
+            if not self.flush_ready():
+                self._consumer.consume(1, POLL_TIMEOUT_S)  # serve callbacks; nothing is fetched
+        logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
+
+    def _write(self, batch: Batch) -> bool:
+        with _tracer.start_as_current_span("load.insert") as span:
+            span.set_attributes(
+                {
+                    "rows": batch.size,
+                    "partition": batch.partition,
+                    "first_offset": batch.first_offset,
+                    "last_offset": batch.last_offset,
+                    "topic": batch.topic,
+                }
+            )
+            try:
+                self._writer.write(batch)
+            except ClickHouseUnavailable as exc:
+                delay = self.batcher.retry_later(batch, self._backoff)
+                self._metrics.clickhouse_retry()
+                logger.warning("{}; retrying in {:.1f} s", exc, delay)
+                span.record_exception(exc)
+                return False
+        if batch.dead_letters:
+            self._dlq.send(batch.dead_letters)
+        return True
+
+    def _deliver_dead_letters(self, batches: Sequence[Batch]) -> bool:
+        if self._dlq.flush(DLQ_FLUSH_TIMEOUT_S):
+            return True
+        logger.warning("dead-letter delivery failed; their batches will be retried")
+        for batch in batches:
+            if batch.dead_letters:
+                self.batcher.retry_later(batch, self._backoff)
+        return False
+
+    def _apply_backpressure(self) -> None:
+        """Pause partitions whose insert is backing off, and all of them above the memory cap."""
+        pending = self.batcher.pending()
+        if pending >= self._settings.max_pending_rows:
+            self._memory_full = True
+        elif pending <= self._settings.max_pending_rows // 2:
+            self._memory_full = False
+        want = self.batcher.backing_off()
+        if self._memory_full:
+            want |= {k for k, s in self.batcher.partitions.items() if s.recovery_end is None}
+        if want != self._paused:
+            self._consumer.pause([TopicPartition(t, p) for t, p in want - self._paused])
+            self._consumer.resume([TopicPartition(t, p) for t, p in self._paused - want])
+            self._paused = want
+            self._metrics.paused_partitions(len(want))
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        ends = self._committer.recovery_ends(partitions)
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key))
+        logger.info(
+            "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
+        )
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        dropped = 0
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            dropped += self.batcher.revoke(key)
+            self._paused.discard(key)
+        self._metrics.paused_partitions(len(self._paused))
+        logger.info(
+            "revoked {} partitions; {} uncommitted messages dropped", len(partitions), dropped
+        )

@@ -1,0 +1,157 @@
+"""``tickwatch load``: the load worker's entry point.
+
+Order (as in snuba's CLI modules): logging -> telemetry -> fail fast if ClickHouse or Kafka is
+unreachable -> build the worker -> SIGTERM/SIGINT handler -> run -> drain and close. Exit codes:
+0 after a graceful stop, 1 on a fatal error, 2 when a service is unreachable at start.
+
+``python -m pipeline.load_cli`` runs the same with settings from the environment
+(``TICKWATCH_...``), which is how tests start it as a process they can kill.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from confluent_kafka import Consumer, KafkaException, Producer
+from loguru import logger
+
+from pipeline.dlq import DeadLetterQueue
+from pipeline.errors import FatalError
+from pipeline.load.clock import Clock, SystemClock
+from pipeline.load.decode import MessageDecoder
+from pipeline.load.insert import ClickHouseWriter
+from pipeline.load.worker import LoadWorker
+from pipeline.records import RecordType
+from pipeline.validation import ValidationRules
+from tickwatch.clients import clickhouse_client, kafka_config
+from tickwatch.settings import Settings, load_settings
+from tickwatch.telemetry import LoadMetrics, Telemetry, configure_logging
+
+EXIT_FATAL = 1
+EXIT_UNREACHABLE = 2
+STARTUP_TIMEOUT_S = 10.0
+CONSUMER_CONFIG: dict[str, str | int | bool] = {
+    "client.id": "tickwatch-load",
+    "enable.auto.commit": False,  # offsets are committed by the worker, after the insert
+    "enable.auto.offset.store": False,
+    "auto.offset.reset": "earliest",
+    "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
+}
+DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
+    "client.id": "tickwatch-load-dlq",
+    "enable.idempotence": True,
+    "linger.ms": 5,
+}
+
+
+def record_kinds(settings: Settings) -> dict[str, RecordType]:
+    """Topic name -> the record type it carries."""
+    kafka = settings.kafka
+    return {
+        kafka.topic_trades: RecordType.TRADE,
+        kafka.topic_quotes: RecordType.QUOTE,
+        kafka.topic_bars: RecordType.BAR,
+    }
+
+
+def build_worker(
+    settings: Settings,
+    bootstrap: str,
+    client: Client,
+    metrics: LoadMetrics,
+    clock: Clock | None = None,
+) -> LoadWorker:
+    """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
+    clock = clock or SystemClock()
+    session_ms = settings.load.session_timeout_ms
+    group: dict[str, str | int | bool] = {
+        "group.id": settings.kafka.consumer_group,
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": min(3000, session_ms // 3),
+    }
+    consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
+    producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
+    kinds = record_kinds(settings)
+    rules = ValidationRules.from_settings(settings.load)
+    return LoadWorker(
+        consumer=consumer,
+        writer=ClickHouseWriter(client, settings.clickhouse, clock, metrics),
+        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq),
+        kinds=kinds,
+        decoder=MessageDecoder(kinds, rules, clock, metrics),
+        settings=settings.load,
+        metrics=metrics,
+        clock=clock,
+    )
+
+
+def run_load(settings: Settings) -> int:
+    """Run the load worker until SIGTERM/SIGINT; return the process exit code."""
+    from tickwatch.endpoints import EndpointError, resolve_endpoints
+
+    configure_logging("load", settings.telemetry)
+    try:
+        endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse"))
+    except EndpointError as exc:
+        logger.error("{}", exc)
+        return EXIT_UNREACHABLE
+    telemetry = Telemetry.start("load", settings, endpoints.clickhouse_url)
+    try:
+        client = _reach_services(settings, endpoints.kafka_bootstrap, endpoints.clickhouse_url)
+        if client is None:
+            return EXIT_UNREACHABLE
+        worker = build_worker(
+            settings, endpoints.kafka_bootstrap, client, LoadMetrics(telemetry.registry)
+        )
+        stop = _stop_on_signals()
+        logger.info("load worker started (group {})", settings.kafka.consumer_group)
+        worker.run(stop, settings.load.shutdown_timeout_s)
+        return 0
+    except FatalError as exc:
+        logger.error("load worker stopped: {}", exc)
+        return EXIT_FATAL
+    finally:
+        telemetry.close()
+
+
+def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
+    """A ClickHouse client, once both services answered; None (logged) if one did not."""
+    try:
+        client = clickhouse_client(settings.clickhouse, url)
+    except (ClickHouseError, OSError) as exc:
+        logger.error("ClickHouse at {} is unreachable: {}", url, exc)
+        return None
+    probe = Consumer(kafka_config(settings.kafka, bootstrap, **{"group.id": "tickwatch-probe"}))
+    try:
+        probe.list_topics(timeout=STARTUP_TIMEOUT_S)
+    except KafkaException as exc:
+        logger.error("Kafka at {} is unreachable: {}", bootstrap, exc)
+        return None
+    finally:
+        probe.close()
+    return client
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal {} received: draining", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def main() -> None:
+    sys.exit(run_load(load_settings()))
+
+
+if __name__ == "__main__":
+    main()

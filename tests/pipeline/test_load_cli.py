@@ -1,0 +1,33 @@
+"""The load worker's entry point: settings in, exit code out."""
+
+from __future__ import annotations
+
+from pipeline.load_cli import EXIT_UNREACHABLE, record_kinds, run_load
+from pipeline.records import RecordType
+from tickwatch.settings import (
+    ClickHouseSettings,
+    KafkaSettings,
+    LoadSettings,
+    Settings,
+    TelemetrySettings,
+)
+
+
+def unreachable() -> Settings:
+    return Settings(
+        _env_file=None,
+        kafka=KafkaSettings(bootstrap="127.0.0.1:1"),
+        clickhouse=ClickHouseSettings(url="http://127.0.0.1:1", connect_timeout_s=1),
+        load=LoadSettings(metrics_port=0),
+        telemetry=TelemetrySettings(enabled=False),
+    )
+
+
+def test_unreachable_services_fail_fast_with_exit_code_2() -> None:
+    assert run_load(unreachable()) == EXIT_UNREACHABLE
+
+
+def test_each_topic_carries_one_record_type() -> None:
+    kafka = KafkaSettings(topic_trades="a", topic_quotes="b", topic_bars="c")
+    kinds = record_kinds(Settings(_env_file=None, kafka=kafka))
+    assert kinds == {"a": RecordType.TRADE, "b": RecordType.QUOTE, "c": RecordType.BAR}

@@ -1,0 +1,462 @@
+"""The worker's order of operations and failure handling, with in-memory Kafka and ClickHouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import TopicPartition
+from prometheus_client import CollectorRegistry
+
+from pipeline.dlq import DeadLetterQueue
+from pipeline.load.clock import MockedClock
+from pipeline.load.decode import MessageDecoder
+from pipeline.load.insert import ClickHouseWriter
+from pipeline.load.worker import LoadWorker
+from pipeline.records import RecordType, Trade, to_wire
+from pipeline.validation import ValidationRules
+from tickwatch.settings import ClickHouseSettings, LoadSettings
+from tickwatch.telemetry.catalog import LoadMetrics
+
+NOW_US = 1_763_700_000_000_000
+
+
+@dataclass
+class FakeMessage:
+    _topic: str
+    _partition: int
+    _offset: int
+    _value: bytes
+    _key: bytes = b""
+    _timestamp_ms: int = NOW_US // 1000
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> bytes:
+        return self._key
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._timestamp_ms)
+
+    def error(self) -> None:
+        return None
+
+
+def trade_value(i: int, **fields: Any) -> bytes:
+    body = to_wire(Trade(f"S{i % 5}", NOW_US + i, 100.0 + i % 3, 1.0))
+    return orjson.dumps({**body, **fields})
+
+
+@dataclass
+class FakeBroker:
+    """Partition logs and the group's committed offsets (offset, metadata)."""
+
+    logs: dict[tuple[str, int], list[FakeMessage]] = field(default_factory=dict)
+    committed: dict[tuple[str, int], tuple[int, str | None]] = field(default_factory=dict)
+    commit_log: list[tuple[str, int, int, str | None]] = field(default_factory=list)
+
+    def produce(self, topic: str, partition: int, value: bytes) -> None:
+        log = self.logs.setdefault((topic, partition), [])
+        log.append(FakeMessage(topic, partition, len(log), value))
+
+
+class FakeConsumer:
+    """One group member owning every partition of the subscribed topics."""
+
+    def __init__(self, broker: FakeBroker, events: list[str]) -> None:
+        self.broker = broker
+        self.events = events
+        self.positions: dict[tuple[str, int], int] = {}
+        self.paused: set[tuple[str, int]] = set()
+        self.fail_commits = 0
+        self._on_assign: Callable[..., None] | None = None
+        self._on_revoke: Callable[..., None] | None = None
+        self.closed = False
+
+    def subscribe(self, topics: list[str], *, on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
+        self._topics = topics
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+
+    def assign_all(self) -> None:
+        parts = [TopicPartition(t, p) for (t, p) in self.broker.logs if t in self._topics]
+        for tp in parts:
+            self.positions[(tp.topic, tp.partition)] = self.broker.committed.get(
+                (tp.topic, tp.partition), (0, None)
+            )[0]
+        assert self._on_assign is not None
+        self._on_assign(self, parts)
+
+    def revoke_all(self) -> None:
+        assert self._on_revoke is not None
+        self._on_revoke(self, [TopicPartition(t, p) for t, p in self.positions])
+        self.positions.clear()
+        self.paused.clear()
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        if not self.positions and self._on_assign is not None:
+            self.assign_all()
+        out: list[FakeMessage] = []
+        for key, position in self.positions.items():
+            if key in self.paused:
+                continue
+            taken = self.broker.logs[key][position : position + num_messages - len(out)]
+            self.positions[key] = position + len(taken)
+            out += taken
+        return out
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> list[TopicPartition]:
+        if self.fail_commits:
+            self.fail_commits -= 1
+            from confluent_kafka import KafkaException
+
+            raise KafkaException("coordinator not available")
+        for tp in offsets:
+            self.broker.committed[(tp.topic, tp.partition)] = (tp.offset, tp.metadata)
+            self.broker.commit_log.append((tp.topic, tp.partition, tp.offset, tp.metadata))
+            self.events.append(f"commit {tp.partition}@{tp.offset} {tp.metadata or ''}".strip())
+        return offsets
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        out = []
+        for tp in partitions:
+            offset, metadata = self.broker.committed.get((tp.topic, tp.partition), (-1001, None))
+            found = TopicPartition(tp.topic, tp.partition, offset)
+            if metadata is not None:
+                found = TopicPartition(tp.topic, tp.partition, offset, metadata)
+            out.append(found)
+        return out
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        self.paused |= {(tp.topic, tp.partition) for tp in partitions}
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        self.paused -= {(tp.topic, tp.partition) for tp in partitions}
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, p in self.positions]
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+        return (0, len(self.broker.logs[(tp.topic, tp.partition)]))
+
+    def close(self) -> None:
+        if self.positions:
+            self.revoke_all()
+        self.closed = True
+
+
+class FakeClickHouse:
+    """Keeps inserted rows by table; drops an insert whose token it has seen (as MergeTree)."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.tables: dict[str, list[dict[str, Any]]] = {}
+        self.tokens: set[str] = set()
+        self.down = False
+        self.attempts: list[str] = []
+
+    def insert(
+        self,
+        table: str,
+        data: list[list[Any]],
+        *,
+        column_names: list[str],
+        column_oriented: bool,
+        settings: dict[str, Any],
+    ) -> None:
+        token = settings["insert_deduplication_token"]
+        self.attempts.append(token)
+        if self.down:
+            from clickhouse_connect.driver.exceptions import OperationalError
+
+            raise OperationalError("connection refused")
+        self.events.append(f"insert {token}")
+        if token in self.tokens:
+            return
+        self.tokens.add(token)
+        rows = [dict(zip(column_names, values, strict=True)) for values in zip(*data, strict=True)]
+        self.tables.setdefault(table, []).extend(rows)
+
+    def offsets(self, table: str) -> list[tuple[int, int]]:
+        return [(r["kafka_partition"], r["kafka_offset"]) for r in self.tables.get(table, [])]
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.produced: list[tuple[str, bytes | None, bytes | None, Any]] = []
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        *,
+        headers: Any,
+        on_delivery: Callable[..., None],
+    ) -> None:
+        self.produced.append((topic, value, key, headers))
+        on_delivery(None, None)
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+TOPIC = "t.trades"
+TABLE = "market.trades"
+
+
+class Killed(Exception):
+    """Stands for kill -9: the process is gone after this point."""
+
+
+class Rig:
+    """One worker over the shared broker and ClickHouse stand-ins."""
+
+    def __init__(self, broker: FakeBroker, ch: FakeClickHouse, **load: Any) -> None:
+        self.events = ch.events
+        self.clock = MockedClock(NOW_US / 1e6)
+        self.consumer = FakeConsumer(broker, self.events)
+        self.registry = CollectorRegistry()
+        self.producer = FakeProducer()
+        metrics = LoadMetrics(self.registry)
+        kinds = {TOPIC: RecordType.TRADE}
+        settings = LoadSettings(**{"batch_max_rows": 4, "batch_max_ms": 500, **load})
+        self.worker = LoadWorker(
+            consumer=self.consumer,  # type: ignore[arg-type]
+            writer=ClickHouseWriter(ch, ClickHouseSettings(), self.clock, metrics),  # type: ignore[arg-type]
+            dlq=DeadLetterQueue(self.producer, "t.dlq"),  # type: ignore[arg-type]
+            kinds=kinds,
+            decoder=MessageDecoder(
+                kinds, ValidationRules.from_settings(settings), self.clock, metrics
+            ),
+            settings=settings,
+            metrics=metrics,
+            clock=self.clock,
+        )
+        self.worker.subscribe()
+
+    def metric(self, name: str) -> float:
+        value = self.registry.get_sample_value(name)
+        assert value is not None
+        return value
+
+    def run_until_idle(self, steps: int = 50) -> None:
+        for _ in range(steps):
+            self.worker.step()
+            self.clock.advance(0.5)
+
+
+@pytest.fixture
+def broker() -> FakeBroker:
+    broker = FakeBroker()
+    for i in range(10):
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    return broker
+
+
+@pytest.fixture
+def ch() -> FakeClickHouse:
+    return FakeClickHouse([])
+
+
+def all_offsets(broker: FakeBroker) -> list[tuple[int, int]]:
+    return sorted((p, m.offset()) for (_, p), log in broker.logs.items() for m in log)
+
+
+def test_intent_commit_then_insert_then_commit_past_the_batch(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    broker.produce(TOPIC, 0, b"{not json")
+    rig = Rig(broker, ch)
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == [o for o in all_offsets(broker) if o != (0, 5)]
+    partition0 = [
+        e
+        for e in ch.events
+        if e.startswith(("commit 0@", f"insert {TOPIC}:0", "insert dlq:t.trades:0"))
+    ]
+    assert partition0 == [
+        "commit 0@0 tickwatch:v1:end=3",
+        f"insert {TOPIC}:0:0-3",
+        "commit 0@4",
+        "commit 0@4 tickwatch:v1:end=5",
+        f"insert {TOPIC}:0:4-5",
+        f"insert dlq:{TOPIC}:0:4-5",
+        "commit 0@6",
+    ]
+    [(topic, value, _key, headers)] = rig.producer.produced
+    assert (topic, value) == ("t.dlq", b"{not json")
+    assert dict(headers)["reason"] == b"malformed_json"
+    assert dict(headers)["original_offset"] == b"5"
+    assert [r["reason"] for r in ch.tables["ops.dead_letters"]] == ["malformed_json"]
+    sample = rig.registry.get_sample_value
+    assert sample("tickwatch_load_rows_inserted_total", {"table": TABLE}) == 10
+    assert sample("tickwatch_load_dead_letters_total", {"reason": "malformed_json"}) == 1
+    assert sample("tickwatch_load_records_consumed_total", {"topic": TOPIC}) == 11
+
+
+@pytest.mark.parametrize("trigger", ["rows", "time"])
+def test_kill_after_insert_replays_the_recorded_batch_exactly(
+    broker: FakeBroker, ch: FakeClickHouse, trigger: str
+) -> None:
+    first = Rig(broker, ch, batch_max_rows=4 if trigger == "rows" else 1000)
+    original_insert = ch.insert
+
+    def insert_then_die(*args: Any, **kwargs: Any) -> None:
+        original_insert(*args, **kwargs)
+        raise Killed
+
+    ch.insert = insert_then_die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        first.worker.step()  # rows: the first batches are full and inserted here
+        first.clock.advance(0.5)
+        first.worker.step()  # time: they are cut by age and inserted here
+    ch.insert = original_insert  # type: ignore[method-assign]
+    killed_token = ch.attempts[-1]
+    for i in range(10, 20):  # more arrives meanwhile: a naive replay would cut elsewhere
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    second = Rig(broker, ch, batch_max_rows=3)
+    second.run_until_idle()
+    offsets = ch.offsets(TABLE)
+    assert sorted(offsets) == all_offsets(broker)  # each exactly once
+    assert ch.attempts.count(killed_token) == 2
+
+
+def test_clickhouse_down_pauses_retries_same_token_with_backoff(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch, retry_initial_s=1.0, retry_max_s=4.0)
+    ch.down = True
+    rig.worker.step()
+    assert rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1)}
+    assert rig.metric("tickwatch_load_paused_partitions") == 2
+    attempts = len(ch.attempts)
+    rig.clock.advance(0.9)
+    rig.worker.step()
+    assert len(ch.attempts) == attempts  # still backing off
+    rig.clock.advance(0.1)
+    rig.worker.step()
+    assert len(ch.attempts) == attempts + 2
+    ch.down = False
+    rig.clock.advance(2.0)
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+    assert rig.consumer.paused == set()
+    assert rig.metric("tickwatch_load_paused_partitions") == 0
+    assert rig.metric("tickwatch_load_clickhouse_retries_total") == 4
+    first_batch = [t for t in ch.attempts if t.startswith(f"{TOPIC}:0:")][:3]
+    assert len(set(first_batch)) == 1
+
+
+def test_memory_cap_pauses_every_partition(ch: FakeClickHouse) -> None:
+    broker = FakeBroker()
+    for i in range(200):
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    rig = Rig(broker, ch, batch_max_rows=10, max_pending_rows=30, poll_batch=8)
+    ch.down = True
+    for _ in range(20):
+        rig.worker.step()
+        assert rig.worker.batcher.pending() <= 30 + 8
+    assert rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1)}
+    ch.down = False
+    rig.clock.advance(60)
+    rig.run_until_idle(200)
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+def test_intent_commit_failure_means_no_insert_until_it_succeeds(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch)
+    rig.consumer.fail_commits = 1
+    rig.worker.step()
+    assert ch.attempts == []
+    assert rig.metric("tickwatch_load_commit_failures_total") == 1
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+def test_revoke_drops_uncommitted_batches_and_the_next_owner_loads_them(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    first = Rig(broker, ch, batch_max_rows=1000)
+    first.worker.step()
+    assert first.worker.batcher.pending() == 10
+    first.consumer.revoke_all()
+    assert first.worker.batcher.pending() == 0
+    assert broker.committed == {}
+    second = Rig(broker, ch)
+    second.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+def test_drain_inserts_and_commits_everything_batched(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch, batch_max_rows=1000, batch_max_ms=60_000)
+    rig.worker.step()
+    assert ch.attempts == []
+    rig.worker.drain(timeout_s=5)
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+    assert broker.committed == {(TOPIC, 0): (5, None), (TOPIC, 1): (5, None)}
+
+
+def test_consumer_lag_is_reported_per_partition_in_offsets_and_seconds(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch, poll_batch=3)
+    rig.clock.advance(2.0)
+    rig.worker.step()  # partition 0: offsets 0-2 of 0-4 read, the newest is 2 s old
+    lag = {"topic": TOPIC, "partition": "0"}
+    assert rig.registry.get_sample_value("tickwatch_load_consumer_lag", lag) == 2
+    assert rig.registry.get_sample_value("tickwatch_load_consumer_lag_seconds", lag) == 2.0
+    rig.run_until_idle()
+    assert rig.registry.get_sample_value("tickwatch_load_consumer_lag", lag) == 0
+    assert rig.registry.get_sample_value("tickwatch_load_consumer_lag_seconds", lag) == 0
+
+
+def test_steps_are_traced_with_their_rows_and_offsets(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tickwatch.telemetry.tracing import install_global, release_global
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_global(provider)
+    try:
+        Rig(broker, ch).run_until_idle(3)
+    finally:
+        release_global(provider)
+    spans = exporter.get_finished_spans()
+    assert {"load.poll", "load.decode", "load.insert", "load.commit"} <= {s.name for s in spans}
+    inserts = sorted(
+        (
+            s.attributes["partition"],
+            s.attributes["first_offset"],
+            s.attributes["last_offset"],
+            s.attributes["rows"],
+        )
+        for s in spans
+        if s.name == "load.insert" and s.attributes
+    )
+    assert inserts == [(0, 0, 3, 4), (0, 4, 4, 1), (1, 0, 3, 4), (1, 4, 4, 1)]
