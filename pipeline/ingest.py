@@ -1,0 +1,166 @@
+"""The ingest worker: read a source, stamp ``recv_ts``, produce to Kafka, flush on the way out.
+
+Order of operations on shutdown (SIGTERM, ``duration_s`` reached, or the source ended): stop
+reading the source, close it, then flush the producer. The whole shutdown is bounded by
+``flush_timeout_s`` counted from the stop request (a send blocked on a full queue gives up when
+it runs out, the flush gets what is left); whatever is still queued then is logged and reported
+in :class:`IngestResult`, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+from opentelemetry import trace
+
+from pipeline.errors import FatalError
+from pipeline.producer import TickProducer
+from pipeline.sources.raw import Payload, PayloadSource, RawMessage
+from tickwatch.telemetry.catalog import IngestMetrics
+
+tracer = trace.get_tracer("tickwatch.ingest")
+IDLE_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What a run did: records read and enqueued, delivered, failed, left after the flush."""
+
+    read: int
+    enqueued: int
+    delivered: int
+    failed: int
+    undelivered: int
+
+    @property
+    def clean(self) -> bool:
+        """Everything read was delivered."""
+        return self.failed == 0 and self.undelivered == 0 and self.enqueued == self.read
+
+
+class IngestWorker:
+    """Moves one source's batches into a :class:`TickProducer` until stopped.
+
+    ``count_source_messages``: the worker counts ``tickwatch_source_messages_total`` for
+    sources that do not count their own (the simulator and replay files).
+    """
+
+    def __init__(
+        self,
+        source: PayloadSource,
+        producer: TickProducer,
+        metrics: IngestMetrics,
+        *,
+        flush_timeout_s: float,
+        duration_s: float = 0.0,
+        count_source_messages: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._source, self._producer, self._metrics = source, producer, metrics
+        self._flush_timeout_s = flush_timeout_s
+        self._duration_s = duration_s
+        self._count_messages = count_source_messages
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._stop_requested_at: float | None = None
+        self._read = 0
+        self._enqueued = 0
+
+    def request_stop(self) -> None:
+        """Ask the run to end; call it on the event loop (``call_soon_threadsafe`` elsewhere)."""
+        self._stopping()
+        self._stop.set()
+
+    def _stopping(self) -> None:
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
+
+    def request_stop_from_signal(self, loop: asyncio.AbstractEventLoop) -> None:
+        """For a ``signal.signal`` handler: also seen by a send blocked on a full queue."""
+        self._stopping()
+        loop.call_soon_threadsafe(self._stop.set)
+
+    def _give_up_enqueueing(self) -> bool:
+        """True once a stop was requested ``flush_timeout_s`` ago (broker away, queue full).
+
+        Together with :meth:`_flush_budget_s` this bounds the whole shutdown by that timeout.
+        """
+        asked = self._stop_requested_at
+        return asked is not None and time.monotonic() - asked > self._flush_timeout_s
+
+    async def run(self) -> IngestResult:
+        """Run until stopped, the duration passed or the source ended; then flush.
+
+        Raises :class:`~pipeline.errors.FatalError` if the producer hit a fatal error; source
+        errors propagate after the producer was flushed.
+        """
+        batches = aiter(self._source.batches())
+        stopper: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        if self._duration_s > 0:
+            asyncio.get_running_loop().call_later(self._duration_s, self.request_stop)
+        try:
+            while (batch := await self._next(batches, stopper)) is not None:
+                self._handle(batch)
+        finally:
+            stopper.cancel()
+            await self._source.aclose()
+            result = self._flush()
+        return result
+
+    async def _next(
+        self, batches: AsyncIterator[Sequence[Payload]], stopper: asyncio.Future[Any]
+    ) -> Sequence[Payload] | None:
+        if self._stop.is_set():
+            return None
+        with tracer.start_as_current_span("ingest.source_read") as span:
+            read: asyncio.Future[Any] = asyncio.ensure_future(anext(batches, None))
+            done: set[asyncio.Future[Any]] = set()
+            while not done:  # serve delivery reports while a quiet source keeps us waiting
+                done, _ = await asyncio.wait(
+                    {read, stopper}, timeout=IDLE_POLL_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                self._producer.poll(0)
+            if not read.done():
+                read.cancel()
+                return None
+            batch: Sequence[Payload] | None = read.result()
+            span.set_attribute("tickwatch.records", len(batch) if batch else 0)
+        return batch
+
+    def _handle(self, batch: Sequence[Payload]) -> None:
+        now = self._clock()
+        name = self._source.name
+        self._read += len(batch)
+        if self._count_messages:
+            self._metrics.source_message(name, len(batch))
+        self._metrics.source_record_seen(name, now)
+        symbols = Counter(i.symbol for i in batch if not isinstance(i, RawMessage))
+        for symbol, n in symbols.items():
+            self._metrics.symbol_record(symbol, now, n)
+        self._enqueued += self._producer.send(batch, int(now * 1e6), self._give_up_enqueueing)
+        self._producer.poll(0)
+        if self._producer.fatal:
+            raise FatalError(f"Kafka producer failed fatally: {self._producer.fatal}")
+
+    def _flush_budget_s(self) -> float:
+        """What is left of ``flush_timeout_s`` since the stop was requested (all of it if none)."""
+        asked = self._stop_requested_at
+        spent = time.monotonic() - asked if asked is not None else 0.0
+        return max(0.0, self._flush_timeout_s - spent)
+
+    def _flush(self) -> IngestResult:
+        with tracer.start_as_current_span("ingest.flush") as span:
+            undelivered = self._producer.flush(self._flush_budget_s())
+            span.set_attribute("tickwatch.undelivered", undelivered)
+        if undelivered:
+            logger.error("{} records not delivered within {} s", undelivered, self._flush_timeout_s)
+        p = self._producer
+        result = IngestResult(self._read, self._enqueued, p.delivered, p.failed, undelivered)
+        logger.info("ingest stopped: {}", result)
+        return result

@@ -1,0 +1,125 @@
+"""``tickwatch ingest``: the ingest worker's entry point.
+
+Order: logging → endpoints → telemetry (``/metrics`` on ``ingest.metrics_port``) → source (bad
+settings stop here, before any network) → fail fast if Kafka does not answer, creating missing
+topics → producer → SIGTERM/SIGINT handlers → run → flush → close telemetry.
+
+Exit codes: 0 clean (everything read was delivered), 1 records failed or a source/producer
+error stopped the run, 2 configuration or connectivity problem before anything was read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from confluent_kafka import Producer
+from loguru import logger
+
+from pipeline.errors import PipelineError
+from pipeline.ingest import IngestResult, IngestWorker
+from pipeline.producer import TickProducer, producer_config
+from pipeline.records import RecordType
+from pipeline.sources import build_source
+from tickwatch.settings import Settings
+from tickwatch.telemetry import IngestMetrics, Telemetry, configure_logging
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+KAFKA_CHECK_TIMEOUT_S = 10.0
+
+
+def topics_by_type(settings: Settings) -> dict[RecordType, str]:
+    """Kafka topic per record type."""
+    k = settings.kafka
+    return {
+        RecordType.TRADE: k.topic_trades,
+        RecordType.QUOTE: k.topic_quotes,
+        RecordType.BAR: k.topic_bars,
+    }
+
+
+def run_ingest(settings: Settings) -> int:
+    """Run the ingest worker until SIGTERM/SIGINT, ``duration_s`` or the end of the source."""
+    from tickwatch.endpoints import EndpointError, resolve_endpoints
+
+    configure_logging("ingest", settings.telemetry)
+    try:
+        endpoints = resolve_endpoints(settings, require=("kafka",))
+    except EndpointError as exc:
+        logger.error("ingest cannot start: {}", exc)
+        return EXIT_CONFIG
+    telemetry = Telemetry.start("ingest", settings, endpoints.clickhouse_url)
+    try:
+        return _run(settings, endpoints.kafka_bootstrap, telemetry)
+    finally:
+        telemetry.close()
+
+
+def ensure_topics(settings: Settings, bootstrap: str) -> bool:
+    """Create the record topics that are missing; False (logged) when Kafka does not answer."""
+    from tickwatch.stack.errors import StackError
+    from tickwatch.stack.topics import create_topics
+
+    kafka = settings.kafka
+    try:
+        created = create_topics(
+            kafka.client_config(bootstrap),
+            topics_by_type(settings).values(),
+            kafka.partitions,
+            kafka.replication_factor,
+            timeout_s=KAFKA_CHECK_TIMEOUT_S,
+        )
+    except StackError as exc:
+        logger.error("ingest cannot start: Kafka at {}: {}", bootstrap, exc)
+        return False
+    if created:
+        logger.info("created Kafka topics {}", created)
+    return True
+
+
+def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
+    """Source (bad settings fail here, before any network) → topics → producer → worker."""
+    metrics = IngestMetrics(telemetry.registry, settings.telemetry.per_symbol_labels_max)
+    try:
+        source = build_source(settings, metrics)
+    except (ValueError, PipelineError) as exc:
+        logger.error("ingest cannot start: {}", exc)
+        return EXIT_CONFIG
+    if not ensure_topics(settings, bootstrap):
+        return EXIT_CONFIG
+    config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
+    producer = TickProducer(Producer, config, topics_by_type(settings), metrics, source.name)
+    telemetry.set_health(lambda: producer.fatal is None)
+    worker = IngestWorker(
+        source,
+        producer,
+        metrics,
+        flush_timeout_s=settings.ingest.flush_timeout_s,
+        duration_s=settings.ingest.duration_s,
+        count_source_messages=source.name in ("simulator", "replay"),
+    )
+    logger.info("ingest started: source={} kafka={}", source.name, bootstrap)
+    try:
+        result = asyncio.run(serve(worker))
+    except PipelineError as exc:
+        logger.error("ingest stopped: {}", exc)
+        return EXIT_FAILED
+    return EXIT_OK if result.failed == 0 and result.undelivered == 0 else EXIT_FAILED
+
+
+async def serve(worker: IngestWorker) -> IngestResult:
+    """Run ``worker`` with SIGTERM and SIGINT asking it to stop and flush.
+
+    Plain ``signal.signal`` handlers (not the event loop's) so that a signal arriving while a
+    send is blocked on a full producer queue is seen by that send too.
+    """
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: worker.request_stop_from_signal(loop))
+    try:
+        return await worker.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

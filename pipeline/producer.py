@@ -1,0 +1,174 @@
+"""Records onto Kafka through an idempotent producer, with every outcome counted.
+
+Ordering: the key is the symbol, so each symbol's records share a partition and keep their
+order; the producer is idempotent (``enable.idempotence``, ``acks=all``), so librdkafka's
+retries neither duplicate nor reorder them.
+
+Nothing is dropped silently: a full local queue (``BufferError``) makes :meth:`TickProducer.send`
+serve delivery reports and retry; a failed delivery is counted and logged with its record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from loguru import logger
+
+from pipeline.records import Bar, Quote, RecordType, Trade
+from pipeline.sources.raw import Payload, RawMessage
+from pipeline.wire import WireEncoder
+from tickwatch.clients import kafka_config
+from tickwatch.settings import Settings
+from tickwatch.telemetry.catalog import IngestMetrics
+
+LATENCY_SAMPLES_PER_POLL = 256
+"""Delivery-latency observations per poll at most (evenly spread); counts stay exact."""
+
+
+class KafkaProducer(Protocol):
+    """The part of ``confluent_kafka.Producer`` used here."""
+
+    def produce(self, topic: str, value: bytes, key: bytes) -> None: ...
+    def poll(self, timeout: float) -> int: ...
+    def flush(self, timeout: float) -> int: ...
+    def __len__(self) -> int: ...
+
+
+def producer_config(
+    settings: Settings, bootstrap: str, **extra: str | int | bool
+) -> dict[str, Any]:
+    """librdkafka settings for the ingest producer (``extra`` wins, e.g. small test queues)."""
+    ingest = settings.ingest
+    base: dict[str, str | int | bool] = {
+        "client.id": "tickwatch-ingest",
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": ingest.compression,
+        "linger.ms": ingest.linger_ms,
+    }
+    return kafka_config(settings.kafka, bootstrap, **(base | extra))
+
+
+class TickProducer:
+    """Produces payloads to the topic of their record type.
+
+    Not thread-safe: one thread calls ``send``/``poll``/``flush`` (delivery reports run inside
+    those calls). ``fatal`` is set when librdkafka reports a fatal (idempotence) error; the
+    worker must stop then.
+    """
+
+    def __init__(
+        self,
+        producer_factory: Callable[[dict[str, Any]], KafkaProducer],
+        config: dict[str, Any],
+        topics: Mapping[RecordType, str],
+        metrics: IngestMetrics,
+        source: str,
+    ) -> None:
+        self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
+        self._topics = topics
+        self._topic_of = {cls: topics[cls.kind] for cls in (Trade, Quote, Bar)}
+        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in (Trade, Quote, Bar)}
+        self._metrics, self._source = metrics, source
+        self._encoder = WireEncoder()
+        self._latencies: list[float] = []
+        self.delivered = 0
+        self.failed = 0
+        self.fatal: str | None = None
+        self.queue_full_waits = 0
+
+    def send(
+        self, items: Sequence[Payload], recv_ts: int, give_up: Callable[[], bool] = lambda: False
+    ) -> int:
+        """Enqueue ``items`` in order; return how many were enqueued.
+
+        Blocks while the local queue is full, serving delivery reports. Returns early only if
+        ``give_up()`` turns true while blocked (shutdown with the broker away); the items not
+        enqueued are then logged and counted as ``produce_error(reason="shutdown")``.
+        """
+        produce, encode, topic_of = self._producer.produce, self._encoder.value, self._topic_of
+        kinds: Counter[str] = Counter()
+        for n, item in enumerate(items):
+            if isinstance(item, RawMessage):
+                topic, key, value = self._topics[item.kind], item.key, item.value
+                kinds[item.kind.value] += 1
+            else:
+                topic, key, value = (
+                    topic_of[type(item)],
+                    item.symbol.encode(),
+                    encode(item, recv_ts),
+                )
+                kinds[self._type_of[type(item)]] += 1
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                if not self._retry(topic, key, value, give_up):
+                    kinds[item.kind.value] -= 1
+                    self._abandon(items[n:])
+                    break
+        for kind, count in kinds.items():
+            self._metrics.produced(self._source, kind, count)
+        self._metrics.queue_depth(len(self._producer))
+        return sum(kinds.values())
+
+    def _retry(self, topic: str, key: bytes, value: bytes, give_up: Callable[[], bool]) -> bool:
+        """Retry a produce that hit a full queue until it fits (True) or ``give_up()``."""
+        while True:
+            self.queue_full_waits += 1
+            self._metrics.queue_depth(len(self._producer))
+            if give_up():
+                return False
+            self.poll(0.05)  # the queue drains as delivery reports are served
+            try:
+                self._producer.produce(topic, value, key)
+            except BufferError:
+                continue
+            return True
+
+    def _abandon(self, items: Sequence[Payload]) -> None:
+        logger.error("shutting down with {} records not enqueued (broker away?)", len(items))
+        for _ in items:
+            self._metrics.produce_error(self._source, "shutdown")
+        self.failed += len(items)
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Serve delivery reports for up to ``timeout`` seconds; record latency samples."""
+        self._producer.poll(timeout)
+        if self._latencies:
+            step = max(1, len(self._latencies) // LATENCY_SAMPLES_PER_POLL)
+            for seconds in self._latencies[::step]:
+                self._metrics.delivery_latency(seconds)
+            self._latencies.clear()
+
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for every queued message; return how many remain."""
+        deadline = time.monotonic() + timeout
+        while len(self._producer) and time.monotonic() < deadline:
+            self._producer.flush(min(0.5, max(0.0, deadline - time.monotonic())))
+            self.poll(0)
+        remaining = len(self._producer)
+        self._metrics.queue_depth(remaining)
+        return remaining
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is None:
+            self.delivered += 1
+            latency = msg.latency()
+            if latency is not None:
+                self._latencies.append(latency)
+            return
+        self.failed += 1
+        if err.fatal():
+            self.fatal = str(err)
+        self._metrics.produce_error(self._source, err.name().lower())
+        value = bytes(msg.value() or b"")
+        logger.error(
+            "delivery to {} failed: {} key={!r} value={!r}",
+            msg.topic(),
+            err,
+            msg.key(),
+            value[:300],
+        )

@@ -1,0 +1,90 @@
+"""The simulated feed: the default source, deterministic from a seed, from 1 to 200k+ ticks/s.
+
+Settings used (``ingest.*``): ``seed``, ``symbols`` (realistic tickers across equities, ETFs,
+indices, crypto and FX; or exactly ``symbol_list`` / ``symbols_file`` when set), ``rate``
+(records per second over all symbols while everything trades), ``quote_ratio`` (quotes per
+trade), ``trading_calendar`` (e.g. ``XNYS``: listed
+instruments are silent outside its sessions, FX trades 24/5, crypto always) and ``anomalies``
+(see :mod:`pipeline.sources.anomalies`). One-minute bars per symbol follow each minute's end.
+
+Pacing: record ``i`` is due at ``start + i / rate`` on the injected clock. Each read hands out
+what is due (at most ``max_batch`` rows); when the reader is slower than ``rate`` the feed
+falls behind and catches up rather than dropping, so event times stay on schedule and the lag
+shows up as end-to-end latency downstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from pipeline.sources.anomalies import parse_anomalies
+from pipeline.sources.clock import Clock, SystemClock
+from pipeline.sources.market import MarketModel
+from pipeline.sources.market_hours import MarketHours
+from pipeline.sources.raw import Payload
+from pipeline.sources.tape import Tape
+from pipeline.sources.universe import Universe, build_universe
+from tickwatch.settings import IngestSettings
+
+MIN_WAIT_S = 0.05  # at most ~20 batches (and read spans) a second at low rates
+MAX_WAIT_S = 0.25
+
+
+class Simulator:
+    """A :class:`~pipeline.sources.raw.PayloadSource` of simulated market data.
+
+    Raises ``AnomalySpecError`` for a bad ``anomalies`` string and ``CalendarNameError`` for an
+    unknown calendar (both ``ValueError``), at construction.
+    """
+
+    name = "simulator"
+
+    def __init__(
+        self, settings: IngestSettings, clock: Clock | None = None, max_batch: int = 20_000
+    ) -> None:
+        self._settings = settings
+        self._clock = clock or SystemClock()
+        self._max_batch = max_batch
+        self._anomalies = parse_anomalies(settings.anomalies)
+        self._hours = MarketHours(settings.trading_calendar)
+        names = _symbol_names(settings)
+        self.universe: Universe = build_universe(settings.symbols, settings.seed, names)
+        self._closed = False
+
+    def _tape(self, start: float) -> Tape:
+        s = self._settings
+        model = MarketModel(
+            self.universe,
+            seed=s.seed,
+            rate=s.rate,
+            quote_ratio=s.quote_ratio,
+            start_us=int(start * 1e6),
+            hours=self._hours,
+            anomalies=self._anomalies,
+        )
+        return Tape(model, self.name)
+
+    async def batches(self) -> AsyncIterator[Sequence[Payload]]:
+        """Batches of due records until :meth:`aclose`; never ends on its own."""
+        tape = self._tape(self._clock.now())
+        while not self._closed:
+            now = self._clock.now()
+            items, behind = tape.take(int(now * 1e6), self._max_batch)
+            if items:
+                yield items
+            if not behind:
+                wait = tape.next_due_us() / 1e6 - now
+                await self._clock.sleep(min(MAX_WAIT_S, max(MIN_WAIT_S, wait)))
+
+    async def aclose(self) -> None:
+        """Stop: the current ``batches()`` iteration ends at its next step."""
+        self._closed = True
+
+
+def _symbol_names(settings: IngestSettings) -> list[str]:
+    """``symbol_list`` / ``symbols_file`` when set (read as for live feeds), else none."""
+    if not settings.symbol_list.strip() and settings.symbols_file is None:
+        return []
+    from pipeline.sources.live.symbols import load_symbols
+
+    return load_symbols(settings)
