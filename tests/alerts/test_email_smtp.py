@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alert_helpers import RecordingClickHouse, wait_until
 
 from alerts.events import AlertEvent, EventKind
 from alerts.journal import Journal
@@ -17,6 +16,8 @@ from alerts.render import render
 from monitor.clock import SystemClock
 from monitor.result import Status
 from tickwatch.settings import SmtpSettings
+
+from .alert_helpers import RecordingClickHouse, wait_until
 
 pytestmark = pytest.mark.smtp
 

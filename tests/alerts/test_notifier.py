@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alert_helpers import book, feed, notifier
-
 from alerts.book import AlertBook
 from alerts.events import AlertEvent, EventKind
 from alerts.notifier import Notifier
 from alerts.silences import parse_silences
 from alerts.windows import parse_windows
 from monitor.clock import ManualClock
+
+from .alert_helpers import book, feed, notifier
 
 
 def run(n: Notifier, b: AlertBook, clock: ManualClock, statuses: str, **kw: str) -> None:

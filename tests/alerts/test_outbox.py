@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from alert_helpers import RecordingClickHouse, wait_until
-
 from alerts.errors import DeliveryFailed
 from alerts.journal import Journal
 from alerts.outbox import Outbox
 from alerts.render import Notification
 from monitor.clock import ManualClock
+
+from .alert_helpers import RecordingClickHouse, wait_until
 
 
 class FlakySmtp:

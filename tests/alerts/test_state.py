@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alert_helpers import book, feed
-
 from alerts.events import EventKind
 from monitor.clock import ManualClock
 from monitor.result import Status
+
+from .alert_helpers import book, feed
 
 
 def kinds(events: list) -> list[str]:  # type: ignore[type-arg]
@@ -56,7 +56,7 @@ def test_flapping_freezes_open_and_resolve() -> None:
 def test_detail_rows_do_not_alert() -> None:
     from dataclasses import replace
 
-    from alert_helpers import result
+    from .alert_helpers import result
 
     b = book()
     rows = [replace(result(Status.CRIT, t), alertable=False) for t in (1.0, 2.0, 3.0)]

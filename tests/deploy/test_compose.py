@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.grafana_model import REPO, iter_queries, load_dashboards
 from tickwatch.settings import Settings, load_settings
+
+from .grafana_model import REPO, iter_queries, load_dashboards
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"

@@ -24,11 +24,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from deploy.grafana_macros import QueryContext, VariableValue, clickhouse_sql, parse_relative
-from deploy.grafana_model import CLICKHOUSE_TYPE, Json, Query, iter_queries, load_dashboards
-from deploy.pipeline_run import Worker, start_worker, wait_for, worker_env
-from deploy.seed_rows import SEEDERS, Seeder, utc_now
 from tickwatch.settings import ClickHouseSettings, Settings
+
+from .grafana_macros import QueryContext, VariableValue, clickhouse_sql, parse_relative
+from .grafana_model import CLICKHOUSE_TYPE, Json, Query, iter_queries, load_dashboards
+from .pipeline_run import Worker, start_worker, wait_for, worker_env
+from .seed_rows import SEEDERS, Seeder, utc_now
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.kafka, pytest.mark.smtp, pytest.mark.slow]
 

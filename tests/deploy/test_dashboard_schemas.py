@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from deploy.grafana_model import (
+from .grafana_model import (
     BUILTIN_DATASOURCE_UIDS,
     CLICKHOUSE_TYPE,
     SCHEMA_DIR,

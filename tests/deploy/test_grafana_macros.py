@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deploy.grafana_macros import (
+from .grafana_macros import (
     QueryContext,
     UnknownMacroError,
     auto_interval_s,

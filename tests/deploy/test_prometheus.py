@@ -27,11 +27,12 @@ import httpx
 import pytest
 import yaml
 
-from deploy.catalog_exporters import LOOPBACK, CatalogExporters
-from deploy.grafana_macros import QueryContext, promql
-from deploy.grafana_model import REPO, iter_queries, load_dashboards
-from deploy.pipeline_run import free_port, start_worker, wait_for, worker_env
 from tickwatch.settings import Settings
+
+from .catalog_exporters import LOOPBACK, CatalogExporters
+from .grafana_macros import QueryContext, promql
+from .grafana_model import REPO, iter_queries, load_dashboards
+from .pipeline_run import free_port, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.prometheus
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_fakes import FakeOffsets
 from prometheus_client import CollectorRegistry
 
 from alerts.mailer import SmtpSender
@@ -29,6 +28,8 @@ from tickwatch.settings import (
     StackSettings,
 )
 from tickwatch.telemetry.catalog import MonitorMetrics
+
+from .monitor_fakes import FakeOffsets
 
 pytestmark = pytest.mark.smtp
 

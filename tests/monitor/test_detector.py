@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor_fakes import FakeClickHouse, result
 from prometheus_client import CollectorRegistry
 
 from alerts.render import Notification
@@ -17,6 +16,8 @@ from monitor.detector import Detector
 from monitor.result import Status
 from tickwatch.settings import AlertSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
+
+from .monitor_fakes import FakeClickHouse, result
 
 
 class Mailbox:

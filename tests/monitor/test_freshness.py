@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from monitor_fakes import FakeClickHouse
 
 from monitor.checks.freshness import FreshnessCheck
 from monitor.clock import ManualClock
 from monitor.market_hours import MarketHours
 from monitor.result import Status
+
+from .monitor_fakes import FakeClickHouse
 
 HOURS = MarketHours("XNYS")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitor_fakes import FakeClickHouse
-
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.clock import ManualClock
 from monitor.result import Status
+
+from .monitor_fakes import FakeClickHouse
 
 NOW = 1_800_000_000.0
 

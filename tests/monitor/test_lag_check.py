@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from monitor_fakes import FakeOffsets
-
 from monitor.checks.lag import ConsumerLagCheck
 from monitor.clock import ManualClock
 from monitor.result import Status
+
+from .monitor_fakes import FakeOffsets
 
 TOPIC = "ticks.trades"
 

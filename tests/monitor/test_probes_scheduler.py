@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from monitor_fakes import FakeClickHouse
 
 from monitor.checks.base import run_check
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
@@ -18,6 +17,8 @@ from monitor.checks.reachability import KafkaReachableCheck
 from monitor.clock import ManualClock
 from monitor.errors import MonitorConfigError
 from monitor.result import Status
+
+from .monitor_fakes import FakeClickHouse
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitor_fakes import FakeClickHouse
-
 from monitor.writer import BufferedWriter
+
+from .monitor_fakes import FakeClickHouse
 
 
 def test_rows_wait_while_clickhouse_is_down_and_go_out_once_it_is_back() -> None:
