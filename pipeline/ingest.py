@@ -21,7 +21,8 @@ from opentelemetry import trace
 
 from pipeline.errors import FatalError
 from pipeline.producer import TickProducer
-from pipeline.sources.raw import Payload, PayloadSource, RawMessage
+from pipeline.records import Payload, RawMessage
+from pipeline.sources.base import Source
 from tickwatch.telemetry.catalog import IngestMetrics
 
 tracer = trace.get_tracer("tickwatch.ingest")
@@ -53,7 +54,7 @@ class IngestWorker:
 
     def __init__(
         self,
-        source: PayloadSource,
+        source: Source,
         producer: TickProducer,
         metrics: IngestMetrics,
         *,

@@ -17,9 +17,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline.records import Bar, Quote, RecordType, Trade
-from pipeline.sources.raw import Payload, RawMessage
-from pipeline.wire import WireEncoder
+from pipeline.records import Bar, Payload, Quote, RawMessage, RecordType, Trade, encode_value
 from tickwatch.clients import kafka_config
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
@@ -73,7 +71,6 @@ class TickProducer:
         self._topic_of = {cls: topics[cls.kind] for cls in (Trade, Quote, Bar)}
         self._type_of: dict[type, str] = {cls: cls.kind.value for cls in (Trade, Quote, Bar)}
         self._metrics, self._source = metrics, source
-        self._encoder = WireEncoder()
         self._latencies: list[float] = []
         self.delivered = 0
         self.failed = 0
@@ -89,7 +86,7 @@ class TickProducer:
         ``give_up()`` turns true while blocked (shutdown with the broker away); the items not
         enqueued are then logged and counted as ``produce_error(reason="shutdown")``.
         """
-        produce, encode, topic_of = self._producer.produce, self._encoder.value, self._topic_of
+        produce, encode, topic_of = self._producer.produce, encode_value, self._topic_of
         kinds: Counter[str] = Counter()
         for n, item in enumerate(items):
             if isinstance(item, RawMessage):

@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pipeline.sources.base import Source
     from pipeline.sources.clock import Clock
-    from pipeline.sources.raw import PayloadSource
     from tickwatch.settings import Settings
     from tickwatch.telemetry.catalog import IngestMetrics
 
 
 def build_source(
     settings: Settings, metrics: IngestMetrics | None = None, *, clock: Clock | None = None
-) -> PayloadSource:
+) -> Source:
     """The source named by ``settings.ingest.source``; nothing is read until iterated.
 
     ``metrics`` is required by live sources (they count messages, reconnects and auth

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from pipeline.records import Record
+from pipeline.records import Payload
 
 
 class Source(Protocol):
-    """A stream of normalised records.
+    """A stream of normalised records (and, rarely, :class:`~pipeline.records.RawMessage` bytes
+    that must reach Kafka unparsed).
 
     ``batches()`` is an async iterator that ends when the source is exhausted (a replay file,
     a run duration) and otherwise runs until ``aclose()``. It raises ``SourceError`` (from
@@ -23,6 +24,6 @@ class Source(Protocol):
 
     name: str
 
-    def batches(self) -> AsyncIterator[Sequence[Record]]: ...
+    def batches(self) -> AsyncIterator[Sequence[Payload]]: ...
 
     async def aclose(self) -> None: ...

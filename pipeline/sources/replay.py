@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 
-from pipeline.records import Record
+from pipeline.records import Payload, Record
 from pipeline.sources.clock import Clock, SystemClock
-from pipeline.sources.raw import Payload
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import ReplayError, to_record
 from tickwatch.settings import IngestSettings
@@ -27,7 +26,7 @@ MIN_SLEEP_S = 0.002
 
 
 class ReplaySource:
-    """A :class:`~pipeline.sources.raw.PayloadSource` over replay files, paced by a clock."""
+    """A :class:`~pipeline.sources.base.Source` over replay files, paced by a clock."""
 
     name = "replay"
 

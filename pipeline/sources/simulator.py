@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
+from pipeline.records import Payload
 from pipeline.sources.anomalies import parse_anomalies
 from pipeline.sources.clock import Clock, SystemClock
 from pipeline.sources.market import MarketModel
 from pipeline.sources.market_hours import MarketHours
-from pipeline.sources.raw import Payload
 from pipeline.sources.tape import Tape
 from pipeline.sources.universe import Universe, build_universe
 from tickwatch.settings import IngestSettings
@@ -31,7 +31,7 @@ MAX_WAIT_S = 0.25
 
 
 class Simulator:
-    """A :class:`~pipeline.sources.raw.PayloadSource` of simulated market data.
+    """A :class:`~pipeline.sources.base.Source` of simulated market data.
 
     Raises ``AnomalySpecError`` for a bad ``anomalies`` string and ``CalendarNameError`` for an
     unknown calendar (both ``ValueError``), at construction.

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.records import Quote, Record, Trade
+from pipeline.records import Payload, Quote, RawMessage, Record, Trade
 from pipeline.sources.anomalies import malformed_bytes
 from pipeline.sources.bars import US_PER_MINUTE, BarBuilder
 from pipeline.sources.market import BLOCK, Block, MarketModel
-from pipeline.sources.raw import Payload, RawMessage
 from pipeline.sources.tickers import CLASSES, VENUES, E
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline.records import Payload
 from pipeline.sources.clock import ManualClock
-from pipeline.sources.raw import Payload
 from pipeline.sources.simulator import Simulator
 from tickwatch.settings import IngestSettings, KafkaSettings
 

@@ -18,9 +18,9 @@ from pipeline.errors import SourceError
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.ingest_cli import serve
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import RecordType
+from pipeline.records import Payload, RawMessage, RecordType
 from pipeline.sources import build_source
-from pipeline.sources.raw import Payload, PayloadSource, RawMessage
+from pipeline.sources.base import Source
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.simulator import Simulator
 from tickwatch.settings import IngestSettings, Settings
@@ -33,7 +33,7 @@ NOW = 1_800_000_000.0
 
 
 def worker_for(
-    source: PayloadSource, registry: CollectorRegistry, duration_s: float = 0.0
+    source: Source, registry: CollectorRegistry, duration_s: float = 0.0
 ) -> IngestWorker:
     metrics = IngestMetrics(registry)
     producer = TickProducer(FakeKafka, {}, TOPICS, metrics, "simulator")

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.ingest import IngestWorker
 from pipeline.ingest_cli import topics_by_type
 from pipeline.producer import TickProducer, producer_config
-from pipeline.sources.raw import RawMessage
+from pipeline.records import RawMessage
 from tickwatch.settings import KafkaSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.records import AssetClass, Bar, Quote, Record, Trade, to_wire
+from pipeline.records import AssetClass, Bar, Payload, Quote, Record, Trade, to_wire
 from pipeline.sources.clock import ManualClock
-from pipeline.sources.raw import Payload
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.replay_rows import ReplayError
 from tickwatch.settings import IngestSettings

@@ -12,15 +12,23 @@ import orjson
 import pytest
 
 from pipeline.errors import InvalidMessage
-from pipeline.records import AssetClass, Bar, Quote, Record, RecordType, Trade
+from pipeline.records import (
+    AssetClass,
+    Bar,
+    Payload,
+    Quote,
+    RawMessage,
+    Record,
+    RecordType,
+    Trade,
+    encode_value,
+)
 from pipeline.sources.anomalies import AnomalySpecError, parse_anomalies
 from pipeline.sources.clock import ManualClock
 from pipeline.sources.market_hours import CalendarNameError
-from pipeline.sources.raw import Payload, RawMessage
 from pipeline.sources.simulator import Simulator
 from pipeline.sources.universe import build_universe
 from pipeline.validation import ValidationRules, decode, validate
-from pipeline.wire import WireEncoder
 from tickwatch.settings import IngestSettings, LoadSettings
 
 FRIDAY_OPEN = datetime(2026, 11, 20, 15, 0, tzinfo=UTC).timestamp()  # 10:00 New York
@@ -102,10 +110,9 @@ def test_prices_walk_but_stay_near_their_level() -> None:
 def test_every_record_passes_the_load_workers_validation() -> None:
     items = run(30, rate=1000, symbols=30)
     rules = ValidationRules.from_settings(LoadSettings())
-    encoder = WireEncoder()
     for record in items:
         assert not isinstance(record, RawMessage)
-        body = decode(encoder.value(record, int(FRIDAY_OPEN * 1e6)))
+        body = decode(encode_value(record, int(FRIDAY_OPEN * 1e6)))
         validate(body, record.kind, rules, int((FRIDAY_OPEN + 30) * 1e6))
 
 
@@ -209,23 +216,21 @@ def _record_types(items: list[Payload]) -> set[type[Record]]:
     return {type(i) for i in items if not isinstance(i, RawMessage)}
 
 
-def test_wire_encoder_matches_to_wire() -> None:
-    from dataclasses import replace
-
-    from pipeline.records import to_wire
+def test_wire_format_carries_every_field_and_the_receive_time() -> None:
+    from dataclasses import asdict, replace
 
     items = run(61, symbols=3, rate=50)
     assert _record_types(items) == {Trade, Quote, Bar}
-    encoder = WireEncoder()
     for record in items:
         assert not isinstance(record, RawMessage)
-        stamped: Record = replace(record, recv_ts=123)
-        expected = orjson.loads(orjson.dumps(to_wire(stamped)))
-        assert orjson.loads(encoder.value(record, 123)) == expected
+        body = orjson.loads(encode_value(record, 123))
+        expected = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(record).items()}
+        expected |= {"v": 1, "type": record.kind.value, "recv_ts": 123}
+        assert body == expected
     first = items[0]
     assert not isinstance(first, RawMessage)
     kept = replace(first, recv_ts=99)  # a recv_ts set by the source is kept
-    assert orjson.loads(encoder.value(kept, 123))["recv_ts"] == 99
+    assert orjson.loads(encode_value(kept, 123))["recv_ts"] == 99
 
 
 def test_unknown_calendar_is_a_clear_error() -> None:

@@ -21,7 +21,7 @@ from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.ingest_cli import topics_by_type
 from pipeline.load_cli import build_worker
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import Record
+from pipeline.records import Payload
 from pipeline.sources.base import Source
 from pipeline.sources.live import build_live_source
 from tickwatch.settings import Settings, SourceCredentials
@@ -38,7 +38,7 @@ class FirstRecords:
         self._inner = inner
         self._count = count
 
-    async def batches(self) -> AsyncGenerator[Sequence[Record]]:
+    async def batches(self) -> AsyncGenerator[Sequence[Payload]]:
         seen = 0
         async with aclosing(self._inner.batches()) as batches:  # type: ignore[type-var]
             async for batch in batches:
