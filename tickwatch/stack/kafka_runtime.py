@@ -45,6 +45,7 @@ def resolve_jars(libs_dir: Path, pom: Path = DEFAULT_POM) -> Path:
     Blocks while Maven runs (seconds from a warm ``~/.m2``). Raises :class:`MissingToolError`
     without ``mvn`` and :class:`StackError` if Maven fails (its output is in the message).
     """
+    libs_dir = libs_dir.resolve()  # Maven reads a relative outputDirectory from the pom's folder
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     stamp = libs_dir / _STAMP
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == digest:
