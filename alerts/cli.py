@@ -19,7 +19,7 @@ from alerts.errors import AlertError
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence, parse_duration, parse_silences, parse_time
 from alerts.windows import DAYS, parse_windows
-from monitor.clock import utc
+from tickwatch.clock import utc
 from tickwatch.settings import Settings
 
 silence_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)

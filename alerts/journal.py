@@ -6,8 +6,8 @@ from __future__ import annotations
 from alerts.events import EVENT_COLUMNS, AlertEvent
 from alerts.render import Notification
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import utc
 from monitor.writer import BufferedWriter
+from tickwatch.clock import utc
 
 NOTIFICATION_COLUMNS = [
     "time",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from alerts.events import AlertEvent, EventKind
 from alerts.muting import Muting
 from alerts.state import AlertState
-from monitor.clock import Clock
+from tickwatch.clock import WallClock
 
 HOUR = 3600.0
 
@@ -40,7 +40,7 @@ class Notifier:
         self,
         policy: NotifyPolicy,
         muting: Muting,
-        clock: Clock,
+        clock: WallClock,
         on_muted: Callable[[AlertEvent, str], None] | None = None,
     ) -> None:
         self._policy, self._muting, self._clock = policy, muting, clock

@@ -27,7 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from alerts.errors import DeliveryFailed
 from alerts.journal import Journal
 from alerts.render import Notification
-from monitor.clock import Clock
+from tickwatch.clock import WallClock
 from tickwatch.telemetry.catalog import MonitorMetrics
 
 Sender = Callable[[Notification], Awaitable[None]]
@@ -43,7 +43,7 @@ class Outbox:
         max_items: int,
         retry_initial_s: float,
         retry_max_s: float,
-        clock: Clock,
+        clock: WallClock,
         metrics: MonitorMetrics | None = None,
     ) -> None:
         self._sender, self._journal, self._recipients = sender, journal, recipients

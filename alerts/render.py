@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from alerts.events import AlertEvent, EventKind
 from alerts.runbook import dashboard, first_step
-from monitor.clock import utc
+from tickwatch.clock import utc
 
 _VERB = {
     EventKind.OPEN: "FIRING",

@@ -20,16 +20,20 @@ from alerts.silences import parse_silences
 from alerts.state import AlertPolicy
 from alerts.windows import parse_windows
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import Clock
 from monitor.detector import Detector
 from monitor.result import HEALTH_COLUMNS
 from monitor.writer import BufferedWriter
+from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import MonitorMetrics
 
 
 def build_detector(
-    settings: Settings, ch: ClickHouseHandle, sender: Sender, metrics: MonitorMetrics, clock: Clock
+    settings: Settings,
+    ch: ClickHouseHandle,
+    sender: Sender,
+    metrics: MonitorMetrics,
+    clock: WallClock,
 ) -> Detector:
     """Alert state, notifier, outbox and writers wired into one :class:`Detector`."""
     a, s = settings.alerts, settings.smtp

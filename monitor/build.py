@@ -16,9 +16,10 @@ from monitor.checks.lag import ConsumerLagCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachableCheck
-from monitor.clock import Clock
 from monitor.kafka_offsets import KafkaOffsets, OffsetSource
 from monitor.market_hours import MarketHours
+from pipeline.topics import record_topics
+from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 
 
@@ -36,14 +37,14 @@ def build_checks(
     settings: Settings,
     endpoints: Endpoints,
     ch: ClickHouseHandle,
-    clock: Clock,
+    clock: WallClock,
     offsets: OffsetSource | None = None,
 ) -> list[Check]:
     """Every check the settings ask for. Raises MonitorConfigError on a bad setting."""
     m, k = settings.monitor, settings.kafka
     conf: dict[str, Any] = k.client_config(endpoints.kafka_bootstrap)
     source = offsets or KafkaOffsets(conf, m.check_timeout_s)
-    topics = [k.topic_trades, k.topic_quotes, k.topic_bars]
+    topics = list(record_topics(k).values())
     expected = [s.strip() for s in m.expected_services.split(",") if s.strip()]
     market, ops = settings.clickhouse.market_database, settings.clickhouse.ops_database
     checks: list[Check] = [

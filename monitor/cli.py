@@ -22,10 +22,10 @@ from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import SystemClock
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 

@@ -21,9 +21,9 @@ from alerts.journal import Journal
 from alerts.notifier import Notifier
 from alerts.outbox import Outbox
 from alerts.render import render
-from monitor.clock import Clock
 from monitor.result import CheckResult, Status
 from monitor.writer import BufferedWriter
+from tickwatch.clock import WallClock
 from tickwatch.telemetry.catalog import MonitorMetrics
 
 
@@ -39,7 +39,7 @@ class Detector:
         health: BufferedWriter,
         journal: Journal,
         metrics: MonitorMetrics,
-        clock: Clock,
+        clock: WallClock,
         grafana_url: str,
         snapshot_path: Path | None = None,
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from monitor.clock import utc
+from tickwatch.clock import utc
 
 
 class Status(IntEnum):

@@ -16,14 +16,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.checks.base import Check, run_check
-from monitor.clock import Clock
 from monitor.detector import Detector
+from tickwatch.clock import WallClock
 
 DISPATCH_INTERVAL_S = 0.25
 FLUSH_INTERVAL_S = 2.0
 
 
-def build_scheduler(checks: list[Check], detector: Detector, clock: Clock) -> Any:
+def build_scheduler(checks: list[Check], detector: Detector, clock: WallClock) -> Any:
     """A started-later BackgroundScheduler; call ``.start()`` / ``.shutdown()`` on it."""
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=len(checks) + 2)}, timezone=UTC
@@ -54,5 +54,5 @@ def _every(
     )  # fmt: skip
 
 
-def _check_job(check: Check, detector: Detector, clock: Clock) -> None:
+def _check_job(check: Check, detector: Detector, clock: WallClock) -> None:
     detector.on_results(run_check(check, clock))

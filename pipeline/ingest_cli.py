@@ -20,23 +20,14 @@ from loguru import logger
 from pipeline.errors import PipelineError
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import RecordType
 from pipeline.sources import build_source
+from pipeline.topics import create_pipeline_topics, record_topics
 from tickwatch.settings import Settings
+from tickwatch.stack.errors import StackError
 from tickwatch.telemetry import IngestMetrics, Telemetry, configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 KAFKA_CHECK_TIMEOUT_S = 10.0
-
-
-def topics_by_type(settings: Settings) -> dict[RecordType, str]:
-    """Kafka topic per record type."""
-    k = settings.kafka
-    return {
-        RecordType.TRADE: k.topic_trades,
-        RecordType.QUOTE: k.topic_quotes,
-        RecordType.BAR: k.topic_bars,
-    }
 
 
 def run_ingest(settings: Settings) -> int:
@@ -57,19 +48,9 @@ def run_ingest(settings: Settings) -> int:
 
 
 def ensure_topics(settings: Settings, bootstrap: str) -> bool:
-    """Create the record topics that are missing; False (logged) when Kafka does not answer."""
-    from tickwatch.stack.errors import StackError
-    from tickwatch.stack.topics import create_topics
-
-    kafka = settings.kafka
+    """Create the pipeline topics that are missing; False (logged) when Kafka does not answer."""
     try:
-        created = create_topics(
-            kafka.client_config(bootstrap),
-            topics_by_type(settings).values(),
-            kafka.partitions,
-            kafka.replication_factor,
-            timeout_s=KAFKA_CHECK_TIMEOUT_S,
-        )
+        created = create_pipeline_topics(settings.kafka, bootstrap, timeout_s=KAFKA_CHECK_TIMEOUT_S)
     except StackError as exc:
         logger.error("ingest cannot start: Kafka at {}: {}", bootstrap, exc)
         return False
@@ -89,7 +70,7 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
     if not ensure_topics(settings, bootstrap):
         return EXIT_CONFIG
     config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
-    producer = TickProducer(Producer, config, topics_by_type(settings), metrics, source.name)
+    producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
     telemetry.set_health(lambda: producer.fatal is None)
     worker = IngestWorker(
         source,

@@ -22,13 +22,13 @@ from loguru import logger
 
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
-from pipeline.load.clock import Clock, SystemClock
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker
-from pipeline.records import RecordType
+from pipeline.topics import record_types
 from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
+from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import Settings, load_settings
 from tickwatch.telemetry import LoadMetrics, Telemetry, configure_logging
 
@@ -49,16 +49,6 @@ DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
 }
 
 
-def record_kinds(settings: Settings) -> dict[str, RecordType]:
-    """Topic name -> the record type it carries."""
-    kafka = settings.kafka
-    return {
-        kafka.topic_trades: RecordType.TRADE,
-        kafka.topic_quotes: RecordType.QUOTE,
-        kafka.topic_bars: RecordType.BAR,
-    }
-
-
 def build_worker(
     settings: Settings,
     bootstrap: str,
@@ -76,7 +66,7 @@ def build_worker(
     }
     consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
-    kinds = record_kinds(settings)
+    kinds = record_types(settings.kafka)
     rules = ValidationRules.from_settings(settings.load)
     return LoadWorker(
         consumer=consumer,

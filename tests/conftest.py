@@ -159,7 +159,8 @@ def kafka_settings(kafka_bootstrap: str) -> Iterator[KafkaSettings]:
 
     The topics are deleted after the test.
     """
-    from tickwatch.stack.topics import create_topics, delete_topics
+    from pipeline.topics import create_pipeline_topics, pipeline_topics
+    from tickwatch.stack.topics import delete_topics
 
     prefix = _unique("t")
     settings = KafkaSettings(
@@ -171,13 +172,11 @@ def kafka_settings(kafka_bootstrap: str) -> Iterator[KafkaSettings]:
         partitions=TEST_PARTITIONS,
         consumer_group=_unique("g"),
     )
-    names = [settings.topic_trades, settings.topic_quotes, settings.topic_bars, settings.topic_dlq]
-    config = settings.client_config(kafka_bootstrap)
-    create_topics(config, names, TEST_PARTITIONS)
+    create_pipeline_topics(settings, kafka_bootstrap)
     try:
         yield settings
     finally:
-        delete_topics(config, names)
+        delete_topics(settings.client_config(kafka_bootstrap), pipeline_topics(settings))
 
 
 def _clear_tickwatch_env(monkeypatch: pytest.MonkeyPatch) -> None:

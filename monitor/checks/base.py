@@ -8,9 +8,9 @@ from typing import Protocol
 
 from loguru import logger
 
-from monitor.clock import Clock
 from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock
 
 
 class Check(Protocol):
@@ -26,7 +26,7 @@ class Check(Protocol):
     def run(self) -> list[CheckResult]: ...
 
 
-def run_check(check: Check, clock: Clock) -> list[CheckResult]:
+def run_check(check: Check, clock: WallClock) -> list[CheckResult]:
     """Run ``check`` once; never raises. Unreachable dependencies and bugs become UNKNOWN."""
     started = clock.time()
     t0 = time.perf_counter()

@@ -10,9 +10,9 @@ sent crypto has no crypto freshness).
 from __future__ import annotations
 
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import Clock, utc
 from monitor.market_hours import MarketHours
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock, utc
 
 RECORD_TABLES = ("trades", "quotes", "bars")
 # A bar's event_time is its start and it is published when it ends; the next one is due one
@@ -39,7 +39,7 @@ class FreshnessCheck:
         warn_s: float,
         crit_s: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._ch, self._db, self._hours = ch, market_db, hours
         self._warn, self._crit = warn_s, crit_s

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import Clock, utc
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock, utc
 
 FORGET_FACTOR = 20
 HEALTHY = frozenset({"ok", ""})
@@ -35,7 +35,7 @@ class HeartbeatCheck:
         *,
         timeout_s: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._ch, self._db, self._expected = ch, ops_db, expected
         self._timeout = timeout_s

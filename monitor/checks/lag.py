@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from monitor.burrow import LagVerdict, OffsetSample, evaluate
-from monitor.clock import Clock
 from monitor.kafka_offsets import OffsetSource, PartitionOffsets, TopicPartitionKey
 from monitor.result import CheckResult, Status, worst
+from tickwatch.clock import WallClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class ConsumerLagCheck:
         warn_s: float,
         crit_s: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._source, self._group, self._topics = source, group, topics
         self._size, self._warn, self._crit = window, warn_s, crit_s

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import Clock, utc
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock, utc
 
 
 def _grade(value: float, warn: float, crit: float) -> Status:
@@ -32,7 +32,7 @@ class LatencyCheck:
         *,
         threshold_s: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._ch, self._table = ch, f"{market_db}.trades"
         self._threshold = threshold_s
@@ -79,7 +79,7 @@ class DeadLetterRateCheck:
         *,
         threshold: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._ch, self._table = ch, f"{ops_db}.dead_letters"
         self._threshold = threshold

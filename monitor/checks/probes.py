@@ -12,9 +12,9 @@ from urllib.parse import urlparse
 
 import httpx
 
-from monitor.clock import Clock
 from monitor.errors import MonitorConfigError
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock
 
 
 def parse_probe_urls(spec: str) -> list[str]:
@@ -36,7 +36,7 @@ class ProbeCheck:
     name = "probe"
 
     def __init__(
-        self, urls: list[str], *, timeout_s: float, interval_s: float, clock: Clock
+        self, urls: list[str], *, timeout_s: float, interval_s: float, clock: WallClock
     ) -> None:
         self._urls, self._timeout = urls, timeout_s
         self.interval_s = interval_s

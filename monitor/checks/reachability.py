@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import Clock
 from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
+from tickwatch.clock import WallClock
 
 
 class KafkaReachableCheck:
@@ -27,7 +27,7 @@ class KafkaReachableCheck:
         *,
         timeout_s: float,
         interval_s: float,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._factory = admin_factory
         self._admin: Any = None
@@ -73,7 +73,7 @@ class ClickHouseReachableCheck:
     name = "clickhouse_reachable"
 
     def __init__(
-        self, ch: ClickHouseHandle, target: str, *, interval_s: float, clock: Clock
+        self, ch: ClickHouseHandle, target: str, *, interval_s: float, clock: WallClock
     ) -> None:
         self._ch, self._target = ch, target
         self.interval_s = interval_s

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from pipeline.dlq import DeadLetter
 from pipeline.load.backoff import Backoff
-from pipeline.load.clock import Clock
 from pipeline.load.tables import ColumnBuffer
 from pipeline.records import RecordType
+from tickwatch.clock import Clock
 
 TopicPartitionKey = tuple[str, int]
 

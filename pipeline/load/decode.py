@@ -10,9 +10,9 @@ from loguru import logger
 from pipeline.dlq import DeadLetter
 from pipeline.errors import FatalError, InvalidMessage
 from pipeline.load.batch import Batcher
-from pipeline.load.clock import Clock
 from pipeline.records import RecordType
 from pipeline.validation import ValidationRules, decode, validate
+from tickwatch.clock import Clock
 from tickwatch.telemetry.catalog import LoadMetrics
 
 

@@ -19,8 +19,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from pipeline.dlq import DEAD_LETTER_COLUMNS, dead_letter_columns
 from pipeline.errors import ClickHouseUnavailable
 from pipeline.load.batch import Batch
-from pipeline.load.clock import Clock
 from pipeline.load.tables import TABLES, column_names
+from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.load.clock import Clock
+from tickwatch.clock import Clock
 from tickwatch.telemetry.catalog import LoadMetrics
 
 

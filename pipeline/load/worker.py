@@ -58,12 +58,12 @@ from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import ClickHouseUnavailable
 from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
-from pipeline.load.clock import Clock
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
 from pipeline.records import RecordType
+from tickwatch.clock import Clock
 from tickwatch.settings import LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 

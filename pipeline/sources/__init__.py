@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipeline.sources.base import Source
-    from pipeline.sources.clock import Clock
+    from tickwatch.clock import Clock
     from tickwatch.settings import Settings
     from tickwatch.telemetry.catalog import IngestMetrics
 

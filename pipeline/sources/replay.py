@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 
 from pipeline.records import Payload, Record
-from pipeline.sources.clock import Clock, SystemClock
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import ReplayError, to_record
+from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import IngestSettings
 
 MIN_SLEEP_S = 0.002
@@ -53,7 +53,7 @@ class ReplaySource:
 
         At a bad row, the records read before it are yielded first, then ReplayError raised.
         """
-        start = self._clock.now()
+        start = self._clock.time()
         first_ts: int | None = None
         batch: list[Payload] = []
         records = self.records()
@@ -68,7 +68,7 @@ class ReplaySource:
                 break
             first_ts = record.ts if first_ts is None else first_ts
             due = start + (record.ts - first_ts) / 1e6 / self._speed if self._speed else None
-            wait = due - self._clock.now() if due is not None else 0.0
+            wait = due - self._clock.time() if due is not None else 0.0
             if wait > MIN_SLEEP_S or len(batch) >= self._batch_size:
                 if batch:
                     yield batch
@@ -81,7 +81,7 @@ class ReplaySource:
     def _stamp(self, record: Record, due: float | None) -> Record:
         if not self._rebase:
             return record
-        when = due if due is not None else self._clock.now()
+        when = due if due is not None else self._clock.time()
         return replace(record, ts=int(when * 1e6))
 
     async def aclose(self) -> None:

@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator, Sequence
 
 from pipeline.records import Payload
 from pipeline.sources.anomalies import parse_anomalies
-from pipeline.sources.clock import Clock, SystemClock
 from pipeline.sources.market import MarketModel
 from pipeline.sources.market_hours import MarketHours
 from pipeline.sources.tape import Tape
 from pipeline.sources.universe import Universe, build_universe
+from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import IngestSettings
 
 MIN_WAIT_S = 0.05  # at most ~20 batches (and read spans) a second at low rates
@@ -66,9 +66,9 @@ class Simulator:
 
     async def batches(self) -> AsyncIterator[Sequence[Payload]]:
         """Batches of due records until :meth:`aclose`; never ends on its own."""
-        tape = self._tape(self._clock.now())
+        tape = self._tape(self._clock.time())
         while not self._closed:
-            now = self._clock.now()
+            now = self._clock.time()
             items, behind = tape.take(int(now * 1e6), self._max_batch)
             if items:
                 yield items

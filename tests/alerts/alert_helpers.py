@@ -13,9 +13,9 @@ from alerts.silences import Silence
 from alerts.state import AlertPolicy
 from alerts.windows import MaintenanceWindow
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import ManualClock
 from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
+from tickwatch.clock import ManualClock
 
 
 def result(

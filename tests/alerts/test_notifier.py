@@ -9,7 +9,7 @@ from alerts.events import AlertEvent, EventKind
 from alerts.notifier import Notifier
 from alerts.silences import parse_silences
 from alerts.windows import parse_windows
-from monitor.clock import ManualClock
+from tickwatch.clock import ManualClock
 
 from .alert_helpers import book, feed, notifier
 

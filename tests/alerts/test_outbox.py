@@ -6,7 +6,7 @@ from alerts.errors import DeliveryFailed
 from alerts.journal import Journal
 from alerts.outbox import Outbox
 from alerts.render import Notification
-from monitor.clock import ManualClock
+from tickwatch.clock import ManualClock
 
 from .alert_helpers import RecordingClickHouse, wait_until
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alerts.events import EventKind
-from monitor.clock import ManualClock
 from monitor.result import Status
+from tickwatch.clock import ManualClock
 
 from .alert_helpers import book, feed
 

@@ -16,11 +16,11 @@ from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.reachability import ClickHouseReachableCheck
-from monitor.clock import ManualClock
 from monitor.market_hours import MarketHours
 from monitor.result import HEALTH_COLUMNS, CheckResult, Status
 from monitor.writer import BufferedWriter
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings
 
 pytestmark = pytest.mark.clickhouse

@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from alerts.render import Notification
 from monitor.assembly import build_detector
-from monitor.clock import ManualClock
 from monitor.detector import Detector
 from monitor.result import Status
+from tickwatch.clock import ManualClock
 from tickwatch.settings import AlertSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
 

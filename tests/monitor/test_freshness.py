@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from monitor.checks.freshness import FreshnessCheck
-from monitor.clock import ManualClock
 from monitor.market_hours import MarketHours
 from monitor.result import Status
+from tickwatch.clock import ManualClock
 
 from .monitor_fakes import FakeClickHouse
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from monitor.checks.lag import ConsumerLagCheck
-from monitor.clock import ManualClock
 from monitor.result import Status
+from tickwatch.clock import ManualClock
 
 from .monitor_fakes import FakeOffsets
 

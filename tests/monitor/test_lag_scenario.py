@@ -22,9 +22,9 @@ from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
 from monitor.chconn import ClickHouseHandle
-from monitor.clock import SystemClock
 from monitor.scheduler import build_scheduler
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings, SmtpSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
 

@@ -14,9 +14,9 @@ import pytest
 from monitor.checks.base import run_check
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import KafkaReachableCheck
-from monitor.clock import ManualClock
 from monitor.errors import MonitorConfigError
 from monitor.result import Status
+from tickwatch.clock import ManualClock
 
 from .monitor_fakes import FakeClickHouse
 

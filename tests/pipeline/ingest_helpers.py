@@ -9,8 +9,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.records import Payload
-from pipeline.sources.clock import ManualClock
 from pipeline.sources.simulator import Simulator
+from pipeline.topics import record_topics
+from tickwatch.clock import ManualClock
 from tickwatch.settings import IngestSettings, KafkaSettings
 
 
@@ -20,7 +21,7 @@ class FiniteSimulator:
     name = "simulator"
 
     def __init__(self, count: int, **settings: Any) -> None:
-        self._sim = Simulator(IngestSettings.model_validate(settings), ManualClock())
+        self._sim = Simulator(IngestSettings.model_validate(settings), ManualClock(1_763_700_000.0))
         self._count = count
         self.closed = False
         self.sent: list[Payload] = []
@@ -93,7 +94,7 @@ def read_back(kafka: KafkaSettings, expected: int, timeout_s: float = 60.0) -> l
             "enable.auto.commit": False,
         }
     )
-    topics = [kafka.topic_trades, kafka.topic_quotes, kafka.topic_bars]
+    topics = list(record_topics(kafka).values())
     metadata = consumer.list_topics(timeout=10)
     consumer.assign(
         [TopicPartition(t, p, 0) for t in topics for p in metadata.topics[t].partitions]

@@ -17,9 +17,9 @@ from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
 from pipeline.ingest import IngestWorker
-from pipeline.ingest_cli import topics_by_type
 from pipeline.producer import TickProducer, producer_config
 from pipeline.records import RawMessage
+from pipeline.topics import record_topics
 from tickwatch.settings import KafkaSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -40,7 +40,7 @@ def run_worker(
 ) -> tuple[IngestWorker, TickProducer]:
     metrics = IngestMetrics(CollectorRegistry())
     config = producer_config(settings, settings.kafka.bootstrap, **producer_extra)
-    producer = TickProducer(Producer, config, topics_by_type(settings), metrics, "simulator")
+    producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, "simulator")
     worker = IngestWorker(source, producer, metrics, flush_timeout_s=30.0)
     result = asyncio.run(worker.run())
     assert result.clean, result
@@ -52,7 +52,7 @@ def test_records_come_back_with_keys_counts_and_per_symbol_order(settings: Setti
     run_worker(settings, source)
     messages = read_back(settings.kafka, 20_000)
     assert len(messages) == 20_000
-    topics = topics_by_type(settings)
+    topics = record_topics(settings.kafka)
     expected: dict[tuple[str, bytes], list[bytes]] = defaultdict(list)
     for item in source.sent:
         key = item.key if isinstance(item, RawMessage) else item.symbol.encode()

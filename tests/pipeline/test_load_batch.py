@@ -7,9 +7,9 @@ import pytest
 from pipeline.dlq import DeadLetter
 from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher
-from pipeline.load.clock import MockedClock
 from pipeline.load.fields import FIELDS
 from pipeline.records import RecordType
+from tickwatch.clock import ManualClock
 
 KEY = ("t.trades", 0)
 ROW_WIDTH = len(FIELDS[RecordType.TRADE])
@@ -17,8 +17,8 @@ ROW_WIDTH = len(FIELDS[RecordType.TRADE])
 
 def make(
     max_rows: int = 3, max_ms: int = 500, recovery_end: int | None = None
-) -> tuple[Batcher, MockedClock]:
-    clock = MockedClock()
+) -> tuple[Batcher, ManualClock]:
+    clock = ManualClock()
     batcher = Batcher(max_rows, max_ms, clock)
     batcher.assign(KEY, RecordType.TRADE, recovery_end)
     return batcher, clock

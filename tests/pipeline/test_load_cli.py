@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.load_cli import EXIT_UNREACHABLE, record_kinds, run_load
-from pipeline.records import RecordType
+from pipeline.load_cli import EXIT_UNREACHABLE, run_load
 from tickwatch.settings import (
     ClickHouseSettings,
     KafkaSettings,
@@ -25,9 +24,3 @@ def unreachable() -> Settings:
 
 def test_unreachable_services_fail_fast_with_exit_code_2() -> None:
     assert run_load(unreachable()) == EXIT_UNREACHABLE
-
-
-def test_each_topic_carries_one_record_type() -> None:
-    kafka = KafkaSettings(topic_trades="a", topic_quotes="b", topic_bars="c")
-    kinds = record_kinds(Settings(_env_file=None, kafka=kafka))
-    assert kinds == {"a": RecordType.TRADE, "b": RecordType.QUOTE, "c": RecordType.BAR}

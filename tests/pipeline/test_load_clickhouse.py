@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.dlq import DeadLetter
 from pipeline.load.batch import Batch
-from pipeline.load.clock import MockedClock
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.records import RecordType, Trade, to_wire
 from pipeline.validation import ValidationRules, validate
+from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
@@ -56,7 +56,7 @@ def batch_of(ticks: list[Trade], first_offset: int, partition: int = 0, dead: in
 @pytest.fixture
 def writer(ch_settings: ClickHouseSettings, ch_client: Client) -> ClickHouseWriter:
     metrics = LoadMetrics(CollectorRegistry())
-    return ClickHouseWriter(ch_client, ch_settings, MockedClock(NOW_US / 1e6), metrics)
+    return ClickHouseWriter(ch_client, ch_settings, ManualClock(NOW_US / 1e6), metrics)
 
 
 def reference_candles(ticks: list[Trade], bucket_us: int) -> dict[tuple[str, int], tuple[Any, ...]]:

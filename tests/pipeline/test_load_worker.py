@@ -12,12 +12,12 @@ from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from pipeline.dlq import DeadLetterQueue
-from pipeline.load.clock import MockedClock
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker
 from pipeline.records import RecordType, Trade, to_wire
 from pipeline.validation import ValidationRules
+from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
@@ -229,7 +229,7 @@ class Rig:
 
     def __init__(self, broker: FakeBroker, ch: FakeClickHouse, **load: Any) -> None:
         self.events = ch.events
-        self.clock = MockedClock(NOW_US / 1e6)
+        self.clock = ManualClock(NOW_US / 1e6)
         self.consumer = FakeConsumer(broker, self.events)
         self.registry = CollectorRegistry()
         self.producer = FakeProducer()

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.records import AssetClass, Bar, Payload, Quote, Record, Trade, to_wire
-from pipeline.sources.clock import ManualClock
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.replay_rows import ReplayError
+from tickwatch.clock import ManualClock
 from tickwatch.settings import IngestSettings
 
 T0 = 1_763_700_000_000_000
@@ -37,7 +37,7 @@ def replay(path: Path, speed: float = 0.0, rebase: bool = False) -> tuple[list[P
         return [item async for batch in source.batches() for item in batch]
 
     items = asyncio.run(collect())
-    return items, clock.now() - 1_800_000_000.0
+    return items, clock.time() - 1_800_000_000.0
 
 
 def write_jsonl(path: Path, records: list[Record]) -> Path:

@@ -24,11 +24,11 @@ from pipeline.records import (
     encode_value,
 )
 from pipeline.sources.anomalies import AnomalySpecError, parse_anomalies
-from pipeline.sources.clock import ManualClock
 from pipeline.sources.market_hours import CalendarNameError
 from pipeline.sources.simulator import Simulator
 from pipeline.sources.universe import build_universe
 from pipeline.validation import ValidationRules, decode, validate
+from tickwatch.clock import ManualClock
 from tickwatch.settings import IngestSettings, LoadSettings
 
 FRIDAY_OPEN = datetime(2026, 11, 20, 15, 0, tzinfo=UTC).timestamp()  # 10:00 New York
@@ -44,9 +44,9 @@ def run(seconds: float, start: float = FRIDAY_OPEN, **settings: object) -> list[
     async def collect() -> list[Payload]:
         out: list[Payload] = []
         async for batch in sim.batches():
-            assert all(getattr(i, "ts", 0) <= clock.now() * 1e6 for i in batch), "ahead of time"
+            assert all(getattr(i, "ts", 0) <= clock.time() * 1e6 for i in batch), "ahead of time"
             out += batch
-            if clock.now() >= start + seconds:
+            if clock.time() >= start + seconds:
                 break
         await sim.aclose()
         return out

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import aclosing
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
-from pipeline.records import Record
+from pipeline.records import Record, Trade
 from pipeline.sources.live import build_live_source
 from pipeline.sources.live.client import WebSocketSource
 from tickwatch.settings import Settings, load_settings
 from tickwatch.telemetry.catalog import IngestMetrics
+
+from .fixtures.server import FixtureServer
 
 T = TypeVar("T")
 TIMEOUT_S = 15.0  # a safety net so a broken test fails instead of hanging; never asserted
@@ -86,3 +88,26 @@ def live_settings(source: str, symbols: str, url: str, **sources: Any) -> Settin
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on a fresh event loop with the safety timeout."""
     return asyncio.run(asyncio.wait_for(coro, TIMEOUT_S))
+
+
+def collect_from(
+    server: FixtureServer, harness: Callable[[str], Harness], count: int
+) -> tuple[Harness, list[Record]]:
+    """Serve ``server``, point ``harness(url)`` at it and take ``count`` records, then stop both.
+
+    Returns the harness (for its clock and metrics) and the records.
+    """
+
+    async def scenario() -> tuple[Harness, list[Record]]:
+        async with server:
+            h = harness(server.url)
+            return h, await h.collect(count)
+
+    return run(scenario())
+
+
+def trade_ids(records: list[Record]) -> list[str]:
+    """The trade ids of ``records``, in order; every record must be a trade."""
+    trades = [r for r in records if isinstance(r, Trade)]
+    assert len(trades) == len(records), f"not only trades: {records}"
+    return [t.trade_id for t in trades]

@@ -18,12 +18,12 @@ from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
 from pipeline.ingest import IngestResult, IngestWorker
-from pipeline.ingest_cli import topics_by_type
 from pipeline.load_cli import build_worker
 from pipeline.producer import TickProducer, producer_config
 from pipeline.records import Payload
 from pipeline.sources.base import Source
 from pipeline.sources.live import build_live_source
+from pipeline.topics import record_topics
 from tickwatch.settings import Settings, SourceCredentials
 from tickwatch.telemetry.catalog import IngestMetrics, LoadMetrics
 
@@ -62,7 +62,7 @@ async def ingest(settings: Settings, count: int) -> IngestResult:
     metrics = IngestMetrics(CollectorRegistry())
     source = FirstRecords(build_live_source(settings, metrics), count)
     config = producer_config(settings, settings.kafka.bootstrap)
-    producer = TickProducer(Producer, config, topics_by_type(settings), metrics, source.name)
+    producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
     worker = IngestWorker(
         source, producer, metrics, flush_timeout_s=10.0, count_source_messages=False
     )

@@ -9,7 +9,7 @@ from pipeline.sources.live.errors import AuthenticationError
 
 from .fixtures.alpaca import BAR, QUOTE, TRADE, AlpacaFixture, frame, trades
 from .fixtures.server import Plan
-from .helpers import Harness, live_settings, run
+from .helpers import Harness, collect_from, live_settings, run, trade_ids
 
 KEY, SECRET = "AKFIXTUREKEY0001", "fixture-secret-value-0001"
 
@@ -24,12 +24,7 @@ def harness(url: str, secret: str = SECRET) -> Harness:
 def test_authenticates_subscribes_and_maps_documented_samples() -> None:
     fixture = AlpacaFixture(KEY, SECRET, [Plan([frame(TRADE, QUOTE), frame(BAR)])])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(3))
-
-    h, records = run(scenario())
+    h, records = collect_from(fixture.server, harness, 3)
     trade, quote, bar = records
     assert isinstance(trade, Trade) and trade.symbol == "AAPL" and trade.ts == 1614009104208000
     assert isinstance(quote, Quote) and quote.ts == 1614009105335689
@@ -67,12 +62,7 @@ def test_disconnect_mid_stream_reconnects_and_resubscribes() -> None:
     plans = [Plan([frame(*sent[:3])], then="close"), Plan([frame(*sent[3:])])]
     fixture = AlpacaFixture(KEY, SECRET, plans)
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(6))
-
-    h, records = run(scenario())
+    h, records = collect_from(fixture.server, harness, 6)
     assert [r.trade_id for r in records if isinstance(r, Trade)] == [str(m["i"]) for m in sent]
     assert len(fixture.server.connections) == 2
     assert all(c.received[1]["action"] == "subscribe" for c in fixture.server.connections)
@@ -84,12 +74,7 @@ def test_malformed_and_unknown_messages_are_counted_not_fatal() -> None:
     frames = ["{not json", frame(bad_trade, {"T": "n", "S": "AAPL"}), frame(TRADE)]
     fixture = AlpacaFixture(KEY, SECRET, [Plan(frames)])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(1))
-
-    h, records = run(scenario())
+    h, records = collect_from(fixture.server, harness, 1)
     assert len(records) == 1
     assert h.metric("tickwatch_source_dropped_total", reason="malformed") == 2
     assert h.metric("tickwatch_source_dropped_total", reason="unknown_type") == 1
@@ -100,13 +85,7 @@ def test_connection_limit_backs_off_with_growing_delays() -> None:
         KEY, SECRET, [Plan(), Plan(), Plan([frame(TRADE)])], refuse_after_auth={0: 406, 1: 406}
     )
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     # rng pinned at 0.5: delays are half of 0.01 * 2**n.
     assert h.clock.sleeps == pytest.approx([0.005, 0.01])
     assert h.metric("tickwatch_source_reconnects_total") == 2
@@ -118,12 +97,7 @@ def test_slow_client_error_mid_stream_keeps_the_records_and_reconnects() -> None
     slow = {"T": "error", "code": 407, "msg": "slow client"}
     fixture = AlpacaFixture(KEY, SECRET, [Plan([frame(sent[0], slow)]), Plan([frame(sent[1])])])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(2))
-
-    h, records = run(scenario())
-    assert [r.trade_id for r in records] == ["1", "2"]  # type: ignore[attr-defined]
+    h, records = collect_from(fixture.server, harness, 2)
+    assert trade_ids(records) == ["1", "2"]
     assert len(fixture.server.connections) == 2
     assert h.metric("tickwatch_source_reconnects_total") == 1

@@ -8,7 +8,7 @@ from pipeline.records import Bar, Quote, Trade
 
 from .fixtures.binance import BOOK_TICKER, KLINE, TRADE, BinanceFixture, frame, trade_frames
 from .fixtures.server import Plan
-from .helpers import Harness, live_settings, run
+from .helpers import Harness, collect_from, live_settings, trade_ids
 
 
 def harness(url: str, symbols: str = "BNBBTC,BNBUSDT") -> Harness:
@@ -28,12 +28,7 @@ def test_combined_stream_maps_trades_quotes_and_closed_klines_only() -> None:
     ]
     fixture = BinanceFixture([Plan(frames)])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(3))
-
-    h, (trade, quote, bar) = run(scenario())
+    h, (trade, quote, bar) = collect_from(fixture.server, harness, 3)
     assert isinstance(trade, Trade) and trade.conditions == ("S",)
     assert isinstance(quote, Quote) and quote.ts == quote.recv_ts
     assert isinstance(bar, Bar) and bar.trade_count == 100
@@ -49,13 +44,8 @@ def test_disconnect_reconnects_to_the_same_streams() -> None:
     sent = trade_frames("BTCUSDT", 6)
     fixture = BinanceFixture([Plan(sent[:2], then="close"), Plan(sent[2:])])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTCUSDT")
-            return h, list(await h.collect(6))
-
-    h, records = run(scenario())
-    assert [r.trade_id for r in records] == [str(n) for n in range(1, 7)]  # type: ignore[attr-defined]
+    h, records = collect_from(fixture.server, lambda url: harness(url, "BTCUSDT"), 6)
+    assert trade_ids(records) == [str(n) for n in range(1, 7)]
     first, second = fixture.server.connections
     assert first.path == second.path
     assert h.metric("tickwatch_source_reconnects_total") == 1
@@ -64,13 +54,7 @@ def test_disconnect_reconnects_to_the_same_streams() -> None:
 def test_rate_limited_handshake_backs_off() -> None:
     fixture = BinanceFixture([Plan(trade_frames("BTCUSDT", 1))], refuse={0: 429, 1: 429})
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTCUSDT")
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, lambda url: harness(url, "BTCUSDT"), 1)
     assert fixture.server.attempts == 3
     assert len(h.clock.sleeps) == 2 and h.clock.sleeps[1] > h.clock.sleeps[0]
     assert h.metric("tickwatch_source_reconnects_total") == 2
@@ -81,13 +65,8 @@ def test_trade_id_gaps_and_repeats_are_counted() -> None:
     frames += trade_frames("BTCUSDT", 1, start_id=10)
     fixture = BinanceFixture([Plan(frames)])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTCUSDT")
-            return h, list(await h.collect(4))
-
-    h, records = run(scenario())
-    assert [r.trade_id for r in records] == ["1", "2", "3", "10"]  # type: ignore[attr-defined]
+    h, records = collect_from(fixture.server, lambda url: harness(url, "BTCUSDT"), 4)
+    assert trade_ids(records) == ["1", "2", "3", "10"]
     assert h.metric("tickwatch_source_dropped_total", reason="stale") == 1
     assert h.metric("tickwatch_source_dropped_total", reason="sequence_gap") == 6
 
@@ -103,13 +82,7 @@ def test_malformed_payloads_are_counted() -> None:
     ]
     fixture = BinanceFixture([Plan(frames)])
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     assert h.metric("tickwatch_source_dropped_total", reason="malformed") == 2
     assert h.metric("tickwatch_source_dropped_total", reason="unknown_type") == 1
     assert h.metric("tickwatch_source_dropped_total", reason="vendor_error") == 1
@@ -120,12 +93,6 @@ def test_server_shutdown_event_reconnects_without_waiting_to_be_cut_off() -> Non
     first = trade_frames("BTCUSDT", 1)
     fixture = BinanceFixture([Plan([*first, shutdown]), Plan(trade_frames("BTCUSDT", 1, 2))])
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTCUSDT")
-            await h.collect(2)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, lambda url: harness(url, "BTCUSDT"), 2)
     assert len(fixture.server.connections) == 2
     assert h.metric("tickwatch_source_reconnects_total") == 1

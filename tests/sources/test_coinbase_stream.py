@@ -9,7 +9,7 @@ from pipeline.sources.live.errors import FatalFeedError
 
 from .fixtures.coinbase import HEARTBEAT, MATCH, TICKER, CoinbaseFixture, frame, matches
 from .fixtures.server import Plan
-from .helpers import Harness, live_settings, run
+from .helpers import Harness, collect_from, live_settings, run, trade_ids
 
 
 def harness(url: str, products: str = "BTC-USD,ETH-USD") -> Harness:
@@ -19,11 +19,7 @@ def harness(url: str, products: str = "BTC-USD,ETH-USD") -> Harness:
 def test_subscribes_and_maps_documented_samples() -> None:
     fixture = CoinbaseFixture([Plan([frame(HEARTBEAT), frame(MATCH), frame(TICKER)])])
 
-    async def scenario() -> list[object]:
-        async with fixture.server:
-            return list(await harness(fixture.server.url).collect(2))
-
-    trade, quote = run(scenario())
+    _, (trade, quote) = collect_from(fixture.server, harness, 2)
     assert isinstance(trade, Trade) and trade.trade_id == "10" and trade.conditions == ("B",)
     assert isinstance(quote, Quote) and quote.symbol == "ETH-USD"
     assert fixture.server.connections[0].received == [
@@ -41,13 +37,8 @@ def test_reconnect_resubscribes_and_drops_the_replayed_last_match() -> None:
     second = matches("BTC-USD", 1, start_id=3, kind="last_match") + matches("BTC-USD", 2, 4)
     fixture = CoinbaseFixture([Plan(first, then="close"), Plan(second)])
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTC-USD")
-            return h, list(await h.collect(5))
-
-    h, records = run(scenario())
-    assert [r.trade_id for r in records] == ["1", "2", "3", "4", "5"]  # type: ignore[attr-defined]
+    h, records = collect_from(fixture.server, lambda url: harness(url, "BTC-USD"), 5)
+    assert trade_ids(records) == ["1", "2", "3", "4", "5"]
     assert [len(c.received) for c in fixture.server.connections] == [1, 1]
     assert h.metric("tickwatch_source_dropped_total", reason="stale") == 1
     assert h.metric("tickwatch_source_reconnects_total") == 1
@@ -57,25 +48,14 @@ def test_trade_id_gap_is_counted() -> None:
     frames = matches("BTC-USD", 2) + matches("BTC-USD", 1, start_id=7)
     fixture = CoinbaseFixture([Plan(frames)])
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url, "BTC-USD")
-            await h.collect(3)
-            return h
-
-    assert run(scenario()).metric("tickwatch_source_dropped_total", reason="sequence_gap") == 4
+    h, _ = collect_from(fixture.server, lambda url: harness(url, "BTC-USD"), 3)
+    assert h.metric("tickwatch_source_dropped_total", reason="sequence_gap") == 4
 
 
 def test_rate_limit_error_backs_off_then_recovers() -> None:
     fixture = CoinbaseFixture([Plan(), Plan([frame(MATCH)])], errors={0: "rate limit exceeded"})
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     assert len(h.clock.sleeps) == 1
     assert h.metric("tickwatch_source_reconnects_total") == 1
 
@@ -101,12 +81,6 @@ def test_malformed_and_unknown_messages_are_counted() -> None:
     ]
     fixture = CoinbaseFixture([Plan(frames)])
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     assert h.metric("tickwatch_source_dropped_total", reason="malformed") == 2
     assert h.metric("tickwatch_source_dropped_total", reason="unknown_type") == 1

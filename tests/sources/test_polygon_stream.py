@@ -19,7 +19,7 @@ from .fixtures.polygon import (
     trades,
 )
 from .fixtures.server import Plan
-from .helpers import Harness, live_settings, run
+from .helpers import Harness, collect_from, live_settings, run, trade_ids
 
 API_KEY = "polygon-fixture-api-key-0001"
 
@@ -34,11 +34,7 @@ def harness(
 def test_stocks_handshake_and_documented_samples() -> None:
     fixture = PolygonFixture(API_KEY, [Plan([frame(TRADE, QUOTE), frame(MINUTE)])])
 
-    async def scenario() -> list[object]:
-        async with fixture.server:
-            return list(await harness(fixture.server.url).collect(3))
-
-    trade, quote, bar = run(scenario())
+    _, (trade, quote, bar) = collect_from(fixture.server, harness, 3)
     assert isinstance(trade, Trade) and trade.ts == 1536036818784000 and trade.exchange == "4"
     assert isinstance(quote, Quote) and (quote.bid_exchange, quote.ask_exchange) == ("4", "7")
     assert isinstance(bar, Bar) and bar.interval_s == 60 and bar.ts == 1610144640000000
@@ -51,13 +47,10 @@ def test_crypto_cluster_subscribes_crypto_channels() -> None:
     frames = [frame(CRYPTO_TRADE, CRYPTO_QUOTE, CRYPTO_MINUTE)]
     fixture = PolygonFixture(API_KEY, [Plan(frames)])
 
-    async def scenario() -> list[object]:
-        async with fixture.server:
-            h = harness(fixture.server.url, cluster="crypto", symbols="BTC-USD")
-            return list(await h.collect(3))
-
-    records = run(scenario())
-    assert {r.asset_class for r in records} == {AssetClass.CRYPTO}  # type: ignore[attr-defined]
+    _, records = collect_from(
+        fixture.server, lambda url: harness(url, cluster="crypto", symbols="BTC-USD"), 3
+    )
+    assert {r.asset_class for r in records} == {AssetClass.CRYPTO}
     subscribe = fixture.server.connections[0].received[1]
     assert subscribe["params"] == "XT.BTC-USD,XQ.BTC-USD,XA.BTC-USD,XAS.BTC-USD"
 
@@ -83,15 +76,10 @@ def test_disconnect_reconnects_resubscribes_and_drops_stale_sequence() -> None:
     plans = [Plan([frame(*sent[:3])], then="close"), Plan([frame(*sent[2:])])]
     fixture = PolygonFixture(API_KEY, plans)
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(6))
-
-    h, records = run(scenario())
+    h, records = collect_from(fixture.server, harness, 6)
     # Sequence checks are per connection, so the repeat on the new connection is kept: Polygon
     # documents no replay on resubscribe, and ClickHouse receives what Polygon sent.
-    assert [r.trade_id for r in records] == ["900", "901", "902", "902", "903", "904"]  # type: ignore[attr-defined]
+    assert trade_ids(records) == ["900", "901", "902", "902", "903", "904"]
     assert [len(c.received) for c in fixture.server.connections] == [2, 2]
     assert h.metric("tickwatch_source_reconnects_total") == 1
 
@@ -102,12 +90,7 @@ def test_stale_sequence_on_one_connection_is_dropped() -> None:
         API_KEY, [Plan([frame(*sent), frame(sent[1]), frame(*trades("MSFT", 1, 9))])]
     )
 
-    async def scenario() -> tuple[Harness, list[object]]:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            return h, list(await h.collect(4))
-
-    h, records = run(scenario())
+    h, records = collect_from(fixture.server, harness, 4)
     assert len(records) == 4
     assert h.metric("tickwatch_source_dropped_total", reason="stale") == 1
 
@@ -115,13 +98,7 @@ def test_stale_sequence_on_one_connection_is_dropped() -> None:
 def test_max_connections_backs_off_then_recovers() -> None:
     fixture = PolygonFixture(API_KEY, [Plan(), Plan([frame(TRADE)])], max_connections={0})
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     assert len(h.clock.sleeps) == 1
     assert h.metric("tickwatch_source_reconnects_total") == 1
     assert h.metric("tickwatch_source_auth_failures_total") == 0
@@ -131,12 +108,6 @@ def test_malformed_frames_are_counted() -> None:
     frames = ["[1, 2", frame({"ev": "T", "sym": "MSFT"}, {"ev": "LULD"}), "42", frame(TRADE)]
     fixture = PolygonFixture(API_KEY, [Plan(frames)])
 
-    async def scenario() -> Harness:
-        async with fixture.server:
-            h = harness(fixture.server.url)
-            await h.collect(1)
-            return h
-
-    h = run(scenario())
+    h, _ = collect_from(fixture.server, harness, 1)
     assert h.metric("tickwatch_source_dropped_total", reason="malformed") == 3
     assert h.metric("tickwatch_source_dropped_total", reason="unknown_type") == 1

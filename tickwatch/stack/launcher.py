@@ -18,7 +18,6 @@ from tickwatch.stack import components, process, stackfile
 from tickwatch.stack.errors import StackError
 from tickwatch.stack.prometheus import INSTALL_HINT, find_binary
 from tickwatch.stack.stackfile import COMPONENTS, Record
-from tickwatch.stack.topics import create_topics
 
 
 @dataclass(frozen=True)
@@ -138,18 +137,16 @@ class LocalStack:
         return ""
 
     def _create_topics(self, kafka: Record) -> None:
+        from pipeline.topics import create_pipeline_topics  # the kernel imports pipeline lazily
+
         bootstrap = str(kafka.get("bootstrap", ""))
-        kafka_settings = self.settings.kafka
-        names = [
-            kafka_settings.topic_trades,
-            kafka_settings.topic_quotes,
-            kafka_settings.topic_bars,
-            kafka_settings.topic_dlq,
-        ]
-        replication = kafka_settings.replication_factor if kafka.get("external") else 1
-        config = kafka_settings.client_config(bootstrap)
-        timeout_s = self.settings.stack.ready_timeout_s
-        create_topics(config, names, kafka_settings.partitions, replication, timeout_s)
+        replication = None if kafka.get("external") else 1  # the local broker is a single node
+        create_pipeline_topics(
+            self.settings.kafka,
+            bootstrap,
+            replication_factor=replication,
+            timeout_s=self.settings.stack.ready_timeout_s,
+        )
 
 
 def _still_running(record: Record) -> bool:

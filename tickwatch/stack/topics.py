@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -32,20 +33,7 @@ def create_topics(
     if not new:
         return []
     futures = admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s)
-    created: list[str] = []
-    for name, future in futures.items():
-        try:
-            future.result(timeout=timeout_s)
-        except TimeoutError:
-            raise StackError(
-                f"creating Kafka topic {name!r}: no answer within {timeout_s:g}s"
-            ) from None
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise StackError(f"creating Kafka topic {name!r} failed: {exc}") from exc
-        else:
-            created.append(name)
-    return created
+    return _wait(futures, "creating", KafkaError.TOPIC_ALREADY_EXISTS, timeout_s)
 
 
 def delete_topics(config: dict[str, str], names: Iterable[str], timeout_s: float = 30.0) -> None:
@@ -58,16 +46,29 @@ def delete_topics(config: dict[str, str], names: Iterable[str], timeout_s: float
         return
     admin = _admin(config)  # must outlive the futures, or they fail with _DESTROY
     futures = admin.delete_topics(targets, operation_timeout=timeout_s, request_timeout=timeout_s)
+    _wait(futures, "deleting", KafkaError.UNKNOWN_TOPIC_OR_PART, timeout_s)
+
+
+def _wait(futures: dict[str, Future[None]], doing: str, no_op: int, timeout_s: float) -> list[str]:
+    """Wait for each topic's admin request; returns the topics it changed.
+
+    An error with code ``no_op`` (already exists, already gone) means there was nothing to do;
+    any other error, or no answer within ``timeout_s``, raises :class:`StackError`.
+    """
+    changed: list[str] = []
     for name, future in futures.items():
         try:
             future.result(timeout=timeout_s)
         except TimeoutError:
             raise StackError(
-                f"deleting Kafka topic {name!r}: no answer within {timeout_s:g}s"
+                f"{doing} Kafka topic {name!r}: no answer within {timeout_s:g}s"
             ) from None
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise StackError(f"deleting Kafka topic {name!r} failed: {exc}") from exc
+            if exc.args[0].code() != no_op:
+                raise StackError(f"{doing} Kafka topic {name!r} failed: {exc}") from exc
+        else:
+            changed.append(name)
+    return changed
 
 
 def existing_topics(config: dict[str, str], timeout_s: float = 10.0) -> set[str]:

@@ -16,7 +16,6 @@ from pipeline.sources.base import Source
 from pipeline.sources.live.alpaca import AlpacaVendor
 from pipeline.sources.live.binance import BinanceVendor
 from pipeline.sources.live.client import WebSocketSource
-from pipeline.sources.live.clock import Clock
 from pipeline.sources.live.coinbase import CoinbaseVendor
 from pipeline.sources.live.credentials import resolve_credentials
 from pipeline.sources.live.errors import FatalFeedError
@@ -25,6 +24,7 @@ from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
 from pipeline.sources.live.stall import ConnectionPolicy
 from pipeline.sources.live.symbols import load_symbols
+from tickwatch.clock import Clock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 

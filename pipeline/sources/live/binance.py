@@ -26,12 +26,12 @@ from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.session import (
     BAR_NOT_CLOSED,
     MALFORMED,
-    SEQUENCE_GAP,
     STALE,
     UNKNOWN_TYPE,
     VENDOR_ERROR,
     Decoded,
     messages_of,
+    trade_id_ok,
 )
 from pipeline.sources.live.wire import WireError, get, integer, text
 
@@ -94,18 +94,9 @@ class BinanceSession:
 
     def _trade(self, data: dict[str, object], recv_us: int, out: Decoded) -> Record | None:
         record = binance_map.trade(data, recv_us)
-        check = self._trade_ids.check(record.symbol, integer(data["t"]))
-        if check.stale:
+        if not trade_id_ok("binance", self._trade_ids, record, out):
             out.drop(STALE)
             return None
-        if check.missing:
-            logger.warning(
-                "binance: {symbol} trade ids jumped to {got}, expected {expected}",
-                symbol=record.symbol,
-                got=record.trade_id,
-                expected=check.expected,
-            )
-            out.drop(SEQUENCE_GAP, check.missing)
         return record
 
     def _quote(self, data: dict[str, object], recv_us: int, out: Decoded) -> Record | None:

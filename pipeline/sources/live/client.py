@@ -25,10 +25,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from pipeline.records import Record
 from pipeline.sources.live.backoff import Backoff
-from pipeline.sources.live.clock import Clock, SystemClock, micros
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.session import Decoded, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
+from tickwatch.clock import Clock, SystemClock, micros
 from tickwatch.telemetry.catalog import IngestMetrics
 
 # websockets logs every frame at DEBUG, auth frames included; this logger never goes below INFO,

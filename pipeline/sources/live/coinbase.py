@@ -28,12 +28,12 @@ from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.session import (
     MALFORMED,
-    SEQUENCE_GAP,
     STALE,
     UNKNOWN_TYPE,
     Decoded,
     dump_json,
     messages_of,
+    trade_id_ok,
 )
 from pipeline.sources.live.wire import WireError, get, integer
 
@@ -84,22 +84,12 @@ class CoinbaseSession:
             return
         channel = "ticker" if isinstance(record, Quote) else "match"
         stale = self._sequence.check(f"{channel}:{record.symbol}", sequence).stale
-        if stale or (isinstance(record, Trade) and not self._trade_ok(record, out)):
+        if not stale and isinstance(record, Trade):
+            stale = not trade_id_ok("coinbase", self._trade_ids, record, out)
+        if stale:
             out.drop(STALE)
             return
         out.records.append(record)
-
-    def _trade_ok(self, record: Trade, out: Decoded) -> bool:
-        check = self._trade_ids.check(record.symbol, int(record.trade_id))
-        if check.missing:
-            logger.warning(
-                "coinbase: {product} trade ids jumped to {got}, expected {expected}",
-                product=record.symbol,
-                got=record.trade_id,
-                expected=check.expected,
-            )
-            out.drop(SEQUENCE_GAP, check.missing)
-        return not check.stale
 
 
 def _error(msg: dict[str, object]) -> FatalFeedError | RetryableFeedError:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
+from loguru import logger
 
-from pipeline.records import Record
+from pipeline.records import Record, Trade
 from pipeline.sources.live.errors import LiveSourceError
 from pipeline.sources.live.market import MarketHours
+from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.wire import WireError
 
 # Why a vendor message did not become a record (label values of tickwatch_source_dropped_total).
@@ -103,3 +105,22 @@ def messages_of(frame: str | bytes, out: Decoded) -> list[dict[str, object]]:
     objects = [item for item in items if isinstance(item, dict)]
     out.drop(MALFORMED, len(items) - len(objects))
     return objects
+
+
+def trade_id_ok(vendor: str, trade_ids: SequenceTracker, trade: Trade, out: Decoded) -> bool:
+    """Check ``trade``'s id against the vendor's contiguous per-symbol ``trade_ids``.
+
+    False when the id is stale (the caller drops the trade as ``stale``). A jump forward is
+    logged and counted as ``sequence_gap`` drops for the trades never received; the trade is kept.
+    """
+    check = trade_ids.check(trade.symbol, int(trade.trade_id))
+    if check.missing:
+        logger.warning(
+            "{vendor}: {symbol} trade ids jumped to {got}, expected {expected}",
+            vendor=vendor,
+            symbol=trade.symbol,
+            got=trade.trade_id,
+            expected=check.expected,
+        )
+        out.drop(SEQUENCE_GAP, check.missing)
+    return not check.stale

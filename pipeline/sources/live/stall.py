@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection
 
-from pipeline.sources.live.clock import Clock
 from pipeline.sources.live.errors import StallError
 from pipeline.sources.live.market import MarketHours
+from tickwatch.clock import Clock
 
 
 @dataclass(frozen=True)
