@@ -62,9 +62,11 @@ class Detector:
         for r in results:
             self._health.add(r.row())
             self._metrics.check_run(r.check, r.target, r.status.name, r.duration)
-        events = self.book.observe(results)
-        self._events(events)
-        self._gauge_open()
+        # Observe and submit in one critical section: a dispatch in between would find the alert
+        # open but not yet announced and queue a REPEAT next to its own OPEN.
+        with self._lock:
+            self._events(self.book.observe(results))
+            self._gauge_open()
 
     def dispatch(self) -> None:
         """Queue repeats that are due; hand a finished group to the outbox as one email."""

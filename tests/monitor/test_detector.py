@@ -139,3 +139,38 @@ def test_restart_keeps_open_alerts_and_delivers_unsent_mail_once(tmp_path: Path)
         second.outbox.stop(drain_s=1)
     assert box.sent[1].subject == "[tickwatch] RESOLVED heartbeat/load"
     assert first_box.sent == []
+
+
+def test_a_dispatch_during_observe_does_not_announce_an_alert_twice(tmp_path: Path) -> None:
+    """A dispatch job that runs while a check's results are being observed must not find the
+    new alert open-but-unannounced (it would queue a REPEAT beside the OPEN: one alert, twice)."""
+    import threading
+
+    clock, ch, box = ManualClock(), FakeClickHouse(), Mailbox()
+    d, _ = detector(tmp_path, ch, box, clock)
+    observe = d.book.observe
+    racing: list[threading.Thread] = []
+
+    def observe_while_dispatching(results: list[object]) -> list[object]:
+        events = observe(results)  # type: ignore[arg-type]
+        if d.book.open_alerts() and not racing:
+            racing.append(threading.Thread(target=d.dispatch))
+            racing[0].start()
+            racing[0].join(0.5)  # blocked while on_results holds the detector's lock
+        return events  # type: ignore[return-value]
+
+    d.book.observe = observe_while_dispatching  # type: ignore[method-assign]
+    for _ in range(2):
+        clock.advance(5)
+        d.on_results([result(Status.CRIT, clock.time(), "heartbeat", "load")])
+    racing[0].join(5)
+    clock.advance(1)
+    d.dispatch()
+    d.outbox.start()
+    try:
+        wait_for(lambda: len(box.sent) == 1)
+    finally:
+        d.outbox.stop(drain_s=1)
+    (mail,) = box.sent
+    assert mail.alert_keys == ("heartbeat/load",)
+    assert "+1 more" not in mail.subject
