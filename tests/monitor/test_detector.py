@@ -9,10 +9,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from alerts.events import AlertEvent
 from alerts.render import Notification
 from monitor.assembly import build_detector
 from monitor.detector import Detector
-from monitor.result import Status
+from monitor.result import CheckResult, Status
 from tickwatch.clock import ManualClock
 from tickwatch.settings import AlertSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
@@ -151,13 +152,13 @@ def test_a_dispatch_during_observe_does_not_announce_an_alert_twice(tmp_path: Pa
     observe = d.book.observe
     racing: list[threading.Thread] = []
 
-    def observe_while_dispatching(results: list[object]) -> list[object]:
-        events = observe(results)  # type: ignore[arg-type]
+    def observe_while_dispatching(results: list[CheckResult]) -> list[AlertEvent]:
+        events = observe(results)
         if d.book.open_alerts() and not racing:
             racing.append(threading.Thread(target=d.dispatch))
             racing[0].start()
             racing[0].join(0.5)  # blocked while on_results holds the detector's lock
-        return events  # type: ignore[return-value]
+        return events
 
     d.book.observe = observe_while_dispatching  # type: ignore[method-assign]
     for _ in range(2):
