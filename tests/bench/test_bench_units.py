@@ -1,0 +1,89 @@
+"""The bench harness's own logic, without services: payloads, rates, verdicts, options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bench.cli import options_from
+from bench.figures import Goal
+from bench.profile import summarize
+from bench.scenarios import selected
+from bench.scenarios.ingest import steady_rate
+from bench.tape import TradeTape
+from bench.throughput import Throughput
+from pipeline.records import Trade, to_wire
+
+
+def _tape() -> TradeTape:
+    return TradeTape(count=250, seed=3, symbols=25, start_us=1_763_700_000_000_000)
+
+
+def test_tape_is_repeatable_and_sized() -> None:
+    first = [v for _, values in _tape().chunks(100) for v in values]
+    second = [v for _, values in _tape().chunks(100) for v in values]
+    assert first == second
+    assert len(first) == 250
+
+
+def test_tape_payloads_are_the_wire_format_of_a_trade() -> None:
+    keys, values = next(_tape().chunks(10))
+    body = orjson.loads(values[0])
+    trade = Trade(
+        symbol=body["symbol"], ts=body["ts"], price=body["price"], size=body["size"],
+        exchange=body["exchange"], trade_id=body["trade_id"],
+        conditions=tuple(body["conditions"]), source=body["source"], recv_ts=body["recv_ts"],
+    )  # fmt: skip
+    assert body == to_wire(trade)
+    assert keys[0] == body["symbol"].encode()
+    assert body["recv_ts"] > body["ts"]
+
+
+def test_goal_verdicts_say_by_how_much() -> None:
+    faster = Goal("≥ 100", 100.0, higher_is_better=True)
+    sooner = Goal("≤ 10 s", 10.0, higher_is_better=False)
+    assert faster.verdict(120.0) == "met"
+    assert faster.verdict(25.0) == "missed by 75%"
+    assert sooner.verdict(9.0) == "met"
+    assert sooner.verdict(15.0) == "missed by 50%"
+
+
+def test_throughput_excludes_start_up_from_the_steady_rate() -> None:
+    measured = Throughput(rows=1_000, started=0.0, first_rows_at=2.0, first_rows=100, done_at=3.0)
+    assert measured.rows_per_s == pytest.approx(900.0)
+    assert measured.wall_rows_per_s == pytest.approx(1_000 / 3.0)
+
+
+def test_steady_rate_spans_first_records_to_final_count() -> None:
+    samples = [(0.0, 0), (1.0, 100), (2.0, 300), (3.0, 500), (4.0, 500)]
+    assert steady_rate(samples) == pytest.approx(200.0)
+    assert steady_rate([(0.0, 0), (1.0, 0)]) == 0.0
+
+
+def test_options_parse_lists_and_reject_unknown_scenarios() -> None:
+    options = options_from(["--only", "load,naive", "--rates", "1000,5000", "--trades", "10"])
+    assert options.only == ("load", "naive")
+    assert options.rates == (1000, 5000)
+    assert [s.name for s in selected(options.only)] == ["load", "naive"]
+    with pytest.raises(SystemExit):
+        options_from(["--only", "nope"])
+
+
+def test_profile_summary_reads_main_thread_stacks_only(tmp_path: Path) -> None:
+    collapsed = tmp_path / "load.profile.txt"
+    main = "_run_module_as_main (<frozen runpy>:198);run (pipeline/load/worker.py:108)"
+    collapsed.write_text(
+        f"{main};insert (pipeline/load/insert.py:80);readinto (socket.py:706) 30\n"
+        f"{main};decode (pipeline/validation.py:130) 70\n"
+        "Thread._bootstrap (threading.py:1002);wait (threading.py:320) 500\n",
+        encoding="utf-8",
+    )
+    summary = summarize(collapsed)
+    assert summary.samples == 100
+    assert summary.inclusive == [
+        ("decode (pipeline/validation.py:130)", 0.7),
+        ("insert (pipeline/load/insert.py:80)", 0.3),
+    ]
+    assert summary.own[0] == ("decode (pipeline/validation.py:130)", 0.7)
