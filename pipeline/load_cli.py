@@ -10,6 +10,7 @@ unreachable -> build the worker -> SIGTERM/SIGINT handler -> run -> drain and cl
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -99,6 +100,7 @@ def run_load(settings: Settings) -> int:
             settings, endpoints.kafka_bootstrap, client, LoadMetrics(telemetry.registry)
         )
         stop = _stop_on_signals()
+        _tune_gc()
         logger.info("load worker started (group {})", settings.kafka.consumer_group)
         worker.run(stop, settings.load.shutdown_timeout_s)
         return 0
@@ -145,3 +147,11 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _tune_gc() -> None:
+    """Collect the young generation less often. Pending batches hold ~10^6 small row objects that
+    are never cyclic garbage, and the default threshold (700) made the collector walk them over
+    and over: measured 69.9k -> 81.1k rows/s on 2M trades (bench/README.md)."""
+    gc.freeze()  # start-up objects (modules, settings, clients) are never collected
+    gc.set_threshold(50_000, 20, 100)
