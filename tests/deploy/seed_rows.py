@@ -17,6 +17,10 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from alerts.events import EVENT_COLUMNS
+from alerts.journal import NOTIFICATION_COLUMNS
+from monitor.result import HEALTH_COLUMNS
+from pipeline.dlq import DEAD_LETTER_COLUMNS
 from tickwatch.settings import ClickHouseSettings
 
 SYMBOLS = ("AAPL", "MSFT", "SPY", "BTC-USD", "ETH-USD")
@@ -132,8 +136,7 @@ def health_checks(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
             [when, "consumer_lag", "ticks.trades", status, lag, 120.0, f"lag {lag:.0f} s", 4.0],
             [when, "freshness", "AAPL", "OK", 2.0, 300.0, "last trade 2 s ago", 2.5],
         ]
-    columns = ["time", "check", "target", "status", "value", "threshold", "message", "duration_ms"]
-    return _insert(client, f"{ch.ops_database}.health_checks", columns, rows)
+    return _insert(client, f"{ch.ops_database}.health_checks", list(HEALTH_COLUMNS), rows)
 
 
 def alert_events(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
@@ -190,19 +193,7 @@ def alert_events(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
             "MSFT trades again",
         ],
     ]
-    columns = [
-        "time",
-        "alert_key",
-        "check",
-        "target",
-        "event",
-        "severity",
-        "since",
-        "value",
-        "threshold",
-        "message",
-    ]
-    return _insert(client, f"{ch.ops_database}.alert_events", columns, rows)
+    return _insert(client, f"{ch.ops_database}.alert_events", list(EVENT_COLUMNS), rows)
 
 
 def notifications(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
@@ -260,17 +251,7 @@ def notifications(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
             "max_emails_per_hour reached",
         ],
     ]
-    columns = [
-        "time",
-        "channel",
-        "recipients",
-        "subject",
-        "alert_keys",
-        "status",
-        "attempt",
-        "error",
-    ]
-    return _insert(client, f"{ch.ops_database}.notifications", columns, rows)
+    return _insert(client, f"{ch.ops_database}.notifications", list(NOTIFICATION_COLUMNS), rows)
 
 
 def dead_letters(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
@@ -294,18 +275,7 @@ def dead_letters(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
         ]
         for index, (reason, detail, payload) in enumerate(reasons)
     ]
-    columns = [
-        "time",
-        "topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_time",
-        "key",
-        "reason",
-        "detail",
-        "payload",
-    ]
-    return _insert(client, f"{ch.ops_database}.dead_letters", columns, rows)
+    return _insert(client, f"{ch.ops_database}.dead_letters", list(DEAD_LETTER_COLUMNS), rows)
 
 
 def spans(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
