@@ -24,7 +24,7 @@ from pipeline.sources import build_source
 from pipeline.topics import create_pipeline_topics, record_topics
 from tickwatch.settings import Settings
 from tickwatch.stack.errors import StackError
-from tickwatch.telemetry import IngestMetrics, Telemetry, configure_logging
+from tickwatch.telemetry import Telemetry, configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 KAFKA_CHECK_TIMEOUT_S = 10.0
@@ -61,7 +61,7 @@ def ensure_topics(settings: Settings, bootstrap: str) -> bool:
 
 def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
     """Source (bad settings fail here, before any network) → topics → producer → worker."""
-    metrics = IngestMetrics(telemetry.registry, settings.telemetry.per_symbol_labels_max)
+    metrics = telemetry.ingest_metrics
     try:
         source = build_source(settings, metrics)
     except (ValueError, PipelineError) as exc:

@@ -96,9 +96,7 @@ def run_load(settings: Settings) -> int:
         client = _reach_services(settings, endpoints.kafka_bootstrap, endpoints.clickhouse_url)
         if client is None:
             return EXIT_UNREACHABLE
-        worker = build_worker(
-            settings, endpoints.kafka_bootstrap, client, LoadMetrics(telemetry.registry)
-        )
+        worker = build_worker(settings, endpoints.kafka_bootstrap, client, telemetry.load_metrics)
         stop = _stop_on_signals()
         _tune_gc()
         logger.info("load worker started (group {})", settings.kafka.consumer_group)
