@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO / "grafana" / "dashboards"
 DATASOURCES_FILE = REPO / "grafana" / "provisioning" / "datasources" / "datasources.yml"
-SCHEMA_DIR = REPO.parent / "shared" / "grafana-jsonschema"
+# Where the full upstream Grafana JSON schemas are, if anywhere: only an explicit path counts
+# (.ci/run sets it when CI has them); the tests never look outside the repository on their own.
+SCHEMAS_ENV = "TICKWATCH_GRAFANA_SCHEMAS"
 
 CLICKHOUSE_TYPE = "grafana-clickhouse-datasource"
-BUILTIN_DATASOURCE_UIDS = {"-- Grafana --", "-- Mixed --", "-- Dashboard --"}
 
 Json = dict[str, Any]
 
@@ -41,6 +43,12 @@ class Query:
 
     def __str__(self) -> str:
         return f"{self.dashboard} / {self.where}"
+
+
+def upstream_schema_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The folder named by ``$TICKWATCH_GRAFANA_SCHEMAS``, or None when it is unset or empty."""
+    value = environ.get(SCHEMAS_ENV, "").strip()
+    return Path(value) if value else None
 
 
 def dashboard_files() -> list[Path]:

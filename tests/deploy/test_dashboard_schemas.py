@@ -1,16 +1,19 @@
-"""Every dashboard validates against the Grafana 12 JSON schemas, and every datasource exists.
+"""Where the upstream Grafana 12 JSON schemas are given, every dashboard validates against them.
 
-The schemas live in ``<repo>/../shared/grafana-jsonschema`` (draft-07, from grafana-foundation-
-sdk): ``dashboard.jsonschema.json`` for the dashboard, ``<panel type>.jsonschema.json`` whose
-``Options`` / ``FieldConfig`` definitions describe a panel's ``options`` and
-``fieldConfig.defaults.custom``, and ``prometheus`` / ``loki`` for those datasources' queries.
-$refs are resolved through a ``referencing`` registry holding every schema file.
+An extra to the project's own contract (``test_dashboard_contract.py``, which needs nothing else).
+The schemas (draft-07, from grafana-foundation-sdk) are read only from the folder named by
+``$TICKWATCH_GRAFANA_SCHEMAS`` (CI's ``.ci/run`` sets it when it has them); without it every test
+here skips and says why. ``dashboard.jsonschema.json`` describes the dashboard,
+``<panel type>.jsonschema.json`` a panel's ``options`` / ``fieldConfig.defaults.custom``, and
+``prometheus`` / ``loki`` those datasources' queries. $refs are resolved through a
+``referencing`` registry holding every schema file.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,48 +23,51 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from .grafana_model import (
-    BUILTIN_DATASOURCE_UIDS,
     CLICKHOUSE_TYPE,
-    SCHEMA_DIR,
-    Json,
-    dashboard_files,
-    datasource_refs,
+    SCHEMAS_ENV,
     iter_panels,
     iter_queries,
     load_dashboards,
-    provisioned_datasources,
+    upstream_schema_dir,
 )
 
 DASHBOARDS = load_dashboards()
-EXPECTED_UIDS = {"tickwatch-market", "tickwatch-pipeline", "tickwatch-alerts", "tickwatch-traces"}
-GRAFANA_12_SCHEMA_VERSION = 41
 QUERY_SCHEMAS = {"prometheus": "prometheus", "loki": "loki"}
+SCHEMA_DIR = upstream_schema_dir()
+_SKIP_REASON = (
+    f"upstream Grafana JSON schemas not checked: ${SCHEMAS_ENV} is not set (point it at a "
+    "folder of grafana-foundation-sdk *.jsonschema.json files; the project's own contract "
+    "in test_dashboard_contract.py ran regardless)"
+)
+pytestmark = pytest.mark.skipif(SCHEMA_DIR is None, reason=_SKIP_REASON)
 
 
 def _uri(stem: str) -> str:
     return f"urn:grafana-jsonschema:{stem}"
 
 
+def _schema_dir() -> Path:
+    if SCHEMA_DIR is None:
+        pytest.skip(_SKIP_REASON)
+    if not SCHEMA_DIR.is_dir():
+        pytest.fail(f"${SCHEMAS_ENV}={SCHEMA_DIR} is not a folder", pytrace=False)
+    return SCHEMA_DIR
+
+
 @cache
 def _registry() -> Registry[Any]:
-    if not SCHEMA_DIR.is_dir():
-        pytest.fail(
-            f"Grafana JSON schemas not found at {SCHEMA_DIR}: the dashboard tests need the "
-            "shared/ folder beside the repository (shared/grafana-jsonschema/*.jsonschema.json).",
-            pytrace=False,
-        )
     resources: list[tuple[str, Resource[Any]]] = []
-    for path in sorted(SCHEMA_DIR.glob("*.jsonschema.json")):
+    for path in sorted(_schema_dir().glob("*.jsonschema.json")):
         contents = json.loads(path.read_text(encoding="utf-8"))
         stem = path.name.removesuffix(".jsonschema.json")
         resources.append((_uri(stem), DRAFT7.create_resource(contents)))
     if not resources:
-        pytest.fail(f"{SCHEMA_DIR} holds no *.jsonschema.json files", pytrace=False)
+        pytest.fail(f"{_schema_dir()} holds no *.jsonschema.json files", pytrace=False)
     return Registry().with_resources(resources)
 
 
 def _schema_exists(stem: str) -> bool:
-    return (SCHEMA_DIR / f"{stem}.jsonschema.json").is_file()
+    return (_schema_dir() / f"{stem}.jsonschema.json").is_file()
 
 
 def _errors(instance: object, ref: str) -> list[str]:
@@ -82,13 +88,8 @@ def _panel_schema_stem(panel_type: str) -> str:
     return panel_type.replace("-", "")
 
 
-def test_the_four_dashboards_exist_with_stable_uids() -> None:
-    assert len(dashboard_files()) == 4
-    assert {d["uid"] for d in DASHBOARDS.values()} == EXPECTED_UIDS
-
-
-def test_schema_folder_is_where_the_tests_look() -> None:
-    _registry()  # fails with the folder named when it is missing
+def test_schema_folder_holds_the_dashboard_schema() -> None:
+    _registry()  # fails with the folder named when it is empty
     assert _schema_exists("dashboard")
 
 
@@ -96,14 +97,6 @@ def test_schema_folder_is_where_the_tests_look() -> None:
 def test_dashboard_validates_against_the_dashboard_schema(name: str) -> None:
     errors = _errors(DASHBOARDS[name], _uri("dashboard"))
     assert not errors, f"{name}.json:\n  " + "\n  ".join(errors)
-
-
-@pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_dashboard_targets_grafana_12(name: str) -> None:
-    dashboard = DASHBOARDS[name]
-    assert dashboard["schemaVersion"] >= GRAFANA_12_SCHEMA_VERSION
-    assert dashboard["uid"].startswith("tickwatch-")
-    assert 8 <= len(dashboard["uid"]) <= 40
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
@@ -123,7 +116,7 @@ def test_each_panel_validates_against_its_panel_type_schema(name: str) -> None:
         ]
         custom = panel.get("fieldConfig", {}).get("defaults", {}).get("custom")
         if custom is not None:
-            schema = json.loads((SCHEMA_DIR / f"{stem}.jsonschema.json").read_text())
+            schema = json.loads((_schema_dir() / f"{stem}.jsonschema.json").read_text())
             if "FieldConfig" not in schema["definitions"]:
                 problems.append(f"{where}: fieldConfig.defaults.custom, but no FieldConfig schema")
             else:
@@ -150,54 +143,6 @@ def test_each_query_validates_against_its_datasource_schema(name: str) -> None:
         else:
             problems.append(f"{query}: unexpected datasource type {kind!r}")
     assert not problems, "\n  ".join(problems)
-
-
-@pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_every_datasource_uid_is_provisioned(name: str) -> None:
-    provisioned = {(d["type"], d["uid"]) for d in provisioned_datasources()}
-    used = {(ref.get("type", ""), ref.get("uid", "")) for ref in datasource_refs(DASHBOARDS[name])}
-    unknown = {
-        ref for ref in used if ref[1] not in BUILTIN_DATASOURCE_UIDS and ref not in provisioned
-    }
-    assert not unknown, f"{name}.json uses datasources not in provisioning: {sorted(unknown)}"
-
-
-def test_provisioned_datasources_have_the_contract_uids() -> None:
-    by_uid: dict[str, Json] = {d["uid"]: d for d in provisioned_datasources()}
-    assert by_uid["clickhouse"]["type"] == CLICKHOUSE_TYPE
-    assert by_uid["prometheus"]["type"] == "prometheus"
-    assert by_uid["loki"]["type"] == "loki"
-    links = by_uid["loki"]["jsonData"]["derivedFields"]
-    assert any(link.get("datasourceUid") == "clickhouse" for link in links)
-    for link in links:
-        assert "trace_id" in link["matcherRegex"]
-
-
-@pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_panel_ids_are_unique_and_panels_fit_the_grid(name: str) -> None:
-    panels = list(iter_panels(DASHBOARDS[name]))
-    ids = [p["id"] for p in panels]
-    assert len(ids) == len(set(ids))
-    for panel in panels:
-        pos = panel["gridPos"]
-        assert pos["x"] + pos["w"] <= 24, panel.get("title")
-
-
-def test_market_dashboard_has_the_symbol_variable_and_a_candlestick() -> None:
-    market = DASHBOARDS["market"]
-    variables = {v["name"]: v for v in market["templating"]["list"]}
-    assert "SELECT DISTINCT symbol FROM market.trades" in variables["symbol"]["query"]
-    assert any(p["type"] == "candlestick" for p in iter_panels(market))
-
-
-def test_traces_dashboard_has_a_level_filter_for_loki() -> None:
-    traces = DASHBOARDS["traces-logs"]
-    assert "level" in {v["name"] for v in traces["templating"]["list"]}
-    loki_exprs = [
-        q.text for q in iter_queries("traces-logs", traces) if q.datasource_type == "loki"
-    ]
-    assert loki_exprs
-    assert all("level=~" in expr for expr in loki_exprs)
 
 
 def test_the_schemas_reject_broken_panels() -> None:

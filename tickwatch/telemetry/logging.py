@@ -49,6 +49,21 @@ SEVERITIES = {
     "TRACE": ("TRACE", 1), "DEBUG": ("DEBUG", 5), "INFO": ("INFO", 9), "SUCCESS": ("INFO", 11),
     "WARNING": ("WARN", 13), "ERROR": ("ERROR", 17), "CRITICAL": ("FATAL", 21),
 }  # fmt: skip
+
+
+def severity_text_sql(levels_sql: str) -> str:
+    """ClickHouse SQL mapping the loguru level names in ``levels_sql`` to stored ``SeverityText``.
+
+    ``levels_sql`` is a list of quoted names, e.g. Grafana's ``${level:singlequote}``. Built from
+    :data:`SEVERITIES`, the one mapping: the traces-logs dashboard's ClickHouse log panel embeds
+    this expression (a test checks it still matches), so choosing WARNING finds the WARN rows.
+    Names outside the mapping pass through unchanged.
+    """
+    names = ", ".join(f"'{name}'" for name in SEVERITIES)
+    texts = ", ".join(f"'{text}'" for text, _ in SEVERITIES.values())
+    return f"arrayMap(l -> transform(l, [{names}], [{texts}], l), [{levels_sql}])"
+
+
 _RESERVED = {"service", "trace_id", "span_id", "trace_flags", "telemetry_internal"}
 _QUIET_LOGGERS = ("clickhouse_connect", "urllib3", "tickwatch.telemetry")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
