@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up for `make run` / `make test` on a fresh machine:
-# a virtualenv with the pinned packages, the Kafka jars, and Prometheus when we are root.
+# a virtualenv with the pinned packages, the Kafka jars, the OTLP test collector (Go), and
+# Prometheus when we are root.
 # Every missing prerequisite is named with the command that installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,16 @@ if ! command -v mvn >/dev/null 2>&1; then
 fi
 "$VENV/bin/python" -m tickwatch.stack.kafka_broker --fetch-jars --state-dir "$STATE" ||
   die "could not resolve the Kafka jars with Maven (see the messages above)."
+
+# --- the OpenTelemetry Collector the OTLP tests send to (built with ocb, cached) ----------
+if ! command -v go >/dev/null 2>&1; then
+  apt_install golang-go ||
+    say "not root: Go missing, so the OTLP tests will fail (apt-get install golang-go)."
+fi
+if command -v go >/dev/null 2>&1; then
+  "$VENV/bin/python" -m tests.telemetry.otelcol --build --state-dir "$STATE" ||
+    die "could not build the test collector with the OpenTelemetry Collector Builder (see above)."
+fi
 
 # --- Prometheus + Alertmanager (optional for `make run`, required by the tests) ------------
 missing=()

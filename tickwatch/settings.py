@@ -11,7 +11,7 @@ Library code receives these objects; it never reads the environment itself.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -146,6 +146,67 @@ class TelemetrySettings(Section):
     per_symbol_labels_max: int = Field(50, ge=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     enabled: bool = True
+    clickhouse_traces: bool = True
+    clickhouse_logs: bool = True
+
+
+class OtelSettings(Section):
+    """Standard OpenTelemetry SDK configuration: the ``OTEL_*`` environment variables.
+
+    Read by :func:`load_settings` from the environment (and ``.env``) under their standard
+    names, e.g. ``OTEL_EXPORTER_OTLP_ENDPOINT`` for ``exporter_otlp_endpoint``; the meaning of
+    each is the OpenTelemetry specification's ("SDK environment variables" and "OTLP exporter
+    configuration"), resolved in :mod:`tickwatch.telemetry.otlp`. Per-signal variables
+    (``..._TRACES_...`` / ``..._LOGS_...``) win over the general ones. OTLP export is off until
+    an endpoint (or ``OTEL_TRACES_EXPORTER`` / ``OTEL_LOGS_EXPORTER=otlp``) asks for it; the
+    ClickHouse tables stay the default. Empty values mean "not set". Metrics are not exported
+    over OTLP: they are served on ``/metrics`` for Prometheus (or a collector) to scrape.
+    """
+
+    env_prefix: ClassVar[str] = "OTEL_"
+
+    sdk_disabled: bool = False
+    service_name: str = ""
+    resource_attributes: str = ""
+    traces_sampler: Literal[
+        "",
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = ""
+    traces_sampler_arg: float | None = Field(None, ge=0, le=1)
+    traces_exporter: Literal["", "otlp", "none"] = ""
+    logs_exporter: Literal["", "otlp", "none"] = ""
+    exporter_otlp_endpoint: str = ""
+    exporter_otlp_traces_endpoint: str = ""
+    exporter_otlp_logs_endpoint: str = ""
+    exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    exporter_otlp_traces_protocol: Literal["", "http/protobuf", "grpc"] = ""
+    exporter_otlp_logs_protocol: Literal["", "http/protobuf", "grpc"] = ""
+    exporter_otlp_headers: SecretStr = SecretStr("")
+    exporter_otlp_traces_headers: SecretStr = SecretStr("")
+    exporter_otlp_logs_headers: SecretStr = SecretStr("")
+    exporter_otlp_timeout: int = Field(10_000, ge=1)
+    exporter_otlp_traces_timeout: int | None = Field(None, ge=1)
+    exporter_otlp_logs_timeout: int | None = Field(None, ge=1)
+    exporter_otlp_compression: Literal["", "gzip", "none"] = ""
+    exporter_otlp_traces_compression: Literal["", "gzip", "none"] = ""
+    exporter_otlp_logs_compression: Literal["", "gzip", "none"] = ""
+    exporter_otlp_insecure: bool | None = None
+    exporter_otlp_traces_insecure: bool | None = None
+    exporter_otlp_logs_insecure: bool | None = None
+    exporter_otlp_certificate: Path | None = None
+    exporter_otlp_traces_certificate: Path | None = None
+    exporter_otlp_logs_certificate: Path | None = None
+    exporter_otlp_client_key: Path | None = None
+    exporter_otlp_traces_client_key: Path | None = None
+    exporter_otlp_logs_client_key: Path | None = None
+    exporter_otlp_client_certificate: Path | None = None
+    exporter_otlp_traces_client_certificate: Path | None = None
+    exporter_otlp_logs_client_certificate: Path | None = None
 
 
 class MonitorSettings(Section):
@@ -253,6 +314,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     smtp: SmtpSettings = SmtpSettings()
     sources: SourceCredentials = SourceCredentials()
+    otel: OtelSettings = OtelSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -284,11 +346,35 @@ def load_settings(toml_file: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"config file {toml_file}: not found")
     _TOML_FILE["path"] = toml_file
     try:
+        if "otel" not in overrides:
+            overrides["otel"] = _otel_environment(overrides.get("_env_file", ".env"))
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     finally:
         _TOML_FILE["path"] = None
+
+
+class _OtelEnvironment(OtelSettings, BaseSettings):
+    """Reads :class:`OtelSettings` from ``OTEL_*`` variables (environment, then ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OTEL_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+
+def _otel_environment(env_file: Any) -> OtelSettings:
+    """The standard OpenTelemetry variables as frozen settings; bad values name the variable."""
+    try:
+        found = _OtelEnvironment(_env_file=env_file)
+    except ValidationError as exc:
+        lines = ["invalid OpenTelemetry configuration:"]
+        for err in exc.errors():
+            name = "OTEL_" + "_".join(str(part) for part in err["loc"]).upper()
+            shown = "<hidden>" if "headers" in name.lower() else repr(err.get("input"))
+            lines.append(f"  {name} = {shown}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+    return OtelSettings.model_validate(found.model_dump())
 
 
 def _describe(exc: ValidationError) -> str:

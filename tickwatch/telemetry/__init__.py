@@ -16,6 +16,11 @@ telemetry counters), serves it on ``/metrics`` and ``/healthz``, and, unless
 blocks on ClickHouse: queues are bounded and overflow is counted in
 ``tickwatch_telemetry_dropped_total{signal}``. With ``enabled=False`` only the endpoint and the
 heartbeat gauge run (no exporters, no-op tracer), for the overhead benchmark.
+
+When the standard ``OTEL_*`` configuration (``settings.otel``) asks for OTLP, spans and logs are
+also sent over OTLP (:mod:`tickwatch.telemetry.otlp`; the SDK's batch processors, bounded
+queues). ``telemetry.clickhouse_traces`` / ``telemetry.clickhouse_logs`` turn the direct
+ClickHouse writes of those two signals off, e.g. when a collector writes the same tables.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from functools import cached_property
 
 from loguru import logger
 from opentelemetry import trace
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry
 
 from tickwatch.clients import clickhouse_client
-from tickwatch.settings import Settings, TelemetrySettings
+from tickwatch.settings import OtelSettings, Settings, TelemetrySettings
 from tickwatch.telemetry.catalog import (
     IngestMetrics,
     LoadMetrics,
@@ -43,7 +52,13 @@ from tickwatch.telemetry.catalog import (
 from tickwatch.telemetry.collectors import Clock
 from tickwatch.telemetry.export import Exporter, Row, RowWriter
 from tickwatch.telemetry.heartbeats import HEARTBEATS_TABLE, Heartbeat, default_instance
-from tickwatch.telemetry.logging import LOGS_TABLE, ClickHouseLogSink, configure_logging
+from tickwatch.telemetry.logging import (
+    LOGS_TABLE,
+    ClickHouseLogSink,
+    OtlpLogSink,
+    configure_logging,
+)
+from tickwatch.telemetry.otlp import log_exporter, resolve, span_exporter
 from tickwatch.telemetry.server import MetricsServer, serve
 from tickwatch.telemetry.snapshots import METRICS_TABLE, MetricSnapshots
 from tickwatch.telemetry.tracing import (
@@ -52,6 +67,7 @@ from tickwatch.telemetry.tracing import (
     build_tracer_provider,
     install_global,
     release_global,
+    resource_attributes,
     span_row,
 )
 from tickwatch.telemetry.writer import ClickHouseRowWriter, NullRowWriter
@@ -66,6 +82,8 @@ __all__ = [
 
 HEARTBEAT_QUEUE_MAX = 1_000
 TELEMETRY_SEND_TIMEOUT_S = 10.0
+OTLP_SCHEDULE_DELAY_MS = 1_000
+OTLP_BATCH_MAX = 512
 
 
 @dataclass
@@ -76,6 +94,8 @@ class _Parts:
     per_symbol_limit: int
     provider: TracerProvider | None = None
     log_handler: int | None = None
+    log_provider: LoggerProvider | None = None
+    otlp_log_handler: int | None = None
     closed: bool = False
 
 
@@ -149,7 +169,9 @@ class Telemetry:
         beat = Heartbeat(service_metrics, None, service, instance, clock=clock, health=health)
         parts = _Parts(server, exporter, beat, tel.per_symbol_labels_max)
         if tel.enabled:
-            _wire_exporters(parts, _Identity(service, instance, registry, clock), tel)
+            who = _Identity(service, instance, registry, clock, settings.otel)
+            _wire_exporters(parts, who, tel)
+            _wire_otlp(parts, who, tel)
         exporter.every(tel.heartbeat_interval_s, parts.heartbeat)
         install_global(parts.provider)
         exporter.start()
@@ -175,12 +197,15 @@ class Telemetry:
         if parts.closed:
             return
         parts.closed = True
-        if parts.log_handler is not None:
-            logger.remove(parts.log_handler)
-            parts.log_handler = None
+        for handler in (parts.log_handler, parts.otlp_log_handler):
+            if handler is not None:
+                logger.remove(handler)
+        parts.log_handler = parts.otlp_log_handler = None
         if parts.provider is not None:
             release_global(parts.provider)
             parts.provider.shutdown()
+        if parts.log_provider is not None:
+            parts.log_provider.shutdown()
         parts.exporter.close(timeout)
         parts.server.close(timeout)
 
@@ -191,34 +216,80 @@ class _Identity:
     instance: str
     registry: CollectorRegistry
     clock: Clock
+    otel: OtelSettings
 
     @property
     def resource(self) -> dict[str, str]:
-        """OpenTelemetry resource attributes shared by spans and logs."""
-        return {
+        """OpenTelemetry resource attributes shared by spans and logs (``OTEL_*`` applied)."""
+        defaults = {
             "service.name": self.service,
             "service.instance.id": self.instance,
             "service.version": package_version(),
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.name": "opentelemetry",
+            "telemetry.sdk.version": _sdk_version(),
         }
+        return resource_attributes(defaults, self.otel)
 
 
 def _wire_exporters(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> None:
     """Add the four channels and the snapshot job to the exporter; set up tracing if enabled."""
     exporter, resource = parts.exporter, who.resource
-    if tel.traces_enabled:
-        spans = exporter.channel("traces", TRACES_TABLE, span_row, tel.export_queue_max)
-        parts.provider = build_tracer_provider(resource, tel)
-        parts.provider.add_span_processor(ChannelSpanProcessor(spans))
-    logs = exporter.channel("logs", LOGS_TABLE, _same_row, tel.export_queue_max)
-    sink = ClickHouseLogSink(logs, who.service, resource)
-    parts.log_handler = logger.add(
-        sink, level=tel.clickhouse_log_level, filter=sink.accepts, format="{message}"
-    )
+    if tel.traces_enabled and not who.otel.sdk_disabled:
+        parts.provider = build_tracer_provider(resource, tel, who.otel)
+        if tel.clickhouse_traces:
+            spans = exporter.channel("traces", TRACES_TABLE, span_row, tel.export_queue_max)
+            parts.provider.add_span_processor(ChannelSpanProcessor(spans))
+    if tel.clickhouse_logs:
+        logs = exporter.channel("logs", LOGS_TABLE, _same_row, tel.export_queue_max)
+        sink = ClickHouseLogSink(logs, resource["service.name"], resource)
+        parts.log_handler = logger.add(
+            sink, level=tel.clickhouse_log_level, filter=sink.accepts, format="{message}"
+        )
     samples = exporter.channel("metrics", METRICS_TABLE, _same_row, tel.export_queue_max)
     snapshots = MetricSnapshots(who.registry, samples, who.service, who.instance, who.clock)
     exporter.every(tel.export_interval_s, snapshots)
     beats = exporter.channel("heartbeats", HEARTBEATS_TABLE, _same_row, HEARTBEAT_QUEUE_MAX)
     parts.heartbeat.channel = beats
+
+
+def _wire_otlp(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> None:
+    """Add the OTLP span processor and log sink that ``settings.otel`` asks for (maybe none)."""
+    traces, logs = resolve(who.otel, "traces"), resolve(who.otel, "logs")
+    # Every batch option is given, so the SDK does not read OTEL_BSP_* / OTEL_BLRP_* itself.
+    if traces is not None and parts.provider is not None:
+        processor = BatchSpanProcessor(
+            span_exporter(traces),
+            max_queue_size=tel.export_queue_max,
+            schedule_delay_millis=OTLP_SCHEDULE_DELAY_MS,
+            max_export_batch_size=OTLP_BATCH_MAX,
+            export_timeout_millis=traces.timeout_s * 1000,
+        )
+        parts.provider.add_span_processor(processor)
+    if logs is not None:
+        provider = LoggerProvider(resource=Resource(who.resource), shutdown_on_exit=False)
+        provider.add_log_record_processor(
+            BatchLogRecordProcessor(
+                log_exporter(logs),
+                max_queue_size=tel.export_queue_max,
+                schedule_delay_millis=OTLP_SCHEDULE_DELAY_MS,
+                max_export_batch_size=OTLP_BATCH_MAX,
+                export_timeout_millis=logs.timeout_s * 1000,
+            )
+        )
+        parts.log_provider = provider
+        parts.otlp_log_handler = logger.add(
+            OtlpLogSink(provider),
+            level=tel.clickhouse_log_level,
+            filter=ClickHouseLogSink.accepts,
+            format="{message}",
+        )
+
+
+def _sdk_version() -> str:
+    from importlib.metadata import version
+
+    return version("opentelemetry-sdk")
 
 
 def _same_row(row: Row) -> Row:

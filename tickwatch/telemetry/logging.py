@@ -1,4 +1,4 @@
-"""Logging: loguru JSON lines on stdout, stdlib logging routed into loguru, logs to ClickHouse.
+"""Logging: loguru JSON lines on stdout, stdlib logging routed into loguru, logs to ClickHouse/OTLP.
 
 Call :func:`configure_logging` once in each entry point, before anything logs. Every record
 carries ``trace_id``/``span_id`` of the OpenTelemetry span current in the logging thread (a
@@ -9,6 +9,7 @@ row (the Collector exporter's log layout) and offers it to a bounded exporter ch
 blocks the logging thread; when the channel is full the record is dropped and counted in
 ``tickwatch_telemetry_dropped_total{signal="logs"}``. Records of the exporter itself and of the
 ClickHouse/HTTP client libraries are not sent there, so a ClickHouse outage cannot feed itself.
+:class:`OtlpLogSink` sends the same records over OTLP when ``OTEL_*`` configuration asks for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 from loguru import logger
 from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.sdk._logs import LoggerProvider
 
 from tickwatch.settings import TelemetrySettings
 from tickwatch.telemetry.export import Channel, Row, TableSpec
@@ -65,7 +68,9 @@ def severity_text_sql(levels_sql: str) -> str:
 
 
 _RESERVED = {"service", "trace_id", "span_id", "trace_flags", "telemetry_internal"}
-_QUIET_LOGGERS = ("clickhouse_connect", "urllib3", "tickwatch.telemetry")
+_QUIET_LOGGERS = (
+    "clickhouse_connect", "urllib3", "requests", "grpc", "opentelemetry", "tickwatch.telemetry",
+)  # fmt: skip
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -164,6 +169,32 @@ class ClickHouseLogSink:
             self._service, record["message"], "", self._resource, "", scope, "", {},
             _log_attributes(record),
         )  # fmt: skip
+
+
+class OtlpLogSink:
+    """A loguru sink that emits each record through an OpenTelemetry SDK ``LoggerProvider``.
+
+    The provider's batch processor exports over OTLP off the logging thread (bounded queue,
+    never blocks). Severity uses :data:`SEVERITIES`, the same mapping as the ClickHouse rows;
+    the trace context is the current span's (the SDK reads it), the scope is the logger name.
+    Use :meth:`ClickHouseLogSink.accepts` as the filter, so the exporters' own HTTP/gRPC
+    records are not exported again.
+    """
+
+    def __init__(self, provider: LoggerProvider) -> None:
+        self._provider = provider
+
+    def __call__(self, message: Message) -> None:
+        record = message.record
+        text, number = SEVERITIES.get(record["level"].name, (record["level"].name, 9))
+        scope = str(record["extra"].get("logger", record["name"] or ""))
+        self._provider.get_logger(scope).emit(
+            timestamp=(record["time"] - _EPOCH) // timedelta(microseconds=1) * 1000,
+            severity_number=SeverityNumber(number),
+            severity_text=text,
+            body=record["message"],
+            attributes=_log_attributes(record),
+        )
 
 
 def _log_attributes(record: Record) -> dict[str, str]:

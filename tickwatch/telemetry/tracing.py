@@ -7,7 +7,8 @@ Workers use the standard API only::
         ...
 
 :func:`build_tracer_provider` makes the SDK provider (service resource, sampler
-``ParentBased(TraceIdRatioBased(telemetry.trace_sample_ratio))``) and
+``ParentBased(TraceIdRatioBased(telemetry.trace_sample_ratio))`` unless the standard
+``OTEL_TRACES_SAMPLER`` says otherwise) and
 :class:`ChannelSpanProcessor` hands every ended, sampled span to a bounded exporter channel
 instead of the SDK's BatchSpanProcessor, whose drops cannot be counted. The span becomes a row
 on the exporter thread: ids as lower-case hex, ``SpanKind`` "Internal"/"Server"/...,
@@ -29,11 +30,18 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tickwatch.settings import TelemetrySettings
+from tickwatch.settings import OtelSettings, TelemetrySettings
 from tickwatch.telemetry.export import Channel, Row, TableSpec
+from tickwatch.telemetry.otlp import parse_pairs
 
 if TYPE_CHECKING:  # the API's own return type for start_as_current_span
     from opentelemetry.util._decorator import _AgnosticContextManager
@@ -141,12 +149,47 @@ class ChannelSpanProcessor(SpanProcessor):
         return True
 
 
+def resource_attributes(defaults: Mapping[str, str], otel: OtelSettings) -> dict[str, str]:
+    """tickwatch's resource attributes, then ``OTEL_RESOURCE_ATTRIBUTES``, then the service name.
+
+    As the specification says, ``OTEL_SERVICE_NAME`` sets ``service.name`` and wins over a
+    ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES``; both win over tickwatch's defaults (the
+    worker name, instance id and version), since an operator who sets them means them.
+    """
+    attributes = dict(defaults)
+    attributes.update(parse_pairs(otel.resource_attributes, "OTEL_RESOURCE_ATTRIBUTES"))
+    if otel.service_name:
+        attributes["service.name"] = otel.service_name
+    return attributes
+
+
+def build_sampler(settings: TelemetrySettings, otel: OtelSettings) -> Sampler:
+    """``OTEL_TRACES_SAMPLER`` (+ ``_ARG``, default 1.0) when set, else tickwatch's own:
+    ``parentbased_traceidratio`` with ``telemetry.trace_sample_ratio``."""
+    ratio = 1.0 if otel.traces_sampler_arg is None else otel.traces_sampler_arg
+    samplers: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
+    }
+    if otel.traces_sampler:
+        return samplers[otel.traces_sampler]
+    return ParentBased(TraceIdRatioBased(settings.trace_sample_ratio))
+
+
 def build_tracer_provider(
-    resource_attributes: Mapping[str, str], settings: TelemetrySettings
+    attributes: Mapping[str, str], settings: TelemetrySettings, otel: OtelSettings | None = None
 ) -> TracerProvider:
-    """An SDK provider for one service with the configured ratio sampler (parent-based)."""
-    sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_ratio))
-    return TracerProvider(sampler=sampler, resource=Resource.create(dict(resource_attributes)))
+    """An SDK provider for one service: resource ``attributes`` exactly (no environment
+    detectors: the ``OTEL_*`` values arrive through ``otel``) and :func:`build_sampler`'s sampler.
+    """
+    otel = otel or OtelSettings()
+    return TracerProvider(
+        sampler=build_sampler(settings, otel), resource=Resource(dict(attributes))
+    )
 
 
 class _SwitchableTracerProvider(trace.TracerProvider):
