@@ -35,7 +35,9 @@ _BOUNDS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "pattern": "matches"}
 def _constraint(info: FieldInfo) -> str:
     annotation = info.annotation
     if get_origin(annotation) is Literal:
-        text = " \\| ".join(f"`{choice}`" for choice in get_args(annotation))
+        text = " \\| ".join(
+            f"`{choice}`" if choice != "" else "*(unset)*" for choice in get_args(annotation)
+        )
     else:
         names = [getattr(a, "__name__", str(a)) for a in (get_args(annotation) or (annotation,))]
         text = " or ".join(n for n in names if n != "NoneType")
@@ -55,11 +57,13 @@ def config_rows() -> list[str]:
     for section_name, section_info in Settings.model_fields.items():
         section = section_info.annotation
         assert isinstance(section, type) and issubclass(section, BaseModel)
+        # A section with its own env_prefix (OtelSettings: the standard OTEL_* names) is read
+        # from the environment only, not from the TOML file.
+        prefix = getattr(section, "env_prefix", f"{ENV_PREFIX}{section_name.upper()}_")
         for key, info in section.model_fields.items():
-            env = f"{ENV_PREFIX}{section_name.upper()}_{key.upper()}"
-            out.append(
-                f"| `{env}` | `{section_name}.{key}` | {_default(info)} | {_constraint(info)} |"
-            )
+            env = f"{prefix}{key.upper()}"
+            toml = f"`{section_name}.{key}`" if prefix.startswith(ENV_PREFIX) else "—"
+            out.append(f"| `{env}` | {toml} | {_default(info)} | {_constraint(info)} |")
     return out
 
 

@@ -1,10 +1,11 @@
-"""docker-compose.yml, the Dockerfile and the Loki/Promtail/Grafana files, checked offline.
+"""docker-compose.yml, the Dockerfile and the Loki/Alloy/collector/Grafana files, checked offline.
 
 No containers run here (CI has no Docker engine). The compose file is parsed and held to the
 deployment rules: pinned images, a healthcheck on every long-running service, ordered start-up
 through healthy / completed dependencies, no secret written inline, every ``${VAR}`` documented
-in ``.env.example``, every mounted file present, and worker settings that tickwatch understands.
-``docker compose config`` runs too when the Docker client has the compose plugin.
+in ``.env.example`` and failing with a message when unset, every mounted file present, and
+worker settings that tickwatch understands. ``docker compose config`` runs too when the Docker
+client has the compose plugin.
 """
 
 from __future__ import annotations
@@ -39,12 +40,19 @@ EXPECTED = {
     "prometheus",
     "alertmanager",
     "loki",
-    "promtail",
+    "alloy",
+    "otel-collector",
     "grafana",
     *WORKERS,
 }
 PINNED_IMAGE = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+(?:\.\d+)?(?:@sha256:[0-9a-f]{64})?$")
 VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+REQUIRED_MESSAGE = "copy .env.example to .env"
+# Variables that may be empty in .env: optional credentials and the live symbol list.
+OPTIONAL_VARIABLES = {
+    "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "TICKWATCH_INGEST_SYMBOL_LIST",
+    "ALPACA_KEY_ID", "ALPACA_SECRET_KEY", "POLYGON_API_KEY", "SMTP_USERNAME", "SMTP_PASSWORD",
+}  # fmt: skip
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|KEY_ID|CREDENTIAL", re.IGNORECASE)
 
 
@@ -74,7 +82,7 @@ def test_image_is_pinned_to_a_full_version(name: str) -> None:
     image = service["image"]
     assert "latest" not in image
     if "build" in service:
-        assert image == "tickwatch:${TICKWATCH_IMAGE_TAG}"
+        assert re.fullmatch(r"tickwatch:\$\{TICKWATCH_IMAGE_TAG:\?[^}]+\}", image), image
         assert re.fullmatch(r"\d+\.\d+\.\d+", _env_example()["TICKWATCH_IMAGE_TAG"])
     else:
         assert PINNED_IMAGE.match(image), f"{name}: {image} is not pinned to a full version"
@@ -138,6 +146,26 @@ def test_every_variable_is_in_env_example_and_every_example_is_used() -> None:
     assert not documented - used, f"unused in docker-compose.yml: {sorted(documented - used)}"
 
 
+def test_every_variable_fails_with_a_message_when_unset_or_is_optional() -> None:
+    """``${VAR:?copy .env.example to .env}``, or ``${VAR:-}`` if optional.
+
+    Compose then stops with "required variable VAR is missing a value: copy .env.example to
+    .env" instead of, say, pulling an image named ``tickwatch:``.
+    """
+    text = "\n".join(
+        line for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    )  # fmt: skip
+    bad: list[str] = []
+    for match in re.finditer(r"\$\{(\w+)([^}]*)\}", text):
+        name, rest = match.groups()
+        wanted = ":-" if name in OPTIONAL_VARIABLES else f":?{REQUIRED_MESSAGE}"
+        if rest != wanted:
+            bad.append(match.group(0))
+    assert not bad, f"use ${{VAR:?{REQUIRED_MESSAGE}}} (or ${{VAR:-}} if optional): {bad}"
+    assert all(_env_example()[name] == "" for name in OPTIONAL_VARIABLES)
+
+
 def test_env_example_has_no_real_secrets() -> None:
     for key, value in _env_example().items():
         if SECRET_KEY.search(key) and value:
@@ -158,7 +186,7 @@ def test_every_mounted_file_exists_and_volumes_are_named(name: str) -> None:
 def test_host_ports_bind_to_the_configured_address() -> None:
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
-            assert str(port).startswith("${BIND_ADDRESS}:"), f"{name}: {port}"
+            assert re.match(r"\$\{BIND_ADDRESS(:\?[^}]*)?\}:", str(port)), f"{name}: {port}"
     assert _env_example()["BIND_ADDRESS"] == "127.0.0.1"
 
 
@@ -210,10 +238,20 @@ def test_worker_healthcheck_and_prometheus_use_the_default_metrics_port(
     assert SERVICES[name]["environment"]["HEALTHCHECK_PORT"] == str(port)
 
 
-def test_grafana_installs_the_pinned_clickhouse_plugin_and_mounts_provisioning() -> None:
+def test_grafana_preinstalls_the_pinned_clickhouse_plugin_and_mounts_provisioning() -> None:
+    """Grafana 12: ``GF_PLUGINS_PREINSTALL_SYNC`` = ``id@version``.
+
+    The format is pkg/setting/setting_plugins.go ``processPreinstallPlugins``; the deprecated
+    ``GF_INSTALL_PLUGINS`` is gone.
+    """
     grafana = SERVICES["grafana"]
-    plugin = grafana["environment"]["GF_INSTALL_PLUGINS"]
-    assert plugin == "grafana-clickhouse-datasource ${GRAFANA_CLICKHOUSE_PLUGIN_VERSION}"
+    env = grafana["environment"]
+    assert "GF_INSTALL_PLUGINS" not in env
+    plugin = env["GF_PLUGINS_PREINSTALL_SYNC"]
+    assert re.fullmatch(
+        r"grafana-clickhouse-datasource@\$\{GRAFANA_CLICKHOUSE_PLUGIN_VERSION:\?[^}]+\}", plugin
+    ), plugin
+    assert env["GF_PLUGINS_PREINSTALL_AUTO_UPDATE"] == "false"  # the pin holds
     version = _env_example()["GRAFANA_CLICKHOUSE_PLUGIN_VERSION"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     used = {
@@ -272,7 +310,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
-# ------------------------------------------------------------------ Dockerfile, Loki, Promtail
+# ------------------------------------------------------------------ Dockerfile, Loki
 
 
 def test_dockerfile_is_multi_stage_non_root_with_tini_and_healthcheck() -> None:
@@ -299,16 +337,3 @@ def test_loki_uses_filesystem_storage_with_retention() -> None:
     assert loki["compactor"]["retention_enabled"] is True
     assert re.fullmatch(r"\d+h", loki["limits_config"]["retention_period"])
     assert loki["schema_config"]["configs"][0]["store"] == "tsdb"
-
-
-def test_promtail_labels_services_and_parses_level_and_trace_id() -> None:
-    promtail = yaml.safe_load((REPO / "loki" / "promtail.yml").read_text(encoding="utf-8"))
-    job = promtail["scrape_configs"][0]
-    assert job["docker_sd_configs"][0]["host"] == "unix:///var/run/docker.sock"
-    labels = {r["target_label"] for r in job["relabel_configs"]}
-    assert "service" in labels
-    stages = job["pipeline_stages"][0]["match"]["stages"]
-    expressions = next(s["json"]["expressions"] for s in stages if "json" in s)
-    assert {"level", "trace_id"} <= set(expressions)
-    assert any("labels" in s and "level" in s["labels"] for s in stages)
-    assert promtail["clients"][0]["url"] == "http://loki:3100/loki/api/v1/push"
