@@ -25,6 +25,7 @@ ClickHouse writes of those two signals off, e.g. when a collector writes the sam
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -189,9 +190,11 @@ class Telemetry:
     def close(self, timeout: float = 5.0) -> None:
         """Stop producers, flush what is queued, stop the thread and the endpoint.
 
-        Order: detach the log sink and the tracer (nothing new is queued), end the exporter
-        (one last write, bounded by ``timeout``; leftovers are counted as dropped), then close
-        the HTTP endpoint. Calling it again does nothing.
+        Order: detach the log sinks and the tracer (nothing new is queued), shut the SDK
+        providers down (their OTLP batch processors flush; an unreachable collector is given
+        ``timeout`` at most), end the exporter (one last write within what is left of
+        ``timeout``; leftovers are counted as dropped), then close the HTTP endpoint. Calling
+        it again does nothing.
         """
         parts = self._parts
         if parts.closed:
@@ -203,10 +206,9 @@ class Telemetry:
         parts.log_handler = parts.otlp_log_handler = None
         if parts.provider is not None:
             release_global(parts.provider)
-            parts.provider.shutdown()
-        if parts.log_provider is not None:
-            parts.log_provider.shutdown()
-        parts.exporter.close(timeout)
+        deadline = time.monotonic() + timeout
+        _shutdown_within([parts.provider, parts.log_provider], timeout)
+        parts.exporter.close(max(0.1, deadline - time.monotonic()))
         parts.server.close(timeout)
 
 
@@ -284,6 +286,22 @@ def _wire_otlp(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> None:
             filter=ClickHouseLogSink.accepts,
             format="{message}",
         )
+
+
+def _shutdown_within(
+    providers: list[TracerProvider | LoggerProvider | None], timeout: float
+) -> None:
+    """Shut ``providers`` down in parallel; stop waiting after ``timeout`` (daemon threads)."""
+    threads = [
+        threading.Thread(target=p.shutdown, name="otel-shutdown", daemon=True)
+        for p in providers
+        if p is not None
+    ]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _sdk_version() -> str:
