@@ -65,8 +65,9 @@ if ! command -v go >/dev/null 2>&1; then
     say "not root: Go missing, so the OTLP tests will fail (apt-get install golang-go)."
 fi
 if command -v go >/dev/null 2>&1; then
+  # Not fatal here: `make run` does not need it; the OTLP tests then fail naming the cause.
   "$VENV/bin/python" -m tests.telemetry.otelcol --build --state-dir "$STATE" ||
-    die "could not build the test collector with the OpenTelemetry Collector Builder (see above)."
+    say "could not build the test collector (ocb needs Go >= 1.25; see above): the OTLP tests will fail."
 fi
 
 # --- Prometheus + Alertmanager (optional for `make run`, required by the tests) ------------

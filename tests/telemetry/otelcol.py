@@ -47,7 +47,7 @@ def default_state_dir() -> Path:
 def ensure_collector(state_dir: Path | None = None) -> Path:
     """The path of the built collector, building it first when it is not cached."""
     digest = hashlib.sha256(MANIFEST.read_bytes()).hexdigest()[:12]
-    out_dir = (state_dir or default_state_dir()) / "otelcol" / digest
+    out_dir = (state_dir or default_state_dir()).resolve() / "otelcol" / digest
     binary = out_dir / BINARY
     if binary.is_file():
         return binary
@@ -192,7 +192,7 @@ def start_collector(binary: Path, workdir: Path) -> Collector:
     log = (workdir / "otelcol.log").open("wb")
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [str(binary), "--config", f"file:{path}"], stdout=out, stderr=log, cwd=workdir
+            [str(binary.resolve()), "--config", f"file:{path}"], stdout=out, stderr=log, cwd=workdir
         )
     collector = Collector(process, output, grpc_port, http_port, log)
     ready = (workdir / "otelcol.log").read_text
