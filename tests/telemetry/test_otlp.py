@@ -291,3 +291,29 @@ def test_a_worker_with_only_the_otlp_endpoint_set_delivers_spans_and_logs(
         return any(s.name.startswith("ingest.") for s in spans) and bool(logs)
 
     assert otel_collector.wait(arrived), otel_collector.text()[-3000:]
+
+
+def test_an_unreachable_collector_is_counted_as_dropped_and_never_blocks() -> None:
+    """Nothing listens on the endpoint: the SDK retries within its timeout, then the batch is
+    counted in ``tickwatch_telemetry_dropped_total{signal}``; the span's thread never waits."""
+    from tests.deploy.pipeline_run import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    settings = _otlp_settings(exporter_otlp_endpoint=endpoint, exporter_otlp_timeout=300)
+    tel = Telemetry.start(
+        "load", settings, "http://unused", metrics_port=0, writer=MemoryRowWriter()
+    )
+    try:
+        with trace.get_tracer("pipeline.load").start_as_current_span("load.insert"):
+            logger.info("nobody receives this")
+    finally:
+        tel.close(timeout=20)
+
+    def dropped(signal: str) -> float:
+        value = tel.registry.get_sample_value(
+            "tickwatch_telemetry_dropped_total", {"signal": signal}
+        )
+        return value or 0.0
+
+    assert dropped("traces") >= 1
+    assert dropped("logs") >= 1

@@ -59,7 +59,13 @@ from tickwatch.telemetry.logging import (
     OtlpLogSink,
     configure_logging,
 )
-from tickwatch.telemetry.otlp import log_exporter, resolve, span_exporter
+from tickwatch.telemetry.otlp import (
+    CountingLogExporter,
+    CountingSpanExporter,
+    log_exporter,
+    resolve,
+    span_exporter,
+)
 from tickwatch.telemetry.server import MetricsServer, serve
 from tickwatch.telemetry.snapshots import METRICS_TABLE, MetricSnapshots
 from tickwatch.telemetry.tracing import (
@@ -172,7 +178,7 @@ class Telemetry:
         if tel.enabled:
             who = _Identity(service, instance, registry, clock, settings.otel)
             _wire_exporters(parts, who, tel)
-            _wire_otlp(parts, who, tel)
+            _wire_otlp(parts, who, tel, counters)
         exporter.every(tel.heartbeat_interval_s, parts.heartbeat)
         install_global(parts.provider)
         exporter.start()
@@ -255,13 +261,19 @@ def _wire_exporters(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> No
     parts.heartbeat.channel = beats
 
 
-def _wire_otlp(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> None:
-    """Add the OTLP span processor and log sink that ``settings.otel`` asks for (maybe none)."""
+def _wire_otlp(
+    parts: _Parts, who: _Identity, tel: TelemetrySettings, counters: TelemetryMetrics
+) -> None:
+    """Add the OTLP span processor and log sink that ``settings.otel`` asks for (maybe none).
+
+    Batches the exporter gives up on count in ``tickwatch_telemetry_dropped_total{signal}``;
+    the SDK's own queue overflowing (``export_queue_max``) is logged by the SDK, not counted.
+    """
     traces, logs = resolve(who.otel, "traces"), resolve(who.otel, "logs")
     # Every batch option is given, so the SDK does not read OTEL_BSP_* / OTEL_BLRP_* itself.
     if traces is not None and parts.provider is not None:
         processor = BatchSpanProcessor(
-            span_exporter(traces),
+            CountingSpanExporter(span_exporter(traces), counters.dropped),
             max_queue_size=tel.export_queue_max,
             schedule_delay_millis=OTLP_SCHEDULE_DELAY_MS,
             max_export_batch_size=OTLP_BATCH_MAX,
@@ -272,7 +284,7 @@ def _wire_otlp(parts: _Parts, who: _Identity, tel: TelemetrySettings) -> None:
         provider = LoggerProvider(resource=Resource(who.resource), shutdown_on_exit=False)
         provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                log_exporter(logs),
+                CountingLogExporter(log_exporter(logs), counters.dropped),
                 max_queue_size=tel.export_queue_max,
                 schedule_delay_millis=OTLP_SCHEDULE_DELAY_MS,
                 max_export_batch_size=OTLP_BATCH_MAX,

@@ -21,13 +21,16 @@ Exporter Configuration" and "SDK environment variables"):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from opentelemetry.sdk._logs.export import LogRecordExporter
-from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tickwatch.settings import OtelSettings
 
@@ -220,3 +223,48 @@ def _grpc_transport(target: OtlpTarget) -> tuple[bool, Any, Any]:
 
 def _read(path: Path | None) -> bytes | None:
     return path.read_bytes() if path is not None else None
+
+
+DropCounter = Callable[[str, int], None]
+"""``dropped(signal, n)``, e.g. :meth:`TelemetryMetrics.dropped`."""
+
+
+class CountingSpanExporter(SpanExporter):
+    """Wraps an OTLP span exporter; a batch it gives up on (after the SDK's retries) is counted
+    in ``tickwatch_telemetry_dropped_total{signal="traces"}``."""
+
+    def __init__(self, inner: SpanExporter, dropped: DropCounter) -> None:
+        self._inner = inner
+        self._dropped = dropped
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self._inner.export(spans)
+        if result is not SpanExportResult.SUCCESS:
+            self._dropped("traces", len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class CountingLogExporter(LogRecordExporter):
+    """Wraps an OTLP log exporter; failed batches count as ``{signal="logs"}`` drops."""
+
+    def __init__(self, inner: LogRecordExporter, dropped: DropCounter) -> None:
+        self._inner = inner
+        self._dropped = dropped
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        result = self._inner.export(batch)
+        if result is not LogRecordExportResult.SUCCESS:
+            self._dropped("logs", len(batch))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return bool(self._inner.force_flush(timeout_millis))
