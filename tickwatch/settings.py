@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -207,6 +207,24 @@ class OtelSettings(Section):
     exporter_otlp_client_certificate: Path | None = None
     exporter_otlp_traces_client_certificate: Path | None = None
     exporter_otlp_logs_client_certificate: Path | None = None
+
+    @field_validator(
+        "resource_attributes",
+        "exporter_otlp_headers",
+        "exporter_otlp_traces_headers",
+        "exporter_otlp_logs_headers",
+    )
+    @classmethod
+    def _key_value_list(cls, value: Any) -> Any:
+        """``k1=v1,k2=v2`` (the specification's format); a pair without ``=`` is refused here,
+        at start-up, so the error names the variable."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        for item in text.split(","):
+            key, sep, _ = item.partition("=")
+            if item.strip() and (not sep or not key.strip()):
+                shown = "<hidden>" if isinstance(value, SecretStr) else repr(item.strip())
+                raise ValueError(f"{shown} is not key=value (pairs separated by commas)")
+        return value
 
 
 class MonitorSettings(Section):
