@@ -106,6 +106,74 @@ def test_the_migrated_tables_take_the_exporters_inserts(
         assert not missing, f"{table} lacks the exporter's columns {sorted(missing)}"
 
 
+@pytest.mark.clickhouse
+def test_the_compose_collector_config_writes_spans_and_logs_into_clickhouse(
+    ch_client: Client, ch_settings: ClickHouseSettings, tmp_path: Path
+) -> None:
+    """``otel-collector/config.yaml`` itself, run by a collector built with ocb from the compose
+    image's components (same version), aimed at the harness ClickHouse: a worker's OTLP spans
+    and logs land in the migrated tables, written by the contrib exporter in its schema."""
+    from tests.deploy.pipeline_run import free_port, wait_for
+    from tests.telemetry.otelcol import COMPOSE_MANIFEST, ensure_collector, start_collector
+
+    config: dict[str, Any] = yaml.safe_load(COLLECTOR_CONFIG.read_text(encoding="utf-8"))
+    exporter = config["exporters"]["clickhouse"]
+    exporter["endpoint"] = ch_settings.url  # the harness serves HTTP; compose uses native TCP
+    exporter["database"] = ch_settings.ops_database
+    config["extensions"]["health_check"]["endpoint"] = f"127.0.0.1:{free_port()}"
+    credentials = {
+        "CLICKHOUSE_USER": ch_settings.username,
+        "CLICKHOUSE_PASSWORD": ch_settings.password.get_secret_value(),
+    }
+    binary = ensure_collector(manifest_path=COMPOSE_MANIFEST)
+    collector = start_collector(binary, tmp_path / "otelcol", config, credentials)
+    try:
+        trace_id = _emit_through(collector.http_endpoint, "compose-collector")
+        ops = ch_settings.ops_database
+
+        def rows(sql: str) -> list[Any]:
+            return list(ch_client.query(sql, parameters={"t": trace_id}).result_rows)
+
+        spans_sql = (
+            f"SELECT SpanName, ServiceName FROM {ops}.otel_traces WHERE TraceId = {{t:String}}"
+        )
+        logs_sql = (
+            f"SELECT SeverityText, SeverityNumber, Body FROM {ops}.otel_logs "
+            "WHERE TraceId = {t:String}"
+        )
+        arrived = wait_for(lambda: bool(rows(spans_sql)) and bool(rows(logs_sql)), timeout_s=60)
+        assert arrived, (tmp_path / "otelcol" / "otelcol.log").read_text()[-3000:]
+    finally:
+        collector.stop()
+    assert rows(spans_sql) == [("load.insert", "load")]
+    assert rows(logs_sql) == [("WARN", 13, "compose-collector inside the span")]
+
+
+def _emit_through(endpoint: str, marker: str) -> str:
+    """One span with a warning inside, sent over OTLP/HTTP only; returns the trace id."""
+    from loguru import logger
+    from opentelemetry import trace
+
+    from tickwatch.settings import OtelSettings, Settings, TelemetrySettings
+    from tickwatch.telemetry import Telemetry
+    from tickwatch.telemetry.writer import MemoryRowWriter
+
+    settings = Settings(
+        _env_file=None,
+        telemetry=TelemetrySettings(clickhouse_traces=False, clickhouse_logs=False),
+        otel=OtelSettings(exporter_otlp_endpoint=endpoint),
+    )
+    tel = Telemetry.start(
+        "load", settings, "http://unused", metrics_port=0, writer=MemoryRowWriter()
+    )
+    try:
+        with trace.get_tracer("pipeline.load").start_as_current_span("load.insert") as span:
+            logger.warning("{} inside the span", marker)
+    finally:
+        tel.close(timeout=10)
+    return format(span.get_span_context().trace_id, "032x")
+
+
 @pytest.mark.parametrize("name", sorted(WORKERS))
 def test_workers_send_spans_and_logs_through_the_collector_only(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

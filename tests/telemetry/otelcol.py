@@ -1,14 +1,17 @@
-"""A real OpenTelemetry Collector for the OTLP tests, built with the Collector Builder (ocb).
+"""Real OpenTelemetry Collectors for the tests, built with the Collector Builder (ocb).
 
-:func:`ensure_collector` builds ``otelcol-tickwatch-test`` from ``otelcol-builder.yaml`` (the OTLP
-receiver and the debug exporter only) with Go from the module proxy, once: the binary is cached
-under ``<state dir>/otelcol/<manifest hash>/`` and reused while the manifest is unchanged.
-``scripts/setup.sh`` calls it (``python -m tests.telemetry.otelcol --build``), so a fresh clone's
-``make test`` has it; the fixture calls it too. Without Go it raises with the install command:
-the OTLP tests fail rather than skip. Measured on the 2-core shared VM: ocb install ≈ 2 min and
-collector build ≈ 2 min with empty Go caches; a rebuild with warm caches ≈ 4 s; cached: 0 s.
+:func:`ensure_collector` builds a collector from an ocb manifest with Go from the module proxy,
+once: the binary is cached under ``<state dir>/otelcol/<manifest hash>/`` and reused while the
+manifest is unchanged. Two manifests: ``otelcol-builder.yaml`` (OTLP receiver + debug exporter:
+what the OTLP tests send to) and ``otelcol-compose-builder.yaml`` (the components of the compose
+collector, contrib clickhouse exporter included, to run ``otel-collector/config.yaml`` itself).
+``scripts/setup.sh`` builds both (``python -m tests.telemetry.otelcol --build``), so a fresh
+clone's ``make test`` has them; the fixtures call it too. Without Go it raises with the install
+command: the tests fail rather than skip. Measured on the 2-core shared VM under load: ocb
+install ≈ 2 min and the test collector ≈ 2 min with empty Go caches, the compose collector
+≈ 1.5 min more; with warm Go caches ≈ 4-9 s each; cached: 0 s.
 
-:class:`Collector` runs it on two free loopback ports (gRPC and HTTP) and parses what the debug
+:class:`Collector` runs one on two free loopback ports (gRPC and HTTP) and parses what the debug
 exporter prints (``verbosity: detailed``) into :class:`ReceivedSpan` / :class:`ReceivedLog`.
 """
 
@@ -23,13 +26,14 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 
 MANIFEST = Path(__file__).with_name("otelcol-builder.yaml")
+# The compose collector's components (contrib clickhouse exporter...), to run its config for real.
+COMPOSE_MANIFEST = Path(__file__).with_name("otelcol-compose-builder.yaml")
 BUILDER_MODULE = "go.opentelemetry.io/collector/cmd/builder@v0.165.0"
-BINARY = "otelcol-tickwatch-test"
 BUILD_TIMEOUT_S = 1200
 LOOPBACK = "127.0.0.1"
 
@@ -44,11 +48,13 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("TICKWATCH_STACK_STATE_DIR") or repo / ".tickwatch").resolve()
 
 
-def ensure_collector(state_dir: Path | None = None) -> Path:
-    """The path of the built collector, building it first when it is not cached."""
-    digest = hashlib.sha256(MANIFEST.read_bytes()).hexdigest()[:12]
+def ensure_collector(state_dir: Path | None = None, manifest_path: Path = MANIFEST) -> Path:
+    """The path of the collector ``manifest_path`` describes, building it when not cached."""
+    digest = hashlib.sha256(manifest_path.read_bytes()).hexdigest()[:12]
     out_dir = (state_dir or default_state_dir()).resolve() / "otelcol" / digest
-    binary = out_dir / BINARY
+    manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
+    name = str(manifest["dist"]["name"])
+    binary = out_dir / name
     if binary.is_file():
         return binary
     go = shutil.which("go")
@@ -57,13 +63,12 @@ def ensure_collector(state_dir: Path | None = None) -> Path:
             "Go is needed to build the test collector (Debian: apt-get install golang-go)"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder = _install_builder(go, out_dir)
-    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    builder = _install_builder(go, out_dir.parent)
     manifest["dist"]["output_path"] = str(out_dir / "build")
     config = out_dir / "builder.yaml"
     config.write_text(yaml.safe_dump(manifest), encoding="utf-8")
     _run([str(builder), "--config", str(config)], out_dir / "build.log")
-    shutil.copy2(out_dir / "build" / BINARY, binary)
+    shutil.copy2(out_dir / "build" / name, binary)
     return binary
 
 
@@ -164,10 +169,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_collector(binary: Path, workdir: Path) -> Collector:
-    """Start ``binary`` with an OTLP receiver on free loopback ports; waits until it listens."""
+def start_collector(
+    binary: Path,
+    workdir: Path,
+    config: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Collector:
+    """Start ``binary`` with OTLP receivers on free loopback ports; waits until it is ready.
+
+    ``config`` replaces the default (OTLP -> debug exporter); its ``otlp`` receiver endpoints
+    are set to the free ports either way, and its own logs to ``info`` (readiness is read there).
+    """
     grpc_port, http_port = _free_port(), _free_port()
-    config = {
+    config = config or {
         "receivers": {
             "otlp": {
                 "protocols": {
@@ -185,6 +199,10 @@ def start_collector(binary: Path, workdir: Path) -> Collector:
             },
         },
     }
+    protocols = config["receivers"]["otlp"]["protocols"]
+    protocols["grpc"]["endpoint"] = f"{LOOPBACK}:{grpc_port}"
+    protocols["http"]["endpoint"] = f"{LOOPBACK}:{http_port}"
+    config["service"].setdefault("telemetry", {})["logs"] = {"level": "info"}
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "otelcol.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -192,7 +210,11 @@ def start_collector(binary: Path, workdir: Path) -> Collector:
     log = (workdir / "otelcol.log").open("wb")
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [str(binary.resolve()), "--config", f"file:{path}"], stdout=out, stderr=log, cwd=workdir
+            [str(binary.resolve()), "--config", f"file:{path}"],
+            stdout=out,
+            stderr=log,
+            cwd=workdir,
+            env={**os.environ, **(env or {})},
         )
     collector = Collector(process, output, grpc_port, http_port, log)
     ready = (workdir / "otelcol.log").read_text
@@ -257,6 +279,7 @@ if __name__ == "__main__":  # python -m tests.telemetry.otelcol --build [--state
     parser.add_argument("--build", action="store_true", required=True)
     parser.add_argument("--state-dir", type=Path, default=None)
     args = parser.parse_args()
-    started = time.monotonic()
-    print(f"test collector: {ensure_collector(args.state_dir)}", end=" ")
-    print(f"({time.monotonic() - started:.0f} s)")
+    for manifest in (MANIFEST, COMPOSE_MANIFEST):
+        started = time.monotonic()
+        print(f"test collector: {ensure_collector(args.state_dir, manifest)}", end=" ")
+        print(f"({time.monotonic() - started:.0f} s)")
