@@ -7,9 +7,9 @@ what the OTLP tests send to) and ``otelcol-compose-builder.yaml`` (the component
 collector, contrib clickhouse exporter included, to run ``otel-collector/config.yaml`` itself).
 ``scripts/setup.sh`` builds both (``python -m tests.telemetry.otelcol --build``), so a fresh
 clone's ``make test`` has them; the fixtures call it too. Without Go it raises with the install
-command: the tests fail rather than skip. Measured on the 2-core shared VM under load: ocb
-install ≈ 2 min and the test collector ≈ 2 min with empty Go caches, the compose collector
-≈ 1.5 min more; with warm Go caches ≈ 4-9 s each; cached: 0 s.
+command: the tests fail rather than skip. Measured on the 2-core shared VM under load (nice 19),
+with empty Go module and build caches: ocb + the test collector 403 s, then the compose
+collector 50 s (454 s in all); with warm Go caches 4-9 s each; cached: 0 s.
 
 :class:`Collector` runs one on two free loopback ports (gRPC and HTTP) and parses what the debug
 exporter prints (``verbosity: detailed``) into :class:`ReceivedSpan` / :class:`ReceivedLog`.
