@@ -2,10 +2,13 @@
 
 Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
 the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
-restore the previous run's open alerts and unsent email → start the outbox thread → start the
-scheduler → wait for a signal → stop the scheduler (waits for running checks) → flush (state
-snapshot, results, alert history) → give pending email a few seconds → flush again, so what is
-still unsent is in the snapshot for the next run.
+restore the previous run's open alerts, held events and unsent email → start the outbox thread →
+start the scheduler → wait for a signal → stop the scheduler (waits for running checks) → final
+dispatch (the pending group goes to the outbox without waiting for its group wait) → flush
+(state snapshot, results, alert history) → give pending email a few seconds → flush again, so
+what is still unsent (or held by the rate limit) is in the snapshot for the next run.
+
+``/healthz`` is 200 only while both the scheduler and the outbox's delivery thread run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -22,6 +25,7 @@ from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
 from monitor.chconn import ClickHouseHandle
+from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from tickwatch.clients import clickhouse_client
@@ -72,7 +76,7 @@ def _run(
         logger.error("monitor cannot start: {}", exc)
         return EXIT_CONFIG
     scheduler = build_scheduler(checks, detector, clock)
-    telemetry.set_health(lambda: bool(scheduler.running))
+    telemetry.set_health(lambda: healthy(scheduler, detector))
     stop = _stop_event()
     restored = detector.restore()
     detector.outbox.start()
@@ -83,11 +87,21 @@ def _run(
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        detector.final_dispatch()
         detector.flush()
         detector.outbox.stop(DRAIN_S)
         detector.flush()
     logger.info("monitor stopped")
     return 0
+
+
+def healthy(scheduler: Any, detector: Detector) -> bool:
+    """The scheduler runs its jobs and the outbox thread delivers (what ``/healthz`` reports)."""
+    ok = bool(scheduler.running) and detector.outbox.alive
+    if not ok:
+        logger.error("monitor unhealthy: scheduler running={}, outbox thread alive={}",
+                     bool(scheduler.running), detector.outbox.alive)  # fmt: skip
+    return ok
 
 
 def _stop_event() -> threading.Event:

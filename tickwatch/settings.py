@@ -189,6 +189,10 @@ class AlertSettings(Section):
     silences: str = ""
     maintenance_windows: str = ""
     stale_after_s: float = Field(600.0, gt=0)
+    flap_window_s: float = Field(900.0, gt=0)
+    flap_start_changes: int = Field(6, ge=2)
+    flap_stop_changes: int = Field(2, ge=0)
+    inhibit_grace_s: float = Field(60.0, ge=0)
 
 
 class SmtpSettings(Section):
