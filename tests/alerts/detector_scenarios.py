@@ -15,8 +15,8 @@ from monitor.assembly import build_detector
 from monitor.chconn import ClickHouseHandle
 from monitor.detector import Detector
 from monitor.result import CheckResult, Status
-from tickwatch.clock import ManualClock
-from tickwatch.settings import AlertSettings, Settings, StackSettings
+from tickwatch.clock import ManualClock, WallClock
+from tickwatch.settings import AlertSettings, ClickHouseSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
 
 from .alert_helpers import RecordingClickHouse, wait_until
@@ -35,8 +35,9 @@ class Mailbox:
 def make_detector(
     state_dir: Path,
     sender: Sender,
-    clock: ManualClock,
+    clock: WallClock,
     ch: ClickHouseHandle | None = None,
+    clickhouse: ClickHouseSettings | None = None,
     **alerts: Any,
 ) -> tuple[Detector, CollectorRegistry]:
     """A detector as ``tickwatch monitor`` builds it, on ``state_dir``, with alert settings."""
@@ -44,6 +45,7 @@ def make_detector(
         _env_file=None,
         stack=StackSettings(state_dir=state_dir),
         alerts=AlertSettings(**({"group_wait_s": 1.0} | alerts)),
+        clickhouse=clickhouse or ClickHouseSettings(),
     )
     registry = CollectorRegistry()
     detector = build_detector(
