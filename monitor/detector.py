@@ -105,7 +105,9 @@ class Detector:
         with self._lock:
             now = self._clock.time()
             changed = self._events(self.book.expire())
-            changed |= self._events(self.inhibitor.release(now))
+            if released := self.inhibitor.release(now):  # journaled when they happened
+                self.notifier.submit(released)
+                changed = True
             open_now = [
                 s for s in self.book.open_alerts() if not self.inhibitor.reason(s.check, now)
             ]
