@@ -118,17 +118,25 @@ class Outbox:
                 try:
                     loop.run_until_complete(self._deliver(n))
                 except Exception as exc:  # Undeliverable or a bug: never let it kill the thread
-                    self._quarantine(n, exc)
+                    self._quarantine_safely(n, exc)
         finally:
             loop.close()
+
+    def _quarantine_safely(self, n: Notification, exc: Exception) -> None:
+        try:
+            self._quarantine(n, exc)
+        except Exception:  # recording failed too: still take it out, so the rest goes out
+            logger.exception("quarantine of notification {} failed; dropping it", n.id)
+            with self._cond:
+                self._items = deque(item for item in self._items if item is not n)
+                self._in_flight = False
 
     def _quarantine(self, n: Notification, exc: Exception) -> None:
         """Take ``n`` out of the queue for good; queue one plain-text fallback naming it."""
         reason = f"{type(exc).__name__}: {exc}"
         logger.error("notification {} quarantined (cannot be sent): {}", n.id, reason)
         with self._cond:
-            if n in self._items:
-                self._items.remove(n)
+            self._items = deque(item for item in self._items if item is not n)
             self._in_flight = False
             self.quarantined += 1
             if not n.id.endswith("-fallback"):
