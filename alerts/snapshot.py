@@ -56,9 +56,24 @@ def save(
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".alerts-state.")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the caller acknowledges what it holds
         Path(tmp).replace(path)
+        _fsync_dir(path.parent)
     except OSError as exc:
         logger.warning("alert state not saved to {}: {}", path, exc)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable too (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_extra(path: Path) -> dict[str, Any]:
