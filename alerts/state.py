@@ -11,10 +11,13 @@ For each alert key, results arrive in time order and move one :class:`AlertState
 
   - fast: at least ``flap_threshold`` OK↔failing transitions among the last ``flap_window``
     results (a few samples per period);
-  - slow, in time, with hysteresis: flapping starts when ``flap_start_changes`` transitions fall
-    within the last ``flap_window_s`` seconds and ends only when at most ``flap_stop_changes``
-    do. Entering it emits one FLAPPING event (announced as a notice). A stable alert makes at
-    most two transitions per incident, so it opens and resolves exactly as without it.
+  - slow, in time, with hysteresis: it counts *changes* of the hysteresis-filtered state (the
+    alert would open: ``open_after`` failing results in a row; would resolve: ``resolve_after``
+    passing ones — whether or not flapping froze it), so a single odd sample never counts.
+    Flapping starts when ``flap_start_changes`` changes fall within the last ``flap_window_s``
+    seconds and ends only when at most ``flap_stop_changes`` do. Entering it emits one FLAPPING
+    event (announced as a notice). A stable alert makes two changes per incident, so it opens
+    and resolves exactly as without it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class AlertState:
     good_streak: int = 0
     flapping: bool = False
     last: CheckResult | None = field(default=None)
-    flips: deque[float] = field(default_factory=deque)  # times of OK<->failing transitions
+    changes: deque[float] = field(default_factory=deque)  # times the filtered state changed
+    would_be_open: bool = False  # the filtered state, flapping or not
     flapping_slow: bool = False
 
     def observe(self, r: CheckResult, policy: AlertPolicy) -> AlertEvent | None:
@@ -64,9 +68,8 @@ class AlertState:
             return None
         self.last = r
         failing = r.status.failing
-        if self.history and self.history[-1] != failing:
-            self.flips.append(r.time)
         self._count(failing, r.time)
+        self._filtered_change(failing, r.time, policy)
         started = self._slow_flapping(r.time, policy)
         fast = sum(a != b for a, b in pairwise(self.history)) >= policy.flap_threshold
         self.flapping = fast or self.flapping_slow
@@ -76,11 +79,19 @@ class AlertState:
             return self._maybe_open(r, policy)
         return self._while_open(r, policy)
 
+    def _filtered_change(self, failing: bool, when: float, policy: AlertPolicy) -> None:
+        if not self.would_be_open and failing and self.bad_streak >= policy.open_after:
+            self.would_be_open = True
+            self.changes.append(when)
+        elif self.would_be_open and not failing and self.good_streak >= policy.resolve_after:
+            self.would_be_open = False
+            self.changes.append(when)
+
     def _slow_flapping(self, now: float, policy: AlertPolicy) -> bool:
         """Update the time-window detector; True when flapping starts with this result."""
-        while self.flips and now - self.flips[0] > policy.flap_window_s:
-            self.flips.popleft()
-        changes = len(self.flips)
+        while self.changes and now - self.changes[0] > policy.flap_window_s:
+            self.changes.popleft()
+        changes = len(self.changes)
         if not self.flapping_slow and changes >= policy.flap_start_changes:
             self.flapping_slow = True
             return True
@@ -92,9 +103,9 @@ class AlertState:
         severity = r.status if r.status.failing else (self.severity if self.open else Status.WARN)
         state = "open" if self.open else "closed"
         message = (
-            f"flapping: {len(self.flips)} OK/failing changes in the last "
+            f"flapping: opened or resolved {len(self.changes)} times in the last "
             f"{policy.flap_window_s:.0f}s; the alert stays {state} until at most "
-            f"{policy.flap_stop_changes} changes in {policy.flap_window_s:.0f}s; now: {r.message}"
+            f"{policy.flap_stop_changes} in {policy.flap_window_s:.0f}s; now: {r.message}"
         )
         return AlertEvent(
             r.time, self.key, self.check, self.target, EventKind.FLAPPING, severity,
