@@ -194,3 +194,34 @@ def test_after_a_real_clickhouse_outage_heartbeats_and_latency_do_not_alert(
         sigterm(d)
     assert [n.alert_keys for n in box.sent] == [(f"clickhouse_reachable/{ch_settings.url}",)] * 2
     assert d.book.open_alerts() == []
+
+
+def test_a_kafka_outage_does_not_page_for_the_stale_data_it_causes(tmp_path: Path) -> None:
+    """Freshness reads ClickHouse, which answers: its data is stale because Kafka is down."""
+    clock, box = ManualClock(1_800_000_000.0), Mailbox()
+    d, _ = detector(tmp_path, box, clock)
+    kafka = "kafka_reachable/127.0.0.1:9092"
+
+    def step(kafka_status: Status, fresh: Status) -> None:
+        clock.advance(5)
+        now = clock.time()
+        d.on_results([
+            CheckResult(now, "kafka_reachable", kafka.split("/", 1)[1], kafka_status, 0, 0, "k"),
+            CheckResult(now, "freshness", "trades/crypto", fresh, 90.0, 30.0, "stale"),
+            CheckResult(now, "consumer_lag", "*", Status.UNKNOWN, 0, 0, "Kafka down"),
+        ])  # fmt: skip
+        d.dispatch()
+
+    d.outbox.start()
+    try:
+        for _ in range(10):
+            step(Status.CRIT, Status.CRIT)
+        for _ in range(4):
+            step(Status.OK, Status.CRIT)  # the backlog is still being loaded
+        for _ in range(14):
+            step(Status.OK, Status.OK)
+        wait_until(lambda: d.outbox.pending == 0 and len(box.sent) >= 2)
+    finally:
+        sigterm(d)
+    assert [n.alert_keys for n in box.sent] == [(kafka,), (kafka,)]
+    assert "freshness/trades/crypto (open)" in box.sent[1].text
