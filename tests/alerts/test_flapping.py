@@ -118,3 +118,14 @@ def test_a_stop_threshold_not_below_the_start_threshold_is_a_configuration_error
 
     with pytest.raises(MonitorConfigError, match="TICKWATCH_ALERTS_FLAP_STOP_CHANGES"):
         make_detector(tmp_path, Mailbox(), ManualClock(), flap_start_changes=3, flap_stop_changes=3)
+
+
+def test_the_flapping_notice_says_so_in_its_subject() -> None:
+    from alerts.render import render
+
+    statuses = [square_wave(12, i * SAMPLE_S) for i in range(100)]
+    emails, _, _, _ = simulate(statuses)
+    (notice,) = [g for g in emails if g[0].kind is EventKind.FLAPPING]
+    mail = render(notice, "http://g", 1_800_000_000.0)
+    assert mail.subject == "[tickwatch] FLAPPING consumer_lag/g/t"
+    assert "FLAPPING" in mail.text and "opened or resolved 6 times" in mail.text
