@@ -3,9 +3,10 @@
 Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
 the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
 restore the previous run's open alerts and unsent email → start the outbox thread → start the
-scheduler → wait for a signal → stop the scheduler (waits for running checks) → flush (state
-snapshot, results, alert history) → give pending email a few seconds → flush again, so what is
-still unsent is in the snapshot for the next run.
+scheduler → serve the status page and API (``status.enabled``) → wait for a signal → stop the
+status server → stop the scheduler (waits for running checks) → flush (state snapshot, results,
+alert history) → give pending email a few seconds → flush again, so what is still unsent is in
+the snapshot for the next run.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from monitor.build import build_checks
 from monitor.chconn import ClickHouseHandle
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
+from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
 if TYPE_CHECKING:
+    from monitor.status.server import StatusServer
     from tickwatch.endpoints import Endpoints
 
 DRAIN_S = 5.0
@@ -65,9 +68,11 @@ def _run(
     telemetry: Telemetry,
     clock: SystemClock,
 ) -> int:
+    board = CheckBoard(clock)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)
-        checks = build_checks(settings, ep, ch, clock)
+        checks = observed(build_checks(settings, ep, ch, clock), board)
+        view = build_view(settings, detector, board, ch, clock)
     except (MonitorError, AlertError) as exc:
         logger.error("monitor cannot start: {}", exc)
         return EXIT_CONFIG
@@ -77,17 +82,33 @@ def _run(
     restored = detector.restore()
     detector.outbox.start()
     scheduler.start()
-    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}",
-                len(checks), restored, telemetry.url)  # fmt: skip
+    status = _start_status(settings, view, clock)
+    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}, status "
+                "page on {}", len(checks), restored, telemetry.url,
+                status.url if status else "(disabled)")  # fmt: skip
     try:
         stop.wait()
     finally:
+        if status is not None:
+            status.close()
         scheduler.shutdown(wait=True)
         detector.flush()
         detector.outbox.stop(DRAIN_S)
         detector.flush()
     logger.info("monitor stopped")
     return 0
+
+
+def _start_status(settings: Settings, view: StatusView, clock: SystemClock) -> StatusServer | None:
+    """The status page and API, or None when disabled or its port is taken (logged: the
+    detector's alerting matters more than its page)."""
+    if not settings.status.enabled:
+        return None
+    try:
+        return start_status(settings, view, clock)
+    except OSError as exc:
+        logger.error("status page not served: {}", exc)
+        return None
 
 
 def _stop_event() -> threading.Event:
