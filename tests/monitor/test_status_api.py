@@ -70,12 +70,14 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def _start(tmp_path: Path, token: str) -> Iterator[Running]:
+def start_running(tmp_path: Path, token: str, refresh_s: int = 10) -> Iterator[Running]:
+    """A detector with its status server on an ephemeral port (a generator: next() starts it,
+    the next next() stops it)."""
     settings = Settings(
         _env_file=None,
         stack=StackSettings(state_dir=tmp_path / "state"),
         alerts=AlertSettings(group_wait_s=1.0, maintenance_windows="Sat 00:00-01:00 UTC"),
-        status=StatusSettings(port=0, api_token=SecretStr(token)),
+        status=StatusSettings(port=0, api_token=SecretStr(token), refresh_s=refresh_s),
     )
     clock, box = ManualClock(), Mailbox()
     ch = FakeClickHouse(lambda sql, _p: [[0]] if sql.startswith("SELECT count()") else [])
@@ -94,12 +96,12 @@ def _start(tmp_path: Path, token: str) -> Iterator[Running]:
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    yield from _start(tmp_path, TOKEN)
+    yield from start_running(tmp_path, TOKEN)
 
 
 @pytest.fixture
 def tokenless(tmp_path: Path) -> Iterator[Running]:
-    yield from _start(tmp_path, "")
+    yield from start_running(tmp_path, "")
 
 
 def test_reads_show_checks_alerts_and_the_discovery_file(running: Running, tmp_path: Path) -> None:
@@ -125,7 +127,7 @@ def test_reads_show_checks_alerts_and_the_discovery_file(running: Running, tmp_p
 
 
 def test_server_close_removes_the_discovery_file(tmp_path: Path) -> None:
-    gen = _start(tmp_path, TOKEN)
+    gen = start_running(tmp_path, TOKEN)
     next(gen)
     assert discover(tmp_path / "state") is not None
     with pytest.raises(StopIteration):
