@@ -18,8 +18,7 @@ from typing import Any
 
 import uvicorn
 
-FILE_NAME = "status-server.json"
-START_TIMEOUT_S = 10.0
+from tickwatch.status_api import FILE_NAME
 
 
 class StatusServer:
@@ -66,14 +65,3 @@ def serve(app: Any, host: str, port: int, state_dir: Path | None = None) -> Stat
         sock.close()
         raise OSError(f"status server cannot listen on {host}:{port}: {exc}") from exc
     return StatusServer(app, sock, state_dir).start()
-
-
-def discover(state_dir: Path) -> str | None:
-    """The URL of the status server of a detector running with ``state_dir``, or None."""
-    try:
-        record = json.loads((state_dir / FILE_NAME).read_text(encoding="utf-8"))
-        pid, url = int(record["pid"]), str(record["url"])
-        os.kill(pid, 0)  # raises when no such process
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return url
