@@ -62,18 +62,18 @@ def _detector(view: DetectorView | None) -> list[Table | Text]:
     failing = [c for c in view.checks if c[1] != "OK"]
     passing = len(view.checks) - len(failing)
     for key, state in failing[:CHECKS_SHOWN]:
-        checks.add_row(key, Text(state, style=STYLE.get(state, "")))
+        checks.add_row(Text(key), Text(state, style=STYLE.get(state, "")))
     checks.add_row(f"{passing} more passing" if failing else f"all {passing} passing",
                    Text("OK", style="green"))  # fmt: skip
     alerts = Table("open alert", "severity", box=None)
     for key, severity, muted in view.alerts:
         label = f"{severity} (muted)" if muted else severity
-        alerts.add_row(key, Text(label, style=STYLE.get(severity, "")))
+        alerts.add_row(Text(key), Text(label, style=STYLE.get(severity, "")))
     if not view.alerts:
         alerts.add_row("none", "")
     emails = Table(f"emails sent (24 h): {_num(view.emails_sent)}", box=None)
     for when, subject in view.emails:
-        emails.add_row(f"{when}  {subject}")
+        emails.add_row(Text(f"{when}  {subject}"))  # Text: a subject's [brackets] stay text
     return [checks, Text(""), alerts, Text(""), emails]
 
 
