@@ -58,6 +58,8 @@ class History:
 
     def uptime(self, checks: list[str], start: float, end: float) -> dict[str, list[Slot]]:
         """Per check, :data:`SLOTS` segments from ``start`` to ``end`` (UNKNOWN not counted)."""
+        if not checks:
+            return {}
         width = max(1.0, (end - start) / SLOTS)
         sql = (
             "SELECT check, toUInt32(intDiv(toUnixTimestamp64Milli(time) - {start_ms:Int64}, "

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from loguru import logger
+
 from alerts.book import AlertBook
+from alerts.errors import AlertError
 from alerts.muting import Muting
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence
@@ -101,13 +104,13 @@ class StatusView:
 
     def silences(self) -> list[m.SilenceOut]:
         now = self._clock.time()
-        stored = [(s, "stored") for s in self.mutes.silences.load() if s.ends > now]
+        stored = [(s, "stored") for s in _load(self.mutes.silences) if s.ends > now]
         configured = [(s, "config") for s in self.mutes.configured if s.ends > now]
         return [_silence(s, source) for s, source in stored + configured]
 
     def maintenance(self) -> m.MaintenanceOut:
         now = self._clock.time()
-        opened = [_silence(s, "stored") for s in self.mutes.maintenance.load() if s.ends > now]
+        opened = [_silence(s, "stored") for s in _load(self.mutes.maintenance) if s.ends > now]
         weekly = [m.WeeklyWindowOut(schedule=_schedule(w), matcher=w.matcher,
                                     active=_in_window(w, now))
                   for w in self.mutes.weekly]  # fmt: skip
@@ -151,6 +154,15 @@ class StatusView:
             history_available=history,
             writes_enabled=self._writes,
         )
+
+
+def _load(store: SilenceStore) -> list[Silence]:
+    """The store's entries; an unreadable file is logged and shown as empty, as muting does."""
+    try:
+        return store.load()
+    except AlertError as exc:
+        logger.warning("status page: {}", exc)
+        return []
 
 
 def _silence(s: Silence, source: str) -> m.SilenceOut:
