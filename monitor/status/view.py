@@ -27,6 +27,7 @@ from monitor.status.incidents import Incident, build_incidents
 from tickwatch.clock import WallClock, utc
 
 LAG_CHECK, LATENCY_CHECK = "consumer_lag", "latency_p99"
+RESOLVED_ON_PAGE = 20  # the page lists every open incident and the newest resolved ones
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Snapshot:
     maintenance: m.MaintenanceOut
     uptime: dict[str, list[Slot]] = field(default_factory=dict)
     history_error: str = ""
+    older_resolved: int = 0  # resolved incidents left off the page (all are in the API)
 
 
 class StatusView:
@@ -132,8 +134,13 @@ class StatusView:
                 error = str(exc)
         sent = None if error else sum(1 for n in notes if n.status == "sent")
         summary = self._summary(checks, rate, sent, not error)
-        return Snapshot(summary, checks, self.alerts(), incidents, self.silences(),
-                        self.maintenance(), uptime, error)  # fmt: skip
+        shown = [i for i in incidents if i.open]
+        resolved = [i for i in incidents if not i.open]
+        shown += resolved[:RESOLVED_ON_PAGE]
+        shown.sort(key=lambda i: i.opened, reverse=True)
+        older = max(0, len(resolved) - RESOLVED_ON_PAGE)
+        return Snapshot(summary, checks, self.alerts(), shown, self.silences(),
+                        self.maintenance(), uptime, error, older)  # fmt: skip
 
     def summary(self) -> m.SummaryOut:
         return self.snapshot().summary

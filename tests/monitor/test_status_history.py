@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +121,30 @@ def test_history_reads_the_real_tables(ch_settings: ClickHouseSettings) -> None:
 
 def at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def test_the_page_lists_open_incidents_and_the_newest_resolved_ones(tmp_path: Path) -> None:
+    from alerts.book import AlertBook
+    from alerts.silence_store import SilenceStore
+    from alerts.state import AlertPolicy
+    from monitor.status.view import RESOLVED_ON_PAGE, Mutes, StatusView
+
+    from .monitor_fakes import FakeClickHouse
+
+    def answer(sql: str, _params: dict[str, Any]) -> list[Sequence[Any]]:
+        if "alert_events" not in sql:
+            return [[0]] if sql.startswith("SELECT count()") else []
+        rows: list[Sequence[Any]] = []
+        for n in range(RESOLVED_ON_PAGE + 5):
+            for offset, kind in ((0, "open"), (5, "resolve")):
+                t = at(T0 + n * 10 + offset)
+                rows.append([t, f"k/{n}", kind, "CRIT", at(T0 + n * 10), "m"])
+        return rows
+
+    clock = ManualClock(T0 + 3600)
+    mutes = Mutes([], [], SilenceStore(tmp_path), SilenceStore(tmp_path, "maintenance.json"))
+    history = History(FakeClickHouse(answer), "ops", "market")
+    view = StatusView(CheckBoard(clock), AlertBook(AlertPolicy()), history, mutes, clock)
+    snapshot = view.snapshot()
+    assert len(snapshot.incidents) == RESOLVED_ON_PAGE and snapshot.older_resolved == 5
+    assert snapshot.incidents[0].key == f"k/{RESOLVED_ON_PAGE + 4}"  # newest first
