@@ -251,8 +251,12 @@ class _Watch:
         return self._detector
 
     def _live_links(self) -> dict[str, str]:
+        """The status page where the detector says it serves it (not yet: the configured one)."""
         url = self._detector.url if self._detector is not None else ""
-        return {**self.links, "status page": url} if url else self.links
+        configured = self.links["status page"]
+        if not url and configured.startswith("http"):
+            url = f"{configured} (not serving yet)"
+        return {**self.links, "status page": url or configured}
 
     def _load(self) -> Child | None:
         return next((c for c in self.children if c.command == "load"), None)
