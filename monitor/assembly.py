@@ -29,6 +29,8 @@ from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import MonitorMetrics
 
+MAINTENANCE_FILE = "maintenance.json"  # one-off windows opened through the status API
+
 
 def build_detector(
     settings: Settings,
@@ -52,6 +54,7 @@ def build_detector(
         parse_silences(a.silences),
         parse_windows(a.maintenance_windows),
         SilenceStore(settings.stack.state_dir),
+        SilenceStore(settings.stack.state_dir, MAINTENANCE_FILE),
     )
 
     def on_muted(event: Any, reason: str) -> None:

@@ -3,10 +3,11 @@
 Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
 the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
 restore the previous run's open alerts, held events and unsent email → start the outbox thread →
-start the scheduler → wait for a signal → stop the scheduler (waits for running checks) → final
-dispatch (the pending group goes to the outbox without waiting for its group wait) → flush
-(state snapshot, results, alert history) → give pending email a few seconds → flush again, so
-what is still unsent (or held by the rate limit) is in the snapshot for the next run.
+start the scheduler → serve the status page and API (``status.enabled``) → wait for a signal →
+stop the status server → stop the scheduler (waits for running checks) → final dispatch (the
+pending group goes to the outbox without waiting for its group wait) → flush (state snapshot,
+results, alert history) → give pending email a few seconds → flush again, so what is still unsent
+(or held by the rate limit) is in the snapshot for the next run.
 
 ``/healthz`` is 200 only while both the scheduler and the outbox's delivery thread run.
 """
@@ -28,12 +29,14 @@ from monitor.chconn import ClickHouseHandle
 from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
+from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
 if TYPE_CHECKING:
+    from monitor.status.server import StatusServer
     from tickwatch.endpoints import Endpoints
 
 DRAIN_S = 5.0
@@ -69,9 +72,11 @@ def _run(
     telemetry: Telemetry,
     clock: SystemClock,
 ) -> int:
+    board = CheckBoard(clock)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)
-        checks = build_checks(settings, ep, ch, clock)
+        checks = observed(build_checks(settings, ep, ch, clock), board)
+        view = build_view(settings, detector, board, ch, clock)
     except (MonitorError, AlertError) as exc:
         logger.error("monitor cannot start: {}", exc)
         return EXIT_CONFIG
@@ -81,11 +86,15 @@ def _run(
     restored = detector.restore()
     detector.outbox.start()
     scheduler.start()
-    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}",
-                len(checks), restored, telemetry.url)  # fmt: skip
+    status = _start_status(settings, view, clock)
+    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}, status "
+                "page on {}", len(checks), restored, telemetry.url,
+                status.url if status else "(disabled)")  # fmt: skip
     try:
         stop.wait()
     finally:
+        if status is not None:
+            status.close()
         scheduler.shutdown(wait=True)
         detector.final_dispatch()
         detector.flush()
@@ -102,6 +111,18 @@ def healthy(scheduler: Any, detector: Detector) -> bool:
         logger.error("monitor unhealthy: scheduler running={}, outbox thread alive={}",
                      bool(scheduler.running), detector.outbox.alive)  # fmt: skip
     return ok
+
+
+def _start_status(settings: Settings, view: StatusView, clock: SystemClock) -> StatusServer | None:
+    """The status page and API, or None when disabled or its port is taken (logged: the
+    detector's alerting matters more than its page)."""
+    if not settings.status.enabled:
+        return None
+    try:
+        return start_status(settings, view, clock)
+    except OSError as exc:
+        logger.error("status page not served: {}", exc)
+        return None
 
 
 def _stop_event() -> threading.Event:

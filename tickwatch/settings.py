@@ -195,6 +195,21 @@ class AlertSettings(Section):
     inhibit_grace_s: float = Field(60.0, ge=0)
 
 
+class StatusSettings(Section):
+    """The detector's status page and JSON API (served by ``tickwatch monitor``).
+
+    ``api_token`` empty = the write endpoints (silences, maintenance) answer 403; reads stay open.
+    ``port`` 0 = an ephemeral port (written to ``<state_dir>/status-server.json``).
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9110, ge=0, le=65535)
+    api_token: SecretStr = SecretStr("")
+    refresh_s: int = Field(10, ge=1, le=3600)
+    uptime_hours: int = Field(24, ge=1, le=168)
+
+
 class SmtpSettings(Section):
     """Email delivery through aiosmtplib. Empty ``host`` = the local stack's mail server."""
 
@@ -256,6 +271,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
     smtp: SmtpSettings = SmtpSettings()
+    status: StatusSettings = StatusSettings()
     sources: SourceCredentials = SourceCredentials()
 
     @classmethod
