@@ -1,7 +1,9 @@
 """``tickwatch monitor``: run the downtime detector until SIGTERM / SIGINT.
 
-Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
-the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
+Order of operations: logging → endpoints → /metrics + /healthz → one Kafka login (refused
+credentials or an untrusted certificate stop here, naming the setting; a broker that is down does
+not) → build (no connection yet, so the detector starts even while Kafka, ClickHouse or SMTP are
+down — and then alerts about it) →
 restore the previous run's open alerts and unsent email → start the outbox thread → start the
 scheduler → wait for a signal → stop the scheduler (waits for running checks) → flush (state
 snapshot, results, alert history) → give pending email a few seconds → flush again, so what is
@@ -26,6 +28,7 @@ from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
+from tickwatch.kafka_access import KafkaSecurityError, KafkaUnreachableError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from tickwatch.endpoints import Endpoints
 
 DRAIN_S = 5.0
+KAFKA_CHECK_TIMEOUT_S = 5.0
 EXIT_CONFIG = 2
 
 
@@ -65,6 +69,13 @@ def _run(
     telemetry: Telemetry,
     clock: SystemClock,
 ) -> int:
+    try:  # wrong Kafka credentials are configuration: stop; a broker that is down is alerted on
+        verify_kafka_access(settings.kafka, ep.kafka_bootstrap, KAFKA_CHECK_TIMEOUT_S)
+    except KafkaSecurityError as exc:
+        logger.error("monitor cannot start: {}", exc)
+        return EXIT_CONFIG
+    except KafkaUnreachableError as exc:
+        logger.warning("monitor starting while Kafka is unreachable: {}", exc)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)
         checks = build_checks(settings, ep, ch, clock)
