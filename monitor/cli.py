@@ -47,7 +47,8 @@ def run_monitor(settings: Settings) -> int:
     configure_logging("monitor", settings.telemetry)
     try:
         ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
-        ch = ClickHouseHandle(lambda: clickhouse_client(settings.clickhouse, ep.clickhouse_url))
+        reader = settings.clickhouse.as_role("monitor")
+        ch = ClickHouseHandle(lambda: clickhouse_client(reader, ep.clickhouse_url))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)
         telemetry = Telemetry.start("monitor", settings, ep.clickhouse_url)

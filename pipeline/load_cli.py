@@ -113,7 +113,7 @@ def run_load(settings: Settings) -> int:
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
     """A ClickHouse client, once both services answered; None (logged) if one did not."""
     try:
-        client = clickhouse_client(settings.clickhouse, url)
+        client = clickhouse_client(settings.clickhouse.as_role("load"), url)
     except (ClickHouseError, OSError) as exc:
         logger.error("ClickHouse at {} is unreachable: {}", url, exc)
         return None

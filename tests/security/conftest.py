@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import READY_TIMEOUT_S, _guard
+from tickwatch.settings import ClickHouseSettings
 from tickwatch.stack.kafka_tls import KafkaTlsMaterial
 
 SCRAM_USER = "tickwatch-worker"
@@ -67,3 +68,56 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKaf
         )
     finally:
         broker.stop()
+
+
+@dataclass(frozen=True)
+class RoleClickHouse:
+    """A ClickHouse server whose users.xml holds one user per role (tickwatch/access.py)."""
+
+    url: str
+    settings: ClickHouseSettings  # shared user = default (harness admin); role users set
+
+
+def role_settings(url: str, suffix: str) -> ClickHouseSettings:
+    """Settings with a user (random password) for every role and this run's databases."""
+    roles: dict[str, str] = {}
+    for role in ("migrate", "load", "telemetry", "monitor", "grafana"):
+        roles[f"{role}_username"] = f"tw_{role}"
+        roles[f"{role}_password"] = f"{role}-{secrets.token_urlsafe(12)}"
+    return ClickHouseSettings(
+        url=url, market_database=f"market_{suffix}", ops_database=f"ops_{suffix}", **roles
+    )
+
+
+@pytest.fixture(scope="module")
+def role_clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoleClickHouse]:
+    """A second ClickHouse server (not the session's), with role users; migrated by ``migrate``.
+
+    The migrations run as the ``migrate`` user itself, so its grants are shown to suffice.
+    """
+    from tickwatch import migrations
+    from tickwatch.access import role_users, users_xml
+    from tickwatch.clients import clickhouse_client
+    from tickwatch.stack.clickhouse_server import ClickHouseServer
+
+    base = tmp_path_factory.mktemp("role-clickhouse")
+    draft = role_settings("", "roles")
+    server = ClickHouseServer(
+        base / "data",
+        base / "run",
+        ready_timeout_s=READY_TIMEOUT_S,
+        users_xml=users_xml(role_users(draft)),
+    )
+    server.start()
+    try:
+        _guard(server.url, "clickhouse")
+        _guard(f"127.0.0.1:{server.tcp_port}", "clickhouse")
+        settings = draft.model_copy(update={"url": server.url})
+        client = clickhouse_client(settings.as_role("migrate"), server.url)
+        try:
+            migrations.apply(client, settings)
+        finally:
+            client.close()
+        yield RoleClickHouse(server.url, settings)
+    finally:
+        server.stop()
