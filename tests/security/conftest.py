@@ -121,3 +121,35 @@ def role_clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoleCl
         yield RoleClickHouse(server.url, settings)
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class TlsClickHouse:
+    """``https://`` in front of the session's ClickHouse, and the CA bundle that trusts it."""
+
+    url: str
+    ca_cert: Path
+
+
+@pytest.fixture(scope="session")
+def clickhouse_https(
+    clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TlsClickHouse]:
+    """A TLS-terminating loopback proxy (tickwatch.stack.tls_proxy) before the real server.
+
+    The chdb-core engine refuses ``SYSTEM START LISTEN HTTPS``; this is the nearest real thing.
+    """
+    from urllib.parse import urlparse
+
+    from tickwatch.stack.kafka_tls import ensure_kafka_tls, issue_server_cert
+    from tickwatch.stack.tls_proxy import TlsProxy
+
+    material = ensure_kafka_tls(tmp_path_factory.mktemp("clickhouse-tls"))
+    cert, key = issue_server_cert(material, "clickhouse")
+    proxy = TlsProxy(urlparse(clickhouse_url).port or 0, cert, key)
+    proxy.start()
+    _guard(proxy.url, "clickhouse")
+    try:
+        yield TlsClickHouse(proxy.url, material.ca_cert)
+    finally:
+        proxy.stop()

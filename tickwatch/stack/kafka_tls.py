@@ -167,3 +167,22 @@ def _make_client_cert(m: KafkaTlsMaterial) -> None:
     _run(argv, "creating the Kafka client key")
     m.client_key.chmod(0o600)
     _sign(m, csr, m.client_cert)
+
+
+def issue_server_cert(m: KafkaTlsMaterial, name: str) -> tuple[Path, Path]:
+    """``(name.pem, name-key.pem)``: a loopback server certificate signed by the run's CA.
+
+    Used by the TLS front of the local ClickHouse (``tickwatch.stack.tls_proxy``). Created once.
+    """
+    cert, key = m.directory / f"{name}.pem", m.directory / f"{name}-key.pem"
+    if cert.is_file() and key.is_file():
+        return cert, key
+    csr = m.directory / f"{name}.csr"
+    argv = [
+        _openssl(), "req", "-new", "-newkey", "rsa:2048", "-nodes",
+        "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost",
+    ]  # fmt: skip
+    _run(argv, f"creating the {name} key")
+    key.chmod(0o600)
+    _sign(m, csr, cert)
+    return cert, key
