@@ -34,6 +34,7 @@ class SecureKafka:
     tls: KafkaTlsMaterial
     scram_user: str
     scram_password: str
+    log_path: Path  # the broker's own log
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +66,7 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKaf
             broker.tls,
             SCRAM_USER,
             password,
+            broker.log_path,
         )
     finally:
         broker.stop()
@@ -76,6 +78,8 @@ class RoleClickHouse:
 
     url: str
     settings: ClickHouseSettings  # shared user = default (harness admin); role users set
+    http_port: int
+    log_path: Path
 
 
 def role_settings(url: str, suffix: str) -> ClickHouseSettings:
@@ -118,7 +122,7 @@ def role_clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoleCl
             migrations.apply(client, settings)
         finally:
             client.close()
-        yield RoleClickHouse(server.url, settings)
+        yield RoleClickHouse(server.url, settings, server.http_port, server.log_path)
     finally:
         server.stop()
 

@@ -171,7 +171,16 @@ def format_storage(jvm: list[str], config: Path, data_dir: Path) -> None:
     """
     if (data_dir / "meta.properties").is_file():
         return
-    argv = [*jvm, STORAGE_TOOL_CLASS, "format", "-t", new_cluster_id(), "-c", str(config)]
+    # "--cluster-id=<id>" in one argument: an id may start with "-" (1 in 64), which the tool's
+    # argument parser would otherwise take for an option
+    argv = [
+        *jvm,
+        STORAGE_TOOL_CLASS,
+        "format",
+        f"--cluster-id={new_cluster_id()}",
+        "-c",
+        str(config),
+    ]
     done = subprocess.run(
         argv, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S, check=False
     )
