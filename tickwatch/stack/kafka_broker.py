@@ -2,7 +2,8 @@
 
 Layout under ``state_dir``: ``kafka-libs/`` (jars), ``kafka/`` (``server.properties``,
 ``log4j2.properties``, ``ports.json``), ``kafka-data/`` (the log directory, formatted once) and
-``logs/kafka.log`` (the broker's output). Ports chosen once are kept in ``ports.json`` and reused
+``logs/kafka.log`` (the broker's output); with ``secure=True`` also ``kafka-tls/`` (CA, keystores,
+client certificate; ``server.properties`` then holds the store password and is owner-only). Ports chosen once are kept in ``ports.json`` and reused
 while free, so a restart normally keeps the same bootstrap address; the data is kept either way.
 """
 
@@ -49,7 +50,9 @@ class KafkaBroker:
     """Start, stop and restart a local broker; its data stays in ``state_dir/kafka-data``.
 
     ``libs_dir`` lets several state directories share one copy of the jars. An instance can
-    also take over a broker started earlier by passing its ``pid``.
+    also take over a broker started earlier by passing its ``pid``. With ``secure=True`` it also
+    listens with ``SSL`` (mutual TLS) and ``SASL_SSL`` (SCRAM-SHA-512), with TLS material made
+    for this state directory (``state_dir/kafka-tls``, see :mod:`tickwatch.stack.kafka_tls`).
     """
 
     def __init__(
@@ -224,14 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fetch-jars", action="store_true", help="only resolve the broker's jars, then exit"
     )
+    parser.add_argument(
+        "--secure", action="store_true", help="add SSL (mutual TLS) and SASL_SSL listeners"
+    )
     args = parser.parse_args(argv)
     if args.fetch_jars:
         libs = kafka_runtime.resolve_jars(args.state_dir / "kafka-libs")
         print(f"kafka jars in {libs}")
         return 0
-    broker = KafkaBroker(args.state_dir, port=args.port, heap_mb=args.heap_mb)
+    broker = KafkaBroker(args.state_dir, port=args.port, heap_mb=args.heap_mb, secure=args.secure)
     broker.start()
     print(f"kafka bootstrap={broker.bootstrap} pid={broker.pid}")
+    if broker.tls is not None:  # users: create_scram_user, or the admin API on the bootstrap
+        print(f"kafka ssl={broker.ssl_bootstrap} sasl_ssl={broker.sasl_ssl_bootstrap} "
+              f"tls={broker.tls.directory}")  # fmt: skip
     return 0
 
 
