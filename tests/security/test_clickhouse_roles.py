@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -169,3 +170,25 @@ def test_users_xml_holds_hashes_not_passwords() -> None:
         assert f"<{username}>" in text and password not in text
     assert "<readonly>1</readonly>" in text
     assert "<access_management>1</access_management></default>" in text
+
+
+def test_local_stack_clickhouse_enforces_configured_role_users(tmp_path: Path) -> None:
+    from tests.conftest import _guard
+    from tickwatch.settings import Settings
+    from tickwatch.stack import components
+
+    roles = role_settings("", "stack")
+    settings = Settings(_env_file=None, clickhouse=roles)
+    record = components.start_clickhouse(settings, tmp_path, {})
+    _guard(str(record["url"]), "clickhouse")
+    try:
+        grafana = clickhouse_client(roles.as_role("grafana"), str(record["url"]))
+        try:
+            assert grafana.command("SELECT getSetting('readonly')") == 1
+        finally:
+            grafana.close()
+        wrong = roles.model_copy(update={"grafana_password": SecretStr("nope")})
+        with pytest.raises(DatabaseError, match="AUTHENTICATION_FAILED"):
+            clickhouse_client(wrong.as_role("grafana"), str(record["url"]))
+    finally:
+        components.stop("clickhouse", record)

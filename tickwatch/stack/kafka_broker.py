@@ -3,8 +3,9 @@
 Layout under ``state_dir``: ``kafka-libs/`` (jars), ``kafka/`` (``server.properties``,
 ``log4j2.properties``, ``ports.json``), ``kafka-data/`` (the log directory, formatted once) and
 ``logs/kafka.log`` (the broker's output); with ``secure=True`` also ``kafka-tls/`` (CA, keystores,
-client certificate; ``server.properties`` then holds the store password and is owner-only). Ports chosen once are kept in ``ports.json`` and reused
-while free, so a restart normally keeps the same bootstrap address; the data is kept either way.
+client certificate; ``server.properties`` then holds the store password and is owner-only).
+Ports chosen once are kept in ``ports.json`` and reused while free, so a restart normally keeps
+the same bootstrap address; the data is kept either way.
 """
 
 from __future__ import annotations
