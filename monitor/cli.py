@@ -1,13 +1,15 @@
 """``tickwatch monitor``: run the downtime detector until SIGTERM / SIGINT.
 
-Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
-the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
-restore the previous run's open alerts, held events and unsent email → start the outbox thread →
-start the scheduler → serve the status page and API (``status.enabled``) → wait for a signal →
-stop the status server → stop the scheduler (waits for running checks) → final dispatch (the
-pending group goes to the outbox without waiting for its group wait) → flush (state snapshot,
-results, alert history) → give pending email a few seconds → flush again, so what is still unsent
-(or held by the rate limit) is in the snapshot for the next run.
+Order of operations: logging → endpoints → /metrics + /healthz → one Kafka login (refused
+credentials or an untrusted certificate stop here, naming the setting; a broker that is down does
+not) → build (no connection yet, so the detector starts even while Kafka, ClickHouse or SMTP are
+down — and then alerts about it) → restore the previous run's open alerts, held events and unsent
+email → start the outbox thread → start the scheduler → serve the status page and API
+(``status.enabled``) → wait for a signal → stop the status server → stop the scheduler (waits for
+running checks) → final dispatch (the pending group goes to the outbox without waiting for its
+group wait) → flush (state snapshot, results, alert history) → give pending email a few seconds →
+flush again, so what is still unsent (or held by the rate limit) is in the snapshot for the next
+run.
 
 ``/healthz`` is 200 only while both the scheduler and the outbox's delivery thread run.
 """
@@ -32,6 +34,7 @@ from monitor.scheduler import build_scheduler
 from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
+from tickwatch.kafka_access import KafkaSecurityError, KafkaUnreachableError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from tickwatch.endpoints import Endpoints
 
 DRAIN_S = 5.0
+KAFKA_CHECK_TIMEOUT_S = 5.0
 EXIT_CONFIG = 2
 
 
@@ -50,7 +54,8 @@ def run_monitor(settings: Settings) -> int:
     configure_logging("monitor", settings.telemetry)
     try:
         ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
-        ch = ClickHouseHandle(lambda: clickhouse_client(settings.clickhouse, ep.clickhouse_url))
+        reader = settings.clickhouse.as_role("monitor")
+        ch = ClickHouseHandle(lambda: clickhouse_client(reader, ep.clickhouse_url))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)
         telemetry = Telemetry.start("monitor", settings, ep.clickhouse_url)
@@ -72,6 +77,13 @@ def _run(
     telemetry: Telemetry,
     clock: SystemClock,
 ) -> int:
+    try:  # wrong Kafka credentials are configuration: stop; a broker that is down is alerted on
+        verify_kafka_access(settings.kafka, ep.kafka_bootstrap, KAFKA_CHECK_TIMEOUT_S)
+    except KafkaSecurityError as exc:
+        logger.error("monitor cannot start: {}", exc)
+        return EXIT_CONFIG
+    except KafkaUnreachableError as exc:
+        logger.warning("monitor starting while Kafka is unreachable: {}", exc)
     board = CheckBoard(clock)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)

@@ -78,6 +78,9 @@ class KafkaSettings(Section):
         return conf
 
 
+_ROLE_USER = r"^([A-Za-z_][A-Za-z0-9_\-]{0,63})?$"
+
+
 class ClickHouseSettings(Section):
     """ClickHouse HTTP endpoint. ``url`` empty = use the local stack's server."""
 
@@ -92,6 +95,30 @@ class ClickHouseSettings(Section):
     ops_ttl_days: int = Field(14, ge=1)
     connect_timeout_s: float = Field(5.0, gt=0)
     send_receive_timeout_s: float = Field(30.0, gt=0)
+    # One least-privilege user per role (tickwatch/access.py); empty = the shared username above.
+    migrate_username: str = Field("", pattern=_ROLE_USER)
+    migrate_password: SecretStr = SecretStr("")
+    load_username: str = Field("", pattern=_ROLE_USER)
+    load_password: SecretStr = SecretStr("")
+    telemetry_username: str = Field("", pattern=_ROLE_USER)
+    telemetry_password: SecretStr = SecretStr("")
+    monitor_username: str = Field("", pattern=_ROLE_USER)
+    monitor_password: SecretStr = SecretStr("")
+    grafana_username: str = Field("", pattern=_ROLE_USER)
+    grafana_password: SecretStr = SecretStr("")
+
+    def role_credentials(self, role: str) -> tuple[str, str]:
+        """``(username, password)`` of ``role``'s user, or the shared ones when it has none."""
+        username = str(getattr(self, f"{role}_username"))
+        if not username:
+            return self.username, self.password.get_secret_value()
+        password: SecretStr = getattr(self, f"{role}_password")
+        return username, password.get_secret_value()
+
+    def as_role(self, role: str) -> ClickHouseSettings:
+        """These settings with ``username`` / ``password`` replaced by ``role``'s user."""
+        username, password = self.role_credentials(role)
+        return self.model_copy(update={"username": username, "password": SecretStr(password)})
 
 
 class IngestSettings(Section):
