@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint audit format bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tests
+	$(PY) -m tickwatch.dep_audit
+
+# strict: also fails when the vulnerability data could not be fetched for every package
+audit: setup
+	$(PY) -m tickwatch.dep_audit --require-data
 
 format: setup
 	$(VENV)/bin/ruff format .

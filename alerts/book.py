@@ -70,7 +70,7 @@ class AlertBook:
 
     def restore(self, state: AlertState) -> None:
         """Put back an open alert saved by a previous process (see ``alerts.snapshot``)."""
-        state.bad_streak = self.policy.open_after
+        state.bad_streak, state.would_be_open = self.policy.open_after, True
         state.history = deque([True] * self.policy.open_after, maxlen=self.policy.flap_window)
         with self._lock:
             self._states[state.key] = state

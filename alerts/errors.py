@@ -16,3 +16,9 @@ class SilenceSyntaxError(AlertError):
 
     The message names the setting, the offending entry and the expected syntax.
     """
+
+
+class Undeliverable(AlertError):
+    """A notification can never be sent as it is (it cannot be rendered into a valid message, or
+    the server rejects it permanently); fatal for that notification only: the outbox quarantines
+    it and goes on with the rest."""

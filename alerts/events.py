@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 from monitor.result import Status
 from tickwatch.clock import utc
@@ -14,6 +15,8 @@ class EventKind(StrEnum):
     REPEAT = "repeat"
     RESOLVE = "resolve"
     SEVERITY = "severity_change"
+    FLAPPING = "flapping"
+    INHIBITED = "inhibited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,16 @@ class AlertEvent:
     def escalation(self) -> bool:
         """A SEVERITY event that made things worse (WARN → CRIT)."""
         return self.kind is EventKind.SEVERITY and self.severity > self.previous
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (for the state snapshot); :func:`event_from_dict` reverses it."""
+        out = asdict(self)
+        out["kind"], out["severity"], out["previous"] = (
+            self.kind.value,
+            self.severity.name,
+            self.previous.name,
+        )
+        return out
 
     def row(self) -> list[object]:
         """Values in ``ops.alert_events`` column order (:data:`EVENT_COLUMNS`)."""
@@ -69,3 +82,13 @@ EVENT_COLUMNS = [
     "threshold",
     "message",
 ]
+
+
+def event_from_dict(raw: dict[str, Any]) -> AlertEvent:
+    """The inverse of :meth:`AlertEvent.to_dict`; raises KeyError/ValueError on a bad dict."""
+    return AlertEvent(
+        float(raw["time"]), str(raw["key"]), str(raw["check"]), str(raw["target"]),
+        EventKind(raw["kind"]), Status[raw["severity"]], float(raw["since"]),
+        float(raw["value"]), float(raw["threshold"]), str(raw["message"]),
+        Status[raw.get("previous", "OK")],
+    )  # fmt: skip

@@ -17,25 +17,31 @@ class Muting:
         silences: list[Silence],
         windows: list[MaintenanceWindow],
         store: SilenceStore | None = None,
+        maintenance: SilenceStore | None = None,
     ) -> None:
         self._silences, self._windows, self._store = silences, windows, store
+        self._maintenance = maintenance  # one-off windows opened through the status API
 
     def reason(self, key: str, now: float) -> str | None:
         """Why ``key`` is muted at ``now`` (a short text for logs and records), or None."""
-        for silence in self._silences + self._stored():
+        for silence in self._silences + self._stored(self._store):
             if silence.active(key, now):
                 label = f"silence {silence.id}" if silence.id else "configured silence"
                 return f"{label} ({silence.matcher})"
         for window in self._windows:
             if window.active(key, now):
                 return f"maintenance window ({window.matcher})"
+        for opened in self._stored(self._maintenance):
+            if opened.active(key, now):
+                return f"maintenance window {opened.id} ({opened.matcher})"
         return None
 
-    def _stored(self) -> list[Silence]:
-        if self._store is None:
+    @staticmethod
+    def _stored(store: SilenceStore | None) -> list[Silence]:
+        if store is None:
             return []
         try:
-            return self._store.load()
+            return store.load()
         except AlertError as exc:
             logger.warning("ignoring CLI silences: {}", exc)
             return []

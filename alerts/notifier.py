@@ -8,7 +8,12 @@
   submitted before it expires goes into the same email.
 * At most ``max_per_hour`` emails per rolling hour: a group that would exceed it is held and
   keeps collecting events until the budget allows one email (events are never dropped, up to
-  ``max_pending`` of them; beyond that the oldest go, and are counted).
+  ``max_pending`` of them; beyond that the oldest go, and are counted). The sending history
+  that the limit counts is part of :meth:`Notifier.state`, so a restart does not reset it.
+* FLAPPING notices are announced like an OPEN (they do not change what was announced).
+* Everything held here — the pending group, when it started, the rate-limit history — is in
+  :meth:`Notifier.state`; the detector persists it before it acknowledges a submit, so an event
+  accepted here reaches the outbox even if the process dies first (see ``alerts.snapshot``).
 
 Not thread-safe by itself: the detector calls it under its own lock.
 """
@@ -18,8 +23,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from alerts.events import AlertEvent, EventKind
+from alerts.events import AlertEvent, EventKind, event_from_dict
 from alerts.muting import Muting
 from alerts.state import AlertState
 from tickwatch.clock import WallClock
@@ -64,18 +70,22 @@ class Notifier:
             self._announced.pop(e.key, None)
             if not announced:
                 return False  # never announced (muted or escalation-only): nothing to resolve
-        elif e.kind is EventKind.SEVERITY and not (announced and e.escalation):
+        elif e.kind is EventKind.INHIBITED or (
+            e.kind is EventKind.SEVERITY and not (announced and e.escalation)
+        ):
             return False
         reason = self._muting.reason(e.key, now)
         if reason is not None:
             if self._on_muted is not None:
                 self._on_muted(e, reason)
             return False
-        if e.kind is not EventKind.RESOLVE:
+        if e.kind not in (EventKind.RESOLVE, EventKind.FLAPPING):
             self._announced[e.key] = now
         return True
 
     def _queue(self, event: AlertEvent, now: float) -> None:
+        if event.kind is EventKind.REPEAT and any(e.key == event.key for e in self._pending):
+            return  # merged: the pending event already announces this alert
         if len(self._pending) == self._pending.maxlen:
             self.dropped += 1
         self._pending.append(event)
@@ -108,10 +118,16 @@ class Notifier:
                 )
         return due
 
-    def flush(self) -> list[AlertEvent]:
-        """The events of a group whose wait is over and that the rate limit allows; else []."""
+    def flush(self, *, final: bool = False) -> list[AlertEvent]:
+        """The events of a group whose wait is over and that the rate limit allows; else [].
+
+        ``final`` (at shutdown): do not wait for the group wait to end, there is nothing more
+        to group; the rate limit still applies (what it holds stays in :meth:`state`).
+        """
         now = self._clock.time()
-        if self._group_started is None or now - self._group_started < self._policy.group_wait_s:
+        if self._group_started is None:
+            return []
+        if not final and now - self._group_started < self._policy.group_wait_s:
             return []
         while self._sent and now - self._sent[0] >= HOUR:
             self._sent.popleft()
@@ -129,6 +145,24 @@ class Notifier:
 
     def restore_announced(self, announced: dict[str, float]) -> None:
         self._announced.update(announced)
+
+    def state(self) -> dict[str, Any]:
+        """What this notifier holds, JSON-ready: pending events, group start, sending history."""
+        return {
+            "pending": [e.to_dict() for e in self._pending],
+            "group_started": self._group_started,
+            "sent": list(self._sent),
+        }
+
+    def restore_state(self, raw: dict[str, Any]) -> None:
+        """Put back :meth:`state` of a previous process. Raises KeyError/ValueError/TypeError."""
+        pending = [event_from_dict(e) for e in raw.get("pending", [])]
+        started = raw.get("group_started")
+        self._sent.extend(float(t) for t in raw.get("sent", []))
+        for event in pending:
+            self._queue(event, float(started) if started is not None else self._clock.time())
+        if started is not None and self._group_started is not None:
+            self._group_started = float(started)
 
     @property
     def pending(self) -> int:

@@ -10,7 +10,14 @@ Guarantees:
 * At most ``max_items`` wait; on overflow the oldest not-in-flight one is dropped.
 * Every attempt is recorded (``ops.notifications``: sent / retrying / failed) and counted.
 * What is still queued at :meth:`Outbox.stop` stays queued: :meth:`Outbox.undelivered` hands it
-  to the state snapshot, and the next detector process delivers it.
+  to the state snapshot, and the next detector process delivers it. ``on_change`` is called
+  (outside the outbox's lock) after every change of the queue, so the snapshot follows it.
+* The delivery thread never dies of a notification: one that can never be sent
+  (:class:`Undeliverable`, or any unexpected error while sending it) is quarantined — removed
+  from the queue (so it cannot block the head after a restart either), logged, recorded as
+  ``quarantined``, counted — and replaced by one plain-text fallback email naming it. A
+  fallback that cannot be sent is quarantined without another fallback. :attr:`alive` tells
+  ``/healthz`` whether the thread runs.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from alerts.errors import DeliveryFailed
 from alerts.journal import Journal
-from alerts.render import Notification
+from alerts.render import Notification, fallback
 from tickwatch.clock import WallClock
 from tickwatch.telemetry.catalog import MonitorMetrics
 
@@ -45,6 +52,7 @@ class Outbox:
         retry_max_s: float,
         clock: WallClock,
         metrics: MonitorMetrics | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self._sender, self._journal, self._recipients = sender, journal, recipients
         self._max, self._clock, self._metrics = max_items, clock, metrics
@@ -55,6 +63,8 @@ class Outbox:
         self._cond = threading.Condition()
         self._in_flight = False
         self._closing = threading.Event()
+        self.on_change = on_change
+        self.quarantined = 0
         self._thread = threading.Thread(target=self._run, name="tickwatch-outbox", daemon=True)
 
     @property
@@ -62,8 +72,13 @@ class Outbox:
         with self._cond:
             return len(self._items)
 
+    @property
+    def alive(self) -> bool:
+        """The delivery thread runs (False before :meth:`start` and after it ended)."""
+        return self._thread.is_alive()
+
     def put(self, n: Notification) -> None:
-        """Queue ``n`` for delivery; returns at once."""
+        """Queue ``n`` for delivery; returns at once (the caller persists the queue after)."""
         with self._cond:
             if len(self._items) >= self._max:
                 victim = self._items[1] if self._in_flight and len(self._items) > 1 else None
@@ -98,10 +113,46 @@ class Outbox:
         try:
             while not self._closing.is_set():
                 n = self._next()
-                if n is not None:
+                if n is None:
+                    continue
+                try:
                     loop.run_until_complete(self._deliver(n))
+                except Exception as exc:  # Undeliverable or a bug: never let it kill the thread
+                    self._quarantine_safely(n, exc)
         finally:
             loop.close()
+
+    def _quarantine_safely(self, n: Notification, exc: Exception) -> None:
+        try:
+            self._quarantine(n, exc)
+        except Exception:  # recording failed too: still take it out, so the rest goes out
+            logger.exception("quarantine of notification {} failed; dropping it", n.id)
+            with self._cond:
+                self._items = deque(item for item in self._items if item is not n)
+                self._in_flight = False
+
+    def _quarantine(self, n: Notification, exc: Exception) -> None:
+        """Take ``n`` out of the queue for good; queue one plain-text fallback naming it."""
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.error("notification {} quarantined (cannot be sent): {}", n.id, reason)
+        with self._cond:
+            self._items = deque(item for item in self._items if item is not n)
+            self._in_flight = False
+            self.quarantined += 1
+            if not n.id.endswith("-fallback"):
+                self._items.appendleft(fallback(n, reason, self._clock.time()))
+            self._gauge()
+        self._record(n, "quarantined", 0, reason)
+        if self._metrics is not None:
+            self._metrics.notification_quarantined()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:  # persisting is best effort here; the next flush saves again
+                logger.exception("outbox change callback failed")
 
     def _next(self) -> Notification | None:
         with self._cond:
@@ -136,6 +187,7 @@ class Outbox:
             self._in_flight = False
             self._gauge()
         logger.info("notification {} sent: {}", n.id, n.subject)
+        self._changed()
 
     async def _attempt(self, n: Notification, state: RetryCallState) -> None:
         try:

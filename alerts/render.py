@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from alerts.events import AlertEvent, EventKind
 from alerts.runbook import dashboard, first_step
 from tickwatch.clock import utc
+from tickwatch.sanitize import clean
 
 _VERB = {
     EventKind.OPEN: "FIRING",
     EventKind.REPEAT: "STILL FIRING",
     EventKind.SEVERITY: "ESCALATED",
     EventKind.RESOLVE: "RESOLVED",
+    EventKind.FLAPPING: "FLAPPING",
+    EventKind.INHIBITED: "INHIBITED",
 }
 
 
@@ -46,7 +49,11 @@ def subject(events: list[AlertEvent]) -> str:
     firing = [e for e in events if e.kind is not EventKind.RESOLVE]
     resolved = len(events) - len(firing)
     head = firing[0] if firing else events[0]
-    label = f"{head.severity.name} {head.key}" if firing else f"RESOLVED {head.key}"
+    key = clean(head.key, 300)
+    if head.kind is EventKind.FLAPPING:
+        label = f"FLAPPING {key}"
+    else:
+        label = f"{head.severity.name} {key}" if firing else f"RESOLVED {key}"
     more = len(events) - 1
     tail = f" (+{more} more: {len(firing)} firing, {resolved} resolved)" if more else ""
     return f"[tickwatch] {label}{tail}"
@@ -76,7 +83,7 @@ def render(events: list[AlertEvent], grafana_url: str, now: float) -> Notificati
     for e in events:
         link = grafana_link(grafana_url, e)
         rows = [*_fields(e), ("grafana", link)]
-        text_parts.append(f"{e.key}\n" + "\n".join(f"  {k:<11} {v}" for k, v in rows))
+        text_parts.append(f"{clean(e.key)}\n" + "\n".join(f"  {k:<11} {v}" for k, v in rows))
         cells = "".join(
             f"<tr><th align=left>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
             for k, v in rows[:-1]
@@ -97,5 +104,19 @@ def render(events: list[AlertEvent], grafana_url: str, now: float) -> Notificati
         title,
         text,
         body,
-        tuple(dict.fromkeys(e.key for e in events)),
+        tuple(dict.fromkeys(clean(e.key) for e in events)),
     )
+
+
+def fallback(n: Notification, reason: str, now: float) -> Notification:
+    """A plain-text email saying that ``n`` could not be sent, naming it (all values cleaned)."""
+    keys = ", ".join(clean(k, 200) for k in n.alert_keys) or "-"
+    title = "[tickwatch] an alert email could not be sent and was quarantined"
+    text = (
+        f"{title}\n\n  id          {clean(n.id, 100)}\n  subject     {clean(n.subject, 300)}\n"
+        f"  alert keys  {keys}\n  reason      {clean(reason, 500)}\n\n"
+        "Its alerts are still tracked; see ops.alert_events and the detector's log.\n"
+        "\n-- tickwatch downtime detector\n"
+    )
+    return Notification(f"{clean(n.id, 100)}-fallback", now, title, text, "", tuple(
+        clean(k) for k in n.alert_keys))  # fmt: skip

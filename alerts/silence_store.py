@@ -22,8 +22,8 @@ FILE_NAME = "silences.json"
 class SilenceStore:
     """Read, add and remove CLI silences in one JSON file."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / FILE_NAME
+    def __init__(self, state_dir: Path, file_name: str = FILE_NAME) -> None:
+        self.path = state_dir / file_name
         self._cache: tuple[float, list[Silence]] | None = None
 
     def load(self) -> list[Silence]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from alerts import snapshot
 from alerts.book import AlertBook
+from alerts.inhibition import Inhibitor
 from alerts.journal import Journal
 from alerts.muting import Muting
 from alerts.notifier import Notifier, NotifyPolicy
@@ -21,11 +22,14 @@ from alerts.state import AlertPolicy
 from alerts.windows import parse_windows
 from monitor.chconn import ClickHouseHandle
 from monitor.detector import Detector
+from monitor.errors import MonitorConfigError
 from monitor.result import HEALTH_COLUMNS
 from monitor.writer import BufferedWriter
 from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import MonitorMetrics
+
+MAINTENANCE_FILE = "maintenance.json"  # one-off windows opened through the status API
 
 
 def build_detector(
@@ -35,14 +39,22 @@ def build_detector(
     metrics: MonitorMetrics,
     clock: WallClock,
 ) -> Detector:
-    """Alert state, notifier, outbox and writers wired into one :class:`Detector`."""
+    """Alert state, notifier, outbox and writers wired into one :class:`Detector`.
+
+    Raises MonitorConfigError on inconsistent alert settings."""
     a, s = settings.alerts, settings.smtp
+    if a.flap_stop_changes >= a.flap_start_changes:
+        raise MonitorConfigError(
+            "TICKWATCH_ALERTS_FLAP_STOP_CHANGES must be below TICKWATCH_ALERTS_FLAP_START_CHANGES "
+            f"({a.flap_stop_changes} >= {a.flap_start_changes}): flapping would never end"
+        )
     ops = settings.clickhouse.ops_database
     journal = Journal(ch, ops, settings.monitor.results_buffer_max)
     muting = Muting(
         parse_silences(a.silences),
         parse_windows(a.maintenance_windows),
         SilenceStore(settings.stack.state_dir),
+        SilenceStore(settings.stack.state_dir, MAINTENANCE_FILE),
     )
 
     def on_muted(event: Any, reason: str) -> None:
@@ -72,8 +84,11 @@ def build_detector(
         ch, f"{ops}.health_checks", HEALTH_COLUMNS, max_rows=settings.monitor.results_buffer_max
     )
     book = AlertBook(
-        AlertPolicy(a.open_after, a.resolve_after, a.flap_window, a.flap_threshold, a.stale_after_s)
-    )
+        AlertPolicy(
+            a.open_after, a.resolve_after, a.flap_window, a.flap_threshold, a.stale_after_s,
+            a.flap_window_s, a.flap_start_changes, a.flap_stop_changes,
+        )
+    )  # fmt: skip
     return Detector(
         book,
         notifier,
@@ -84,4 +99,5 @@ def build_detector(
         clock=clock,
         grafana_url=a.grafana_url,
         snapshot_path=settings.stack.state_dir / snapshot.FILE_NAME,
+        inhibitor=Inhibitor(a.inhibit_grace_s),
     )

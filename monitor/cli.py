@@ -1,11 +1,17 @@
 """``tickwatch monitor``: run the downtime detector until SIGTERM / SIGINT.
 
-Order of operations: logging → endpoints → /metrics + /healthz → build (no connection yet, so
-the detector starts even while Kafka, ClickHouse or SMTP are down — and then alerts about it) →
-restore the previous run's open alerts and unsent email → start the outbox thread → start the
-scheduler → wait for a signal → stop the scheduler (waits for running checks) → flush (state
-snapshot, results, alert history) → give pending email a few seconds → flush again, so what is
-still unsent is in the snapshot for the next run.
+Order of operations: logging → endpoints → /metrics + /healthz → one Kafka login (refused
+credentials or an untrusted certificate stop here, naming the setting; a broker that is down does
+not) → build (no connection yet, so the detector starts even while Kafka, ClickHouse or SMTP are
+down — and then alerts about it) → restore the previous run's open alerts, held events and unsent
+email → start the outbox thread → start the scheduler → serve the status page and API
+(``status.enabled``) → wait for a signal → stop the status server → stop the scheduler (waits for
+running checks) → final dispatch (the pending group goes to the outbox without waiting for its
+group wait) → flush (state snapshot, results, alert history) → give pending email a few seconds →
+flush again, so what is still unsent (or held by the rate limit) is in the snapshot for the next
+run.
+
+``/healthz`` is 200 only while both the scheduler and the outbox's delivery thread run.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -22,17 +28,22 @@ from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
 from monitor.chconn import ClickHouseHandle
+from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
+from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
+from tickwatch.kafka_access import KafkaSecurityError, KafkaUnreachableError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
 if TYPE_CHECKING:
+    from monitor.status.server import StatusServer
     from tickwatch.endpoints import Endpoints
 
 DRAIN_S = 5.0
+KAFKA_CHECK_TIMEOUT_S = 5.0
 EXIT_CONFIG = 2
 
 
@@ -43,7 +54,8 @@ def run_monitor(settings: Settings) -> int:
     configure_logging("monitor", settings.telemetry)
     try:
         ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
-        ch = ClickHouseHandle(lambda: clickhouse_client(settings.clickhouse, ep.clickhouse_url))
+        reader = settings.clickhouse.as_role("monitor")
+        ch = ClickHouseHandle(lambda: clickhouse_client(reader, ep.clickhouse_url))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)
         telemetry = Telemetry.start("monitor", settings, ep.clickhouse_url)
@@ -65,29 +77,64 @@ def _run(
     telemetry: Telemetry,
     clock: SystemClock,
 ) -> int:
+    try:  # wrong Kafka credentials are configuration: stop; a broker that is down is alerted on
+        verify_kafka_access(settings.kafka, ep.kafka_bootstrap, KAFKA_CHECK_TIMEOUT_S)
+    except KafkaSecurityError as exc:
+        logger.error("monitor cannot start: {}", exc)
+        return EXIT_CONFIG
+    except KafkaUnreachableError as exc:
+        logger.warning("monitor starting while Kafka is unreachable: {}", exc)
+    board = CheckBoard(clock)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)
-        checks = build_checks(settings, ep, ch, clock)
+        checks = observed(build_checks(settings, ep, ch, clock), board)
+        view = build_view(settings, detector, board, ch, clock)
     except (MonitorError, AlertError) as exc:
         logger.error("monitor cannot start: {}", exc)
         return EXIT_CONFIG
     scheduler = build_scheduler(checks, detector, clock)
-    telemetry.set_health(lambda: bool(scheduler.running))
+    telemetry.set_health(lambda: healthy(scheduler, detector))
     stop = _stop_event()
     restored = detector.restore()
     detector.outbox.start()
     scheduler.start()
-    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}",
-                len(checks), restored, telemetry.url)  # fmt: skip
+    status = _start_status(settings, view, clock)
+    logger.info("monitor running: {} checks, {} open alerts restored, metrics on {}, status "
+                "page on {}", len(checks), restored, telemetry.url,
+                status.url if status else "(disabled)")  # fmt: skip
     try:
         stop.wait()
     finally:
+        if status is not None:
+            status.close()
         scheduler.shutdown(wait=True)
+        detector.final_dispatch()
         detector.flush()
         detector.outbox.stop(DRAIN_S)
         detector.flush()
     logger.info("monitor stopped")
     return 0
+
+
+def healthy(scheduler: Any, detector: Detector) -> bool:
+    """The scheduler runs its jobs and the outbox thread delivers (what ``/healthz`` reports)."""
+    ok = bool(scheduler.running) and detector.outbox.alive
+    if not ok:
+        logger.error("monitor unhealthy: scheduler running={}, outbox thread alive={}",
+                     bool(scheduler.running), detector.outbox.alive)  # fmt: skip
+    return ok
+
+
+def _start_status(settings: Settings, view: StatusView, clock: SystemClock) -> StatusServer | None:
+    """The status page and API, or None when disabled or its port is taken (logged: the
+    detector's alerting matters more than its page)."""
+    if not settings.status.enabled:
+        return None
+    try:
+        return start_status(settings, view, clock)
+    except OSError as exc:
+        logger.error("status page not served: {}", exc)
+        return None
 
 
 def _stop_event() -> threading.Event:

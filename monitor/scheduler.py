@@ -15,7 +15,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from monitor.checks.base import Check, run_check
+from monitor.checks.base import Check, dependencies, run_check
 from monitor.detector import Detector
 from tickwatch.clock import WallClock
 
@@ -24,7 +24,11 @@ FLUSH_INTERVAL_S = 2.0
 
 
 def build_scheduler(checks: list[Check], detector: Detector, clock: WallClock) -> Any:
-    """A started-later BackgroundScheduler; call ``.start()`` / ``.shutdown()`` on it."""
+    """A started-later BackgroundScheduler; call ``.start()`` / ``.shutdown()`` on it.
+
+    Also tells the detector what each check depends on (for inhibition).
+    """
+    detector.inhibitor.declare(dependencies(checks))
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(max_workers=len(checks) + 2)}, timezone=UTC
     )

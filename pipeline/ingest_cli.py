@@ -22,6 +22,7 @@ from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.producer import TickProducer, producer_config
 from pipeline.sources import build_source
 from pipeline.topics import create_pipeline_topics, record_topics
+from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.stack.errors import StackError
 from tickwatch.telemetry import Telemetry, configure_logging
@@ -48,7 +49,13 @@ def run_ingest(settings: Settings) -> int:
 
 
 def ensure_topics(settings: Settings, bootstrap: str) -> bool:
-    """Create the pipeline topics that are missing; False (logged) when Kafka does not answer."""
+    """Create the pipeline topics that are missing; False (logged) when Kafka does not answer
+    or refuses the security settings (the message names the setting)."""
+    try:
+        verify_kafka_access(settings.kafka, bootstrap, KAFKA_CHECK_TIMEOUT_S)
+    except KafkaAccessError as exc:
+        logger.error("ingest cannot start: {}", exc)
+        return False
     try:
         created = create_pipeline_topics(settings.kafka, bootstrap, timeout_s=KAFKA_CHECK_TIMEOUT_S)
     except StackError as exc:

@@ -18,7 +18,7 @@ from types import FrameType
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, Producer
 from loguru import logger
 
 from pipeline.dlq import DeadLetterQueue
@@ -30,6 +30,7 @@ from pipeline.topics import record_types
 from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
+from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings, load_settings
 from tickwatch.telemetry import LoadMetrics, Telemetry, configure_logging
 
@@ -112,18 +113,16 @@ def run_load(settings: Settings) -> int:
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
     """A ClickHouse client, once both services answered; None (logged) if one did not."""
     try:
-        client = clickhouse_client(settings.clickhouse, url)
+        client = clickhouse_client(settings.clickhouse.as_role("load"), url)
     except (ClickHouseError, OSError) as exc:
         logger.error("ClickHouse at {} is unreachable: {}", url, exc)
         return None
-    probe = Consumer(kafka_config(settings.kafka, bootstrap, **{"group.id": "tickwatch-probe"}))
-    try:
-        probe.list_topics(timeout=STARTUP_TIMEOUT_S)
-    except KafkaException as exc:
-        logger.error("Kafka at {} is unreachable: {}", bootstrap, exc)
+    try:  # a refused login or TLS handshake stops here, naming the setting, not retried
+        verify_kafka_access(settings.kafka, bootstrap, STARTUP_TIMEOUT_S)
+    except KafkaAccessError as exc:
+        logger.error("load worker cannot start: {}", exc)
+        client.close()
         return None
-    finally:
-        probe.close()
     return client
 
 

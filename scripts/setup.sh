@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up for `make run` / `make test` on a fresh machine:
-# a virtualenv with the pinned packages, the Kafka jars, the OTLP test collector (Go), and
-# Prometheus when we are root.
+# a virtualenv with the pinned packages, the Kafka jars, the OTLP test collectors (Go), and
+# Prometheus and Chromium when we are root.
 # Every missing prerequisite is named with the command that installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,5 +77,11 @@ command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}" ||
     say "not root: ${missing[*]} missing, so the Prometheus tests will fail (apt-get install ${missing[*]})."
+fi
+# --- Chromium (the status page's browser tests, through Playwright) ------------------------
+# Playwright's own browser download cannot work here: the tests drive Debian's chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium ||
+    say "not root: chromium missing, so the browser tests will be skipped (apt-get install chromium)."
 fi
 say "ready"

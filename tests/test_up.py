@@ -135,6 +135,7 @@ def _up_env(kafka: KafkaSettings, ch: ClickHouseSettings, state_dir: Path) -> di
             "TICKWATCH_INGEST_METRICS_PORT": str(_free_port()),
             "TICKWATCH_LOAD_METRICS_PORT": str(_free_port()),
             "TICKWATCH_MONITOR_METRICS_PORT": str(_free_port()),
+            "TICKWATCH_STATUS_PORT": "0",
         }
     )
     return env

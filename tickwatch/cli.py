@@ -85,6 +85,31 @@ def up(ctx: typer.Context) -> None:
     raise typer.Exit(run_up(_settings(ctx)))
 
 
+@app.command()
+def incident(
+    ctx: typer.Context,
+    seconds: Annotated[
+        float, typer.Option("--for", min=5, max=3600, help="How long load stays stopped (s).")
+    ] = 60.0,
+) -> None:
+    """Stop the load worker of the running `tickwatch up` for a minute: lag, alert email,
+    recovery, resolved email."""
+    from tickwatch.up_detector import request_drill
+
+    state_dir = _settings(ctx).stack.state_dir.resolve()
+    try:
+        pid = request_drill(state_dir, seconds)
+    except LookupError as exc:
+        err.print(f"[red]tickwatch incident: {exc}[/red]")
+        raise typer.Exit(1) from None
+    Console().print(
+        f"asked `tickwatch up` (pid {pid}) to stop the load worker for {seconds:.0f} s.\n"
+        "Watch the panel or the status page: consumer lag grows → the detector opens an alert "
+        "and emails it → load starts again and catches up → the alert resolves and a RESOLVED "
+        "email follows (`tickwatch mail list`)."
+    )
+
+
 def _register_sub_apps() -> None:
     from alerts.cli import silence_app
     from tickwatch.stack.cli import mail_app, stack_app

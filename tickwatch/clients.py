@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client as ClickHouseClient
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from tickwatch.settings import ClickHouseSettings, KafkaSettings
 
@@ -16,8 +17,41 @@ def clickhouse_client(
 ) -> ClickHouseClient:
     """A clickhouse-connect HTTP(S) client for ``url`` (``http://host:port`` or ``https://...``).
 
-    Raises clickhouse_connect's ``OperationalError`` when the server cannot be reached.
+    Raises clickhouse_connect's ``OperationalError`` when the server cannot be reached, and
+    :class:`ClickHouseAccessError` (a ``DatabaseError``) naming the setting when the server's
+    certificate is not trusted or the login is refused.
     """
+    try:
+        return _connect(settings, url, database, **kwargs)
+    except DatabaseError as exc:
+        if (message := _access_problem(str(exc), settings)) is not None:
+            raise ClickHouseAccessError(f"{message} ({url}): {exc}") from None
+        raise
+
+
+class ClickHouseAccessError(DatabaseError):
+    """Fatal at start-up: untrusted TLS certificate or refused login; names the setting."""
+
+
+def _access_problem(text: str, settings: ClickHouseSettings) -> str | None:
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        where = settings.ca_cert or "unset: the system CA store"
+        return (
+            "ClickHouse's TLS certificate is not trusted: check TICKWATCH_CLICKHOUSE_CA_CERT "
+            f"({where})"
+        )
+    if "AUTHENTICATION_FAILED" in text:
+        return (
+            f"ClickHouse refused the login of user {settings.username!r}: check this worker's "
+            "TICKWATCH_CLICKHOUSE_<ROLE>_USERNAME / _PASSWORD (or the shared "
+            "TICKWATCH_CLICKHOUSE_USERNAME / _PASSWORD when no role user is set)"
+        )
+    return None
+
+
+def _connect(
+    settings: ClickHouseSettings, url: str, database: str, **kwargs: Any
+) -> ClickHouseClient:
     parsed = urlparse(url)
     secure = parsed.scheme == "https"
     return clickhouse_connect.get_client(

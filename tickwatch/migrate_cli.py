@@ -1,10 +1,15 @@
-"""``tickwatch migrate``: apply the ClickHouse migrations, fail fast when ClickHouse is away."""
+"""``tickwatch migrate``: create the role users, apply the migrations; fail fast when away.
+
+Order: as the shared (admin) user, create or update one user per configured role
+(``tickwatch.access``; skipped on the local chdb-core server, whose users come from
+``users.xml``) → as the ``migrate`` role's user, apply the pending migrations.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from tickwatch import migrations
+from tickwatch import access, migrations
 from tickwatch.clients import clickhouse_client
 from tickwatch.endpoints import EndpointError, resolve_endpoints
 from tickwatch.settings import Settings
@@ -19,7 +24,8 @@ def run_migrate(settings: Settings) -> int:
         console.print(f"[red]{exc}[/red]")
         return 2
     try:
-        client = clickhouse_client(settings.clickhouse, url)
+        _create_role_users(settings, url, console)
+        client = clickhouse_client(settings.clickhouse.as_role("migrate"), url)
         applied = migrations.apply(client, settings.clickhouse)
     except migrations.MigrationError as exc:
         console.print(f"[red]migration failed: {exc}[/red]")
@@ -32,3 +38,19 @@ def run_migrate(settings: Settings) -> int:
     else:
         console.print(f"schema is up to date at {url}")
     return 0
+
+
+def _create_role_users(settings: Settings, url: str, console: Console) -> None:
+    users = access.role_users(settings.clickhouse)
+    if not users:
+        return
+    admin = clickhouse_client(settings.clickhouse, url)
+    try:
+        created = access.apply_users(admin, users)
+    finally:
+        admin.close()
+    names = ", ".join(f"{u.username} ({u.role})" for u in users)
+    if created:
+        console.print(f"role users ready: {names}")
+    else:
+        console.print(f"role users come from the server's users.xml here: {names}")

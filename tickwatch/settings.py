@@ -78,6 +78,9 @@ class KafkaSettings(Section):
         return conf
 
 
+_ROLE_USER = r"^([A-Za-z_][A-Za-z0-9_\-]{0,63})?$"
+
+
 class ClickHouseSettings(Section):
     """ClickHouse HTTP endpoint. ``url`` empty = use the local stack's server."""
 
@@ -92,6 +95,30 @@ class ClickHouseSettings(Section):
     ops_ttl_days: int = Field(14, ge=1)
     connect_timeout_s: float = Field(5.0, gt=0)
     send_receive_timeout_s: float = Field(30.0, gt=0)
+    # One least-privilege user per role (tickwatch/access.py); empty = the shared username above.
+    migrate_username: str = Field("", pattern=_ROLE_USER)
+    migrate_password: SecretStr = SecretStr("")
+    load_username: str = Field("", pattern=_ROLE_USER)
+    load_password: SecretStr = SecretStr("")
+    telemetry_username: str = Field("", pattern=_ROLE_USER)
+    telemetry_password: SecretStr = SecretStr("")
+    monitor_username: str = Field("", pattern=_ROLE_USER)
+    monitor_password: SecretStr = SecretStr("")
+    grafana_username: str = Field("", pattern=_ROLE_USER)
+    grafana_password: SecretStr = SecretStr("")
+
+    def role_credentials(self, role: str) -> tuple[str, str]:
+        """``(username, password)`` of ``role``'s user, or the shared ones when it has none."""
+        username = str(getattr(self, f"{role}_username"))
+        if not username:
+            return self.username, self.password.get_secret_value()
+        password: SecretStr = getattr(self, f"{role}_password")
+        return username, password.get_secret_value()
+
+    def as_role(self, role: str) -> ClickHouseSettings:
+        """These settings with ``username`` / ``password`` replaced by ``role``'s user."""
+        username, password = self.role_credentials(role)
+        return self.model_copy(update={"username": username, "password": SecretStr(password)})
 
 
 class IngestSettings(Section):
@@ -268,6 +295,25 @@ class AlertSettings(Section):
     silences: str = ""
     maintenance_windows: str = ""
     stale_after_s: float = Field(600.0, gt=0)
+    flap_window_s: float = Field(900.0, gt=0)
+    flap_start_changes: int = Field(6, ge=2)
+    flap_stop_changes: int = Field(2, ge=0)
+    inhibit_grace_s: float = Field(60.0, ge=0)
+
+
+class StatusSettings(Section):
+    """The detector's status page and JSON API (served by ``tickwatch monitor``).
+
+    ``api_token`` empty = the write endpoints (silences, maintenance) answer 403; reads stay open.
+    ``port`` 0 = an ephemeral port (written to ``<state_dir>/status-server.json``).
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9110, ge=0, le=65535)
+    api_token: SecretStr = SecretStr("")
+    refresh_s: int = Field(10, ge=1, le=3600)
+    uptime_hours: int = Field(24, ge=1, le=168)
 
 
 class SmtpSettings(Section):
@@ -331,6 +377,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
     smtp: SmtpSettings = SmtpSettings()
+    status: StatusSettings = StatusSettings()
     sources: SourceCredentials = SourceCredentials()
     otel: OtelSettings = OtelSettings()
 

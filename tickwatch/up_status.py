@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tickwatch.up_detector import DetectorView
+
 RECORDS_IN = "tickwatch_ingest_records_total"
 ROWS_OUT = "tickwatch_load_rows_inserted_total"
 LAG = "tickwatch_load_consumer_lag"
@@ -63,6 +65,9 @@ class Status:
     produce_errors: float | None = None
     health: Mapping[str, str] = field(default_factory=dict)
     rows: Mapping[str, int] = field(default_factory=dict)
+    detector: DetectorView | None = None  # checks, open alerts, emails (from its status API)
+    links: Mapping[str, str] = field(default_factory=dict)  # status page, Prometheus, mail
+    drill: str = ""  # the incident drill's progress, when one runs
 
 
 class StatusBoard:

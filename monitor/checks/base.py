@@ -1,4 +1,5 @@
-"""The shape of a health check and the wrapper that times it and turns failures into UNKNOWN."""
+"""The shape of a health check, what it depends on, and the wrapper that times it, cleans its
+targets and turns failures into UNKNOWN."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from loguru import logger
 from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
+from tickwatch.sanitize import clean
 
 
 class Check(Protocol):
@@ -26,6 +28,30 @@ class Check(Protocol):
     def run(self) -> list[CheckResult]: ...
 
 
+CLICKHOUSE = "clickhouse_reachable"
+KAFKA = "kafka_reachable"
+
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "freshness": (CLICKHOUSE, KAFKA),  # reads ClickHouse; its data arrives through Kafka
+    "consumer_lag": (KAFKA,),
+    "latency_p99": (CLICKHOUSE, KAFKA),
+    "heartbeat": (CLICKHOUSE,),
+    "dlq_rate": (CLICKHOUSE,),
+}
+"""What each check depends on, for a check class that does not declare ``depends_on``."""
+
+
+def dependencies(checks: list[Check]) -> dict[str, tuple[str, ...]]:
+    """``check name -> names of the checks it depends on`` (its ``depends_on`` attribute, else
+    :data:`DEPENDS_ON`); only dependencies that are among ``checks`` count."""
+    names = {c.name for c in checks}
+    out = {}
+    for c in checks:
+        declared = getattr(c, "depends_on", DEPENDS_ON.get(c.name, ()))
+        out[c.name] = tuple(p for p in declared if p in names and p != c.name)
+    return out
+
+
 def run_check(check: Check, clock: WallClock) -> list[CheckResult]:
     """Run ``check`` once; never raises. Unreachable dependencies and bugs become UNKNOWN."""
     started = clock.time()
@@ -38,7 +64,12 @@ def run_check(check: Check, clock: WallClock) -> list[CheckResult]:
         logger.exception("check {} failed", check.name)
         results = [_unknown(check.name, started, f"check failed: {type(exc).__name__}: {exc}")]
     elapsed = time.perf_counter() - t0
-    return [replace(r, duration=elapsed) for r in results]
+    # targets come from data (a heartbeat's service, a topic): no CR/LF or control characters
+    # may reach an alert key or an email header
+    return [
+        replace(r, duration=elapsed, check=clean(r.check, 200), target=clean(r.target, 500))
+        for r in results
+    ]
 
 
 def _unknown(check: str, now: float, message: str) -> CheckResult:

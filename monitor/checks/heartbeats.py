@@ -8,13 +8,19 @@ service (target = the service name), for every expected service and every servic
 * OK   — otherwise. Silent instances of a service that still has a live one are listed in the
   message but do not alert: heartbeats carry no clean-exit status, and a restarted worker leaves
   its old instance id behind. Instances silent for ``FORGET_FACTOR`` timeouts are forgotten.
+
+After ClickHouse was unreachable (a read failed), heartbeats written meanwhile could not arrive:
+until ClickHouse has answered for ``heartbeat_timeout_s`` again, a service without a fresh
+heartbeat is UNKNOWN (state held), not CRIT, so an outage does not open one alert per service.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from monitor.chconn import ClickHouseHandle
+from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock, utc
 
@@ -26,6 +32,7 @@ Instance = tuple[str, float, str]  # instance, last heartbeat (epoch s), last st
 
 class HeartbeatCheck:
     name = "heartbeat"
+    depends_on = ("clickhouse_reachable",)
 
     def __init__(
         self,
@@ -42,13 +49,34 @@ class HeartbeatCheck:
         self._horizon = FORGET_FACTOR * timeout_s
         self.interval_s = interval_s
         self._clock = clock
+        self._unreachable = False
+        self._back_since: float | None = None  # ClickHouse answers again since then
 
     def run(self) -> list[CheckResult]:
         """Grade every expected or recently seen service. Raises CheckUnavailable."""
         now = self._clock.time()
-        seen = self._instances(now)
+        try:
+            seen = self._instances(now)
+        except CheckUnavailable:
+            self._unreachable = True
+            raise
+        if self._unreachable:
+            self._unreachable, self._back_since = False, now
         services = sorted(set(self._expected) | set(seen))
-        return [self._grade(s, seen.get(s, []), now) for s in services]
+        return [self._settling(self._grade(s, seen.get(s, []), now)) for s in services]
+
+    def _settling(self, r: CheckResult) -> CheckResult:
+        """A CRIT judged on rows older than ClickHouse's return is UNKNOWN for one timeout."""
+        back = self._back_since
+        if r.status is not Status.CRIT or back is None or r.time - back >= self._timeout:
+            return r
+        waited = r.time - back
+        return replace(
+            r,
+            status=Status.UNKNOWN,
+            message=f"{r.message} (ClickHouse answers again "
+            f"since {waited:.0f}s; waiting up to {self._timeout:.0f}s for heartbeats)",
+        )
 
     def _instances(self, now: float) -> dict[str, list[Instance]]:
         sql = (

@@ -3,6 +3,9 @@
 * ``latency_p99`` (target = the trades table): p99 of ``inserted_at - event_time`` over trades
   inserted in the last ``latency_interval_s``; WARN above the threshold, CRIT above twice it.
   No trades in the interval → OK with a note (freshness reports missing data).
+  Only trades with an event time after ClickHouse last came back (a read of this check failed
+  before) count: the backlog written after an outage measures the outage, which its own
+  reachability alert reports, not the pipeline's latency.
 * ``dlq_rate`` (target = the dead-letter table): dead letters per second over the last
   ``dlq_interval_s``; WARN above the threshold, CRIT above ten times it.
 """
@@ -10,6 +13,7 @@
 from __future__ import annotations
 
 from monitor.chconn import ClickHouseHandle
+from monitor.errors import CheckUnavailable
 from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock, utc
 
@@ -24,6 +28,7 @@ def _grade(value: float, warn: float, crit: float) -> Status:
 
 class LatencyCheck:
     name = "latency_p99"
+    depends_on = ("clickhouse_reachable", "kafka_reachable")
 
     def __init__(
         self,
@@ -38,6 +43,8 @@ class LatencyCheck:
         self._threshold = threshold_s
         self.interval_s = interval_s
         self._clock = clock
+        self._unreachable = False
+        self._floor = 0.0  # only trades with an event time from here on count
 
     def run(self) -> list[CheckResult]:
         """Raises CheckUnavailable."""
@@ -45,9 +52,18 @@ class LatencyCheck:
         sql = (
             "SELECT count(), quantile(0.99)((toUnixTimestamp64Micro(inserted_at) - "
             f"toUnixTimestamp64Micro(event_time)) / 1e6) FROM {self._table} "
-            "WHERE inserted_at >= {since:DateTime64(3, 'UTC')}"
+            "WHERE inserted_at >= {since:DateTime64(3, 'UTC')} "
+            "AND event_time >= {floor:DateTime64(3, 'UTC')}"
         )
-        n, p99 = self._ch.rows(sql, {"since": utc(now - self.interval_s)})[0]
+        params = {"since": utc(now - self.interval_s), "floor": utc(self._floor)}
+        try:
+            n, p99 = self._ch.rows(sql, params)[0]
+        except CheckUnavailable:
+            self._unreachable = True
+            raise
+        if self._unreachable:  # back after an outage: judge only trades from now on
+            self._unreachable, self._floor = False, now
+            n, p99 = self._ch.rows(sql, {**params, "floor": utc(now)})[0]
         if not n:
             return [
                 CheckResult(
@@ -71,6 +87,7 @@ class LatencyCheck:
 
 class DeadLetterRateCheck:
     name = "dlq_rate"
+    depends_on = ("clickhouse_reachable",)
 
     def __init__(
         self,

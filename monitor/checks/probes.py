@@ -2,6 +2,8 @@
 
 ``http://`` and ``https://`` URLs are fetched with a GET (CRIT on a transport error or a status
 of 400 and above); ``tcp://host:port`` is a plain TCP connect. One row per URL, value = seconds.
+Targets are redacted (``tickwatch.redact``): a password or token in a probe URL is never stored,
+alerted on or mailed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import httpx
 from monitor.errors import MonitorConfigError
 from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
+from tickwatch.redact import redact_url, scrub
 
 
 def parse_probe_urls(spec: str) -> list[str]:
@@ -24,11 +27,13 @@ def parse_probe_urls(spec: str) -> list[str]:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https", "tcp") or not parsed.hostname:
             raise MonitorConfigError(
-                f"TICKWATCH_MONITOR_PROBE_URLS: bad URL {url!r} "
+                f"TICKWATCH_MONITOR_PROBE_URLS: bad URL {redact_url(url)!r} "
                 "(expected http://, https:// or tcp://host:port)"
             )
         if parsed.scheme == "tcp" and parsed.port is None:
-            raise MonitorConfigError(f"TICKWATCH_MONITOR_PROBE_URLS: {url!r} needs a port")
+            raise MonitorConfigError(
+                f"TICKWATCH_MONITOR_PROBE_URLS: {redact_url(url)!r} needs a port"
+            )
     return urls
 
 
@@ -58,7 +63,9 @@ class ProbeCheck:
         except (OSError, httpx.HTTPError) as exc:
             status, detail = Status.CRIT, f"{type(exc).__name__}: {exc}"
         elapsed = time.perf_counter() - t0
-        return CheckResult(now, self.name, url, status, elapsed, self._timeout, detail)
+        # stored, alerted and mailed: never the URL's password or tokens
+        shown, detail = redact_url(url), scrub(detail, url)
+        return CheckResult(now, self.name, shown, status, elapsed, self._timeout, detail)
 
     def _http(self, url: str) -> str:
         response = httpx.get(url, timeout=self._timeout, follow_redirects=True)

@@ -52,6 +52,7 @@ REQUIRED_MESSAGE = "copy .env.example to .env"
 OPTIONAL_VARIABLES = {
     "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "TICKWATCH_INGEST_SYMBOL_LIST",
     "ALPACA_KEY_ID", "ALPACA_SECRET_KEY", "POLYGON_API_KEY", "SMTP_USERNAME", "SMTP_PASSWORD",
+    "STATUS_API_TOKEN",
 }  # fmt: skip
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|KEY_ID|CREDENTIAL", re.IGNORECASE)
 
@@ -222,8 +223,18 @@ def test_worker_environment_with_env_example_values_is_valid_settings(
         monkeypatch.setenv(key, VARIABLE.sub(lambda m: example[m.group(1)], value))
     settings = load_settings(_env_file=None)
     assert settings.kafka.bootstrap == "kafka:9092"
-    assert settings.clickhouse.username == example["CLICKHOUSE_USER"]
-    assert settings.clickhouse.password.get_secret_value() == example["CLICKHOUSE_PASSWORD"]
+    ch = settings.clickhouse
+    if name == "migrate":  # only migrate holds the admin user (it creates the role users)
+        assert ch.username == example["CLICKHOUSE_USER"]
+        assert ch.password.get_secret_value() == example["CLICKHOUSE_PASSWORD"]
+    else:
+        assert ch.password.get_secret_value() != example["CLICKHOUSE_PASSWORD"]
+    roles = {"ingest": ["telemetry"], "load": ["load", "telemetry"],
+             "monitor": ["monitor", "telemetry"], "migrate": ["migrate", "telemetry"]}  # fmt: skip
+    for role in roles[name]:
+        user, password = ch.role_credentials(role)
+        assert user == example[f"CLICKHOUSE_{role.upper()}_USER"], (name, role)
+        assert password == example[f"CLICKHOUSE_{role.upper()}_PASSWORD"], (name, role)
     assert settings.smtp.recipient_list == [example["ALERT_EMAIL_TO"]]
 
 

@@ -36,11 +36,20 @@ _SERVE_SQL = (
 _KILL_SQL = f"KILL QUERY WHERE query LIKE '%{MARKER}%' AND query NOT LIKE '%KILL%' SYNC"
 
 
-def config_xml(http_port: int, tcp_port: int) -> str:
-    """The server configuration read by the embedded engine from ``./config.xml``."""
+def config_xml(http_port: int, tcp_port: int, users_file: Path | None = None) -> str:
+    """The server configuration read by the embedded engine from ``./config.xml``.
+
+    With ``users_file`` the engine takes its users (passwords, grants, profiles) from that
+    ``users.xml``; without it, clickhouse-local's built-in password-less ``default`` user.
+    """
+    users = ""
+    if users_file is not None:
+        users = (
+            f"<user_directories><users_xml><path>{users_file}</path></users_xml></user_directories>"
+        )
     return (
         f"<clickhouse><listen_host>{LOOPBACK}</listen_host>"
-        f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port></clickhouse>\n"
+        f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>{users}</clickhouse>\n"
     )
 
 
@@ -95,7 +104,9 @@ def load_engine() -> ModuleType:
     return module
 
 
-def serve(data_dir: Path, run_dir: Path, http_port: int, tcp_port: int) -> int:
+def serve(
+    data_dir: Path, run_dir: Path, http_port: int, tcp_port: int, users_file: Path | None = None
+) -> int:
     """Serve until the marker query is killed or SIGTERM arrives; blocks. Returns an exit code.
 
     Exit code 3 means one of the ports was taken (checked first, and again if binding fails).
@@ -107,7 +118,8 @@ def serve(data_dir: Path, run_dir: Path, http_port: int, tcp_port: int) -> int:
     engine = load_engine()
     data_dir.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.xml").write_text(config_xml(http_port, tcp_port), encoding="utf-8")
+    config = config_xml(http_port, tcp_port, users_file)
+    (run_dir / "config.xml").write_text(config, encoding="utf-8")
     os.chdir(run_dir)
     errors: list[BaseException] = []
     worker = threading.Thread(

@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--tcp-port", type=int, required=True)
+    parser.add_argument("--users-file", type=Path, default=None, help="users.xml to enforce")
     args = parser.parse_args(argv)
-    return serve(args.data_dir.resolve(), args.run_dir.resolve(), args.http_port, args.tcp_port)
+    users = args.users_file.resolve() if args.users_file else None
+    return serve(
+        args.data_dir.resolve(), args.run_dir.resolve(), args.http_port, args.tcp_port, users
+    )
 
 
 class ClickHouseServer:
@@ -58,6 +62,8 @@ class ClickHouseServer:
 
     Ports given as 0 are chosen free at the first :meth:`start` and kept for restarts. An
     instance can also take over a server started earlier (``pid`` and both ports known).
+    ``users_xml`` (see :func:`tickwatch.access.users_xml`) is written to ``run_dir/users.xml``,
+    owner-readable only, and enforced: the role users and their grants exist on this server.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class ClickHouseServer:
         log_path: Path | None = None,
         ready_timeout_s: float = 60.0,
         pid: int | None = None,
+        users_xml: str | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.run_dir = run_dir.resolve()
@@ -78,6 +85,7 @@ class ClickHouseServer:
         self.log_path = (log_path or self.run_dir / "clickhouse.log").resolve()
         self.ready_timeout_s = ready_timeout_s
         self._pid = pid
+        self.users_xml = users_xml
         self._child: subprocess.Popen[bytes] | None = None
 
     @property
@@ -102,6 +110,7 @@ class ClickHouseServer:
         self._choose_ports()
         ensure_port_free(self.http_port, "clickhouse http")
         ensure_port_free(self.tcp_port, "clickhouse native")
+        self._write_users()
         self._child = process.spawn(self._argv(), self.log_path)
         self._pid = self._child.pid
         self._wait_ready()
@@ -136,12 +145,28 @@ class ClickHouseServer:
             while self.tcp_port == self.http_port:
                 self.tcp_port = free_port()
 
+    @property
+    def users_file(self) -> Path:
+        """Where ``users_xml`` is written for the server process."""
+        return self.run_dir / "users.xml"
+
+    def _write_users(self) -> None:
+        if self.users_xml is None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.users_file.touch(mode=0o600)
+        self.users_file.chmod(0o600)
+        self.users_file.write_text(self.users_xml, encoding="utf-8")
+
     def _argv(self) -> list[str]:
-        return [
+        argv = [
             sys.executable, "-m", "tickwatch.stack.clickhouse_server",
             "--data-dir", str(self.data_dir), "--run-dir", str(self.run_dir),
             "--http-port", str(self.http_port), "--tcp-port", str(self.tcp_port),
         ]  # fmt: skip
+        if self.users_xml is not None:
+            argv += ["--users-file", str(self.users_file)]
+        return argv
 
     def _wait_ready(self) -> None:
         outcome = process.await_ready(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tickwatch.access import role_users, users_xml
 from tickwatch.settings import Settings
 from tickwatch.stack import clickhouse_server, kafka_broker, process, prometheus
 from tickwatch.stack.mail_process import MailProcess
@@ -17,7 +18,12 @@ from tickwatch.stack.stackfile import Record
 
 
 def start_clickhouse(settings: Settings, state_dir: Path, previous: Record) -> Record:
-    """Start ClickHouse (data in ``clickhouse-data``), on the previous ports if free; blocks."""
+    """Start ClickHouse (data in ``clickhouse-data``), on the previous ports if free; blocks.
+
+    When role users are configured (``TICKWATCH_CLICKHOUSE_<ROLE>_USERNAME``), the server gets
+    them, with their grants, from a generated ``users.xml`` (``tickwatch.access``).
+    """
+    roles = role_users(settings.clickhouse)
     server = clickhouse_server.ClickHouseServer(
         state_dir / "clickhouse-data",
         state_dir / "clickhouse-run",
@@ -25,6 +31,7 @@ def start_clickhouse(settings: Settings, state_dir: Path, previous: Record) -> R
         tcp_port=reusable(previous.get("tcp_port")),
         log_path=state_dir / "logs" / "clickhouse.log",
         ready_timeout_s=settings.stack.ready_timeout_s,
+        users_xml=users_xml(roles) if roles else None,
     )
     server.start()
     return {

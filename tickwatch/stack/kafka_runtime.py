@@ -11,9 +11,11 @@ import base64
 import hashlib
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from tickwatch.stack.errors import StackError
+from tickwatch.stack.kafka_tls import KafkaTlsMaterial
 from tickwatch.stack.net import LOOPBACK
 from tickwatch.stack.process import require_tool
 
@@ -61,11 +63,23 @@ def resolve_jars(libs_dir: Path, pom: Path = DEFAULT_POM) -> Path:
     return libs_dir
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+@dataclass(frozen=True)
+class SecureListeners:
+    """Ports and TLS material of the optional SSL (mutual TLS) and SASL_SSL (SCRAM) listeners."""
+
+    ssl_port: int
+    sasl_ssl_port: int
+    tls: KafkaTlsMaterial
+
+
+def server_properties(
+    data_dir: Path, port: int, controller_port: int, secure: SecureListeners | None = None
+) -> str:
     """A one-node KRaft (broker + controller) configuration listening on 127.0.0.1 only.
 
     ``auto.create.topics.enable=false``: topics are created explicitly (``tickwatch stack up``,
     the test fixtures), so a typo in a topic name fails instead of silently creating a topic.
+    With ``secure``, see :func:`secure_listener_properties`.
     """
     settings = {
         "process.roles": "broker,controller",
@@ -89,7 +103,45 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
     }
+    if secure is not None:
+        settings.update(secure_listener_properties(port, controller_port, secure))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def secure_listener_properties(
+    port: int, controller_port: int, secure: SecureListeners
+) -> dict[str, str]:
+    """Add an ``SSL`` listener (clients must present a certificate the CA signed) and a
+    ``SASL_SSL`` listener (SCRAM-SHA-512 over TLS; users are created with the admin API).
+
+    The ``PLAINTEXT`` listener stays, on 127.0.0.1 only: it is the inter-broker listener (one
+    node here) and the one the harness uses to create SCRAM users; the ``CONTROLLER`` listener is
+    PLAINTEXT on 127.0.0.1 too. No authorizer runs, so an authenticated principal may do anything.
+    """
+    ssl = f"SSL://{LOOPBACK}:{secure.ssl_port}"
+    sasl = f"SASL_SSL://{LOOPBACK}:{secure.sasl_ssl_port}"
+    plain = f"PLAINTEXT://{LOOPBACK}:{port}"
+    tls = secure.tls
+    return {
+        "listeners": f"{plain},{ssl},{sasl},CONTROLLER://{LOOPBACK}:{controller_port}",
+        "advertised.listeners": f"{plain},{ssl},{sasl}",
+        "listener.security.protocol.map": (
+            "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+        ),
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(tls.keystore),
+        "ssl.keystore.password": tls.store_password,
+        "ssl.key.password": tls.store_password,
+        "ssl.truststore.type": "PKCS12",
+        "ssl.truststore.location": str(tls.truststore),
+        "ssl.truststore.password": tls.store_password,
+        "listener.name.ssl.ssl.client.auth": "required",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+    }
 
 
 def new_cluster_id() -> str:
@@ -119,7 +171,16 @@ def format_storage(jvm: list[str], config: Path, data_dir: Path) -> None:
     """
     if (data_dir / "meta.properties").is_file():
         return
-    argv = [*jvm, STORAGE_TOOL_CLASS, "format", "-t", new_cluster_id(), "-c", str(config)]
+    # "--cluster-id=<id>" in one argument: an id may start with "-" (1 in 64), which the tool's
+    # argument parser would otherwise take for an option
+    argv = [
+        *jvm,
+        STORAGE_TOOL_CLASS,
+        "format",
+        f"--cluster-id={new_cluster_id()}",
+        "-c",
+        str(config),
+    ]
     done = subprocess.run(
         argv, capture_output=True, text=True, timeout=_FORMAT_TIMEOUT_S, check=False
     )

@@ -338,5 +338,6 @@ def _default_port(service: str, settings: Settings) -> int:
 def _clickhouse_writer(settings: Settings, url: str) -> ClickHouseRowWriter:
     ch = settings.clickhouse
     timeout = min(ch.send_receive_timeout_s, TELEMETRY_SEND_TIMEOUT_S)
-    quick = ch.model_copy(update={"send_receive_timeout_s": timeout})
+    # the telemetry role's user: INSERT on the telemetry tables only (tickwatch/access.py)
+    quick = ch.as_role("telemetry").model_copy(update={"send_receive_timeout_s": timeout})
     return ClickHouseRowWriter(lambda: clickhouse_client(quick, url), ch.ops_database)

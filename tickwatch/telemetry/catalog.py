@@ -217,6 +217,8 @@ class MonitorMetrics:
         self._alerts_open = gauge(defs.ALERTS_OPEN, registry)
         self._notifications = counter(defs.ALERT_NOTIFICATIONS, registry)
         self._outbox = gauge(defs.ALERT_OUTBOX_PENDING, registry)
+        self._quarantined = counter(defs.ALERT_QUARANTINED, registry)
+        self._inhibited = counter(defs.ALERT_INHIBITED, registry)
 
     def check_run(self, check: str, target: str, status: str, seconds: float) -> None:
         """``check`` ran against ``target`` in ``seconds`` with ``status`` (OK/WARN/CRIT/UNKNOWN).
@@ -239,6 +241,14 @@ class MonitorMetrics:
     def outbox_pending(self, n: int) -> None:
         """``n`` notifications wait in the outbox."""
         self._outbox.set(n)
+
+    def notification_quarantined(self) -> None:
+        """A notification that can never be sent was taken out of the outbox."""
+        self._quarantined.inc()
+
+    def alert_inhibited(self, check: str) -> None:
+        """An event of ``check`` was held back by a failing (or just recovered) dependency."""
+        self._inhibited.labels(check).inc()
 
 
 class ServiceMetrics:

@@ -174,6 +174,15 @@ ALERT_NOTIFICATIONS = MetricDef(
 ALERT_OUTBOX_PENDING = MetricDef(
     "tickwatch_alert_outbox_pending", G, "Notifications waiting in the outbox."
 )
+ALERT_QUARANTINED = MetricDef(
+    "tickwatch_alert_notifications_quarantined_total", C,
+    "Notifications that can never be sent, taken out of the outbox (a fallback email names each).",
+)  # fmt: skip
+ALERT_INHIBITED = MetricDef(
+    "tickwatch_alert_events_inhibited_total", C,
+    "Alert events held back because a check they depend on is failing or just recovered.",
+    ("check",),
+)  # fmt: skip
 
 CATALOG: tuple[MetricDef, ...] = (
     INGEST_RECORDS,
@@ -211,6 +220,8 @@ CATALOG: tuple[MetricDef, ...] = (
     ALERTS_OPEN,
     ALERT_NOTIFICATIONS,
     ALERT_OUTBOX_PENDING,
+    ALERT_QUARANTINED,
+    ALERT_INHIBITED,
 )
 """Every metric tickwatch exposes, in definition order."""
 

@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 
+from tickwatch.redact import mask_urls
 from tickwatch.settings import TelemetrySettings
 from tickwatch.telemetry.export import Channel, Row, TableSpec
 from tickwatch.telemetry.tracing import span_id_hex, trace_id_hex
@@ -82,9 +83,14 @@ def configure_logging(service: str, settings: TelemetrySettings, sink: TextIO = 
     :class:`InterceptHandler` as the only stdlib root handler.
     """
     logger.remove()
-    logger.configure(extra={"service": service}, patcher=add_trace_context)
+    logger.configure(extra={"service": service}, patcher=_patch_record)
     logger.add(_JsonLines(sink), level=settings.log_level, format="{message}")
     logging.basicConfig(handlers=[InterceptHandler()], level=logging.NOTSET, force=True)
+
+
+def _patch_record(record: Record) -> None:
+    add_trace_context(record)
+    record["message"] = mask_urls(record["message"])  # no URL password or token in any log
 
 
 def add_trace_context(record: Record) -> None:
