@@ -71,7 +71,7 @@ def build_checks(
             interval_s=m.lag_interval_s,
             clock=clock,
         ),
-        _freshness(settings, ch, clock),
+        build_freshness(settings, ch, clock),
         HeartbeatCheck(
             ch,
             ops,
@@ -100,7 +100,8 @@ def build_checks(
     return checks
 
 
-def _freshness(settings: Settings, ch: ClickHouseHandle, clock: WallClock) -> FreshnessCheck:
+def build_freshness(settings: Settings, ch: ClickHouseHandle, clock: WallClock) -> FreshnessCheck:
+    """The freshness check of ``settings``; raises MonitorConfigError on a bad setting."""
     m = settings.monitor
     limits = Limits(
         warn_s=m.freshness_warn_s,

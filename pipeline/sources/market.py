@@ -113,6 +113,8 @@ class MarketModel:
 
     def _walk(self, ts: I64, sym: I64, rng: np.random.Generator) -> F64:
         """Log-price path per symbol: segment-wise cumulative sums over a symbol-sorted view."""
+        if not len(sym):  # a block entirely outside trading hours (a weekend at a low rate)
+            return np.zeros(0, dtype=np.float64)
         order = np.argsort(sym, kind="stable")
         s, t = sym[order], ts[order]
         first = np.ones(len(s), dtype=np.bool_)

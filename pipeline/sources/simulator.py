@@ -64,7 +64,8 @@ class Simulator:
         self._hours = InstrumentHours(model, classes, self.universe.exchange)
         self._closed = False
 
-    def _tape(self, start: float) -> Tape:
+    def tape(self, start: float) -> Tape:
+        """The feed from ``start`` (epoch seconds), read with :meth:`Tape.take`."""
         s = self._settings
         model = MarketModel(
             self.universe,
@@ -79,7 +80,7 @@ class Simulator:
 
     async def batches(self) -> AsyncIterator[Sequence[Payload]]:
         """Batches of due records until :meth:`aclose`; never ends on its own."""
-        tape = self._tape(self._clock.time())
+        tape = self.tape(self._clock.time())
         while not self._closed:
             now = self._clock.time()
             items, behind = tape.take(int(now * 1e6), self._max_batch)
