@@ -122,7 +122,20 @@ def _message(verdicts: list[Verdict], failing: list[Verdict], list_max: int) -> 
         return f"{n} symbols fresh ({calendars}; {len(closed)} in a closed market)"
     shown = ", ".join(_describe(v) for v in failing[:list_max])
     more = f", and {len(failing) - list_max} more" if len(failing) > list_max else ""
-    return f"{len(failing)} of {n} symbols stale ({calendars}): {shown}{more}"
+    return (
+        f"{len(failing)} of {n} symbols stale ({calendars}; {_by_source(verdicts)}): "
+        f"{shown}{more}"
+    )
+
+
+def _by_source(verdicts: list[Verdict]) -> str:
+    """``alpaca 20/20 stale, polygon 0/15``: a dead vendor shows at a glance."""
+    total: dict[str, int] = defaultdict(int)
+    stale: dict[str, int] = defaultdict(int)
+    for v in verdicts:
+        total[v.watched.source] += 1
+        stale[v.watched.source] += v.status.failing
+    return ", ".join(f"{src} {stale[src]}/{total[src]} stale" for src in sorted(total))
 
 
 def _describe(v: Verdict) -> str:

@@ -147,6 +147,16 @@ def test_a_symbol_silent_for_weeks_stays_watched_and_never_resolves_falsely() ->
     assert got.target == "trades/crypto" and got.status is Status.CRIT
 
 
+def test_a_dead_vendor_shows_in_the_per_source_counts() -> None:
+    tables = ActivityTables()
+    for i in range(3):
+        tables.add(f"A{i}", at("2026-11-24T15:00:00"), source="alpaca")
+        tables.add(f"P{i}", at("2026-11-24T15:59:59"), source="polygon")
+    (got,) = check(tables, ManualClock(at("2026-11-24T16:00:00"))).run()
+    assert got.status is Status.CRIT
+    assert "3 of 6 symbols stale (XNYS; alpaca 3/3 stale, polygon 0/3 stale)" in got.message
+
+
 def test_many_stale_symbols_are_one_result_listing_them() -> None:
     tables = ActivityTables()
     for i in range(30):
