@@ -123,8 +123,7 @@ def _message(verdicts: list[Verdict], failing: list[Verdict], list_max: int) -> 
     shown = ", ".join(_describe(v) for v in failing[:list_max])
     more = f", and {len(failing) - list_max} more" if len(failing) > list_max else ""
     return (
-        f"{len(failing)} of {n} symbols stale ({calendars}; {_by_source(verdicts)}): "
-        f"{shown}{more}"
+        f"{len(failing)} of {n} symbols stale ({calendars}; {_by_source(verdicts)}): {shown}{more}"
     )
 
 
