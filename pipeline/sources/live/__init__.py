@@ -30,7 +30,13 @@ from tickwatch.telemetry.catalog import IngestMetrics
 
 LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase")
 
-__all__ = ["LIVE_SOURCES", "WebSocketSource", "build_live_source", "live_asset_class"]
+__all__ = [
+    "LIVE_SOURCES",
+    "WebSocketSource",
+    "build_live_source",
+    "live_asset_class",
+    "live_market",
+]
 
 
 def build_live_source(
@@ -62,7 +68,7 @@ def build_vendor(settings: Settings) -> Vendor:
     if name not in LIVE_SOURCES:
         raise FatalFeedError(f"{name!r} is not a live source; choose one of {LIVE_SOURCES}")
     symbols = load_symbols(settings.ingest)
-    market = _market(settings)
+    market = live_market(settings)
     if name == "binance":
         return BinanceVendor(symbols, market=market, url=sources.binance_url)
     if name == "coinbase":
@@ -97,7 +103,7 @@ def live_asset_class(settings: Settings) -> str:
     return "crypto" if crypto else "equity"
 
 
-def _market(settings: Settings) -> MarketOpen:
+def live_market(settings: Settings) -> MarketOpen:
     """When silence on the connection is a stall: the trading hours of the feed's asset class.
 
     Raises ``CalendarNameError`` (a ``ValueError``) for a bad ``hours.*`` setting.
