@@ -11,15 +11,18 @@ from typing import Any, Protocol
 from monitor.chconn import ClickHouseHandle
 from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
+from monitor.checks.freshness_grade import Limits
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.lag import ConsumerLagCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachableCheck
+from monitor.errors import MonitorConfigError
+from monitor.expected_symbols import ExpectedSymbol, expected_symbols
 from monitor.kafka_offsets import KafkaOffsets, OffsetSource
-from monitor.market_hours import MarketHours
 from pipeline.topics import record_topics
 from tickwatch.clock import WallClock
+from tickwatch.market_hours import CalendarNameError, TradingHours, from_settings
 from tickwatch.settings import Settings
 
 
@@ -68,15 +71,7 @@ def build_checks(
             interval_s=m.lag_interval_s,
             clock=clock,
         ),
-        FreshnessCheck(
-            ch,
-            market,
-            MarketHours(m.equity_calendar),
-            warn_s=m.freshness_warn_s,
-            crit_s=m.freshness_crit_s,
-            interval_s=m.freshness_interval_s,
-            clock=clock,
-        ),
+        build_freshness(settings, ch, clock),
         HeartbeatCheck(
             ch,
             ops,
@@ -103,6 +98,43 @@ def build_checks(
             )
         )
     return checks
+
+
+def build_freshness(settings: Settings, ch: ClickHouseHandle, clock: WallClock) -> FreshnessCheck:
+    """The freshness check of ``settings``; raises MonitorConfigError on a bad setting."""
+    m = settings.monitor
+    limits = Limits(
+        warn_s=m.freshness_warn_s,
+        crit_s=m.freshness_crit_s,
+        warn_gaps=m.freshness_warn_gaps,
+        crit_gaps=m.freshness_crit_gaps,
+        list_max=m.freshness_list_max,
+    )
+    return FreshnessCheck(
+        ch,
+        settings.clickhouse.market_database,
+        _hours(settings),
+        _expected(settings),
+        limits=limits,
+        interval_s=m.freshness_interval_s,
+        clock=clock,
+        baseline_days=m.freshness_baseline_days,
+        baseline_refresh_s=m.freshness_baseline_refresh_s,
+    )
+
+
+def _hours(settings: Settings) -> TradingHours:
+    try:
+        return from_settings(settings)
+    except CalendarNameError as exc:
+        raise MonitorConfigError(str(exc)) from None
+
+
+def _expected(settings: Settings) -> list[ExpectedSymbol]:
+    try:
+        return expected_symbols(settings)
+    except ValueError as exc:  # a bad simulator setting (anomalies, calendar): say which
+        raise MonitorConfigError(f"ingest settings: {exc}") from None
 
 
 def _admin(conf: dict[str, Any]) -> Any:

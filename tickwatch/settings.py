@@ -266,7 +266,11 @@ class MonitorSettings(Section):
     freshness_interval_s: float = Field(10.0, gt=0)
     freshness_warn_s: float = Field(60.0, gt=0)
     freshness_crit_s: float = Field(300.0, gt=0)
-    equity_calendar: str = "XNYS"
+    freshness_warn_gaps: float = Field(10.0, ge=1)
+    freshness_crit_gaps: float = Field(30.0, ge=1)
+    freshness_baseline_days: int = Field(7, ge=1, le=90)
+    freshness_baseline_refresh_s: float = Field(300.0, gt=0)
+    freshness_list_max: int = Field(20, ge=1, le=1000)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     heartbeat_timeout_s: float = Field(30.0, gt=0)
     latency_interval_s: float = Field(15.0, gt=0)
@@ -278,6 +282,19 @@ class MonitorSettings(Section):
     check_timeout_s: float = Field(5.0, gt=0)
     expected_services: str = "ingest,load"
     results_buffer_max: int = Field(10_000, ge=100)
+
+
+class TradingHoursSettings(Section):
+    """When each instrument trades (:mod:`tickwatch.market_hours`): one model for the
+    simulator, the live sources' stall detection and the detector's freshness check.
+
+    A calendar is an ``exchange_calendars`` name (XNYS, XTKS, XHKG, XLON...), ``FX`` (24/5:
+    Sunday 17:00 to Friday 17:00 New York time) or ``24/7``. ``exchanges`` (listing exchange
+    MIC → calendar) wins over ``calendars`` (asset class → calendar).
+    """
+
+    calendars: str = "equity=XNYS,etf=XNYS,index=XNYS,fx=FX,crypto=24/7"
+    exchanges: str = ""
 
 
 class AlertSettings(Section):
@@ -375,6 +392,7 @@ class Settings(BaseSettings):
     load: LoadSettings = LoadSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     monitor: MonitorSettings = MonitorSettings()
+    hours: TradingHoursSettings = TradingHoursSettings()
     alerts: AlertSettings = AlertSettings()
     smtp: SmtpSettings = SmtpSettings()
     status: StatusSettings = StatusSettings()

@@ -1,32 +1,35 @@
-"""Data freshness: newest ``event_time`` per record type and asset class, market-hours aware.
+"""Data freshness per symbol and source, reported per record type and asset class.
 
-Target ``<type>/<asset_class>`` (e.g. ``trades/equity``). Staleness counts only trading time:
-``now - max(newest event, open time of the current session)``, so the first minutes after the
-open are not "stale since yesterday's close", and while the market is closed the check is OK with
-"market closed". Groups with no row in the lookback window are not reported (a feed that never
-sent crypto has no crypto freshness).
+Reads two small tables fed by materialized views (migration 0009), never the tick tables:
+``symbol_latest`` (one row per record type, source and symbol: its newest record, kept
+forever) on every run, and ``symbol_activity_daily`` (records per symbol and day) every
+``baseline_refresh_s`` for each symbol's typical gap between records. The watched set is the
+union of the symbols the source's configuration expects (:mod:`monitor.expected_symbols`) and
+every symbol that has ever delivered, so a silent symbol never drops out with a false RESOLVED.
+Grading and grouping: :mod:`monitor.checks.freshness_grade`.
 """
 
 from __future__ import annotations
 
-from monitor.chconn import ClickHouseHandle
-from monitor.market_hours import MarketHours
-from monitor.result import CheckResult, Status
-from tickwatch.clock import WallClock, utc
+from collections.abc import Sequence
+from dataclasses import replace
 
-RECORD_TABLES = ("trades", "quotes", "bars")
-# A bar's event_time is its start and it is published when it ends; the next one is due one
-# interval after that. So a bar table is as fresh as "newest start + 2 intervals" (0 s old
-# right when the next bar is due), and per-minute bars do not look a minute stale by design.
-FRESH_AS_OF = {
-    "bars": "toFloat64(max(event_time)) + 2 * min(interval_s)",
-}
-DEFAULT_FRESH_AS_OF = "toFloat64(max(event_time))"
-LOOKBACK_DAYS = 7
+from monitor.chconn import ClickHouseHandle
+from monitor.checks.freshness_grade import Limits, Watched, grade, group_results
+from monitor.expected_symbols import ExpectedSymbol, symbol_key
+from monitor.result import CheckResult
+from tickwatch.clock import WallClock, utc
+from tickwatch.market_hours import TradingHours
+
+DAY_S = 86_400.0
+Key = tuple[str, str, str]  # record type, source, symbol
 
 
 class FreshnessCheck:
-    """One row per (record type, asset class) seen in the last ``LOOKBACK_DAYS`` days."""
+    """Per-symbol freshness; one result per ``<record type>/<asset class>``.
+
+    Raises ``CheckUnavailable`` (via the handle) when ClickHouse cannot be read.
+    """
 
     name = "freshness"
 
@@ -34,68 +37,66 @@ class FreshnessCheck:
         self,
         ch: ClickHouseHandle,
         market_db: str,
-        hours: MarketHours,
+        hours: TradingHours,
+        expected: Sequence[ExpectedSymbol],
         *,
-        warn_s: float,
-        crit_s: float,
+        limits: Limits,
         interval_s: float,
         clock: WallClock,
+        baseline_days: int = 7,
+        baseline_refresh_s: float = 300.0,
     ) -> None:
         self._ch, self._db, self._hours = ch, market_db, hours
-        self._warn, self._crit = warn_s, crit_s
+        self._expected, self._limits = list(expected), limits
         self.interval_s = interval_s
         self._clock = clock
+        self._since = clock.time()  # a symbol that never delivered is late from here on
+        self._baseline_days, self._baseline_refresh = baseline_days, baseline_refresh_s
+        self._gaps: dict[Key, float] = {}
+        self._gaps_at: float | None = None
 
     def run(self) -> list[CheckResult]:
-        """Query newest event times and grade them. Raises CheckUnavailable."""
+        """Query, grade, group. Raises CheckUnavailable."""
         now = self._clock.time()
-        results: list[CheckResult] = []
-        for table in RECORD_TABLES:
-            for asset_class, newest, stale_symbols in self._newest(table, now):
-                results.append(self._grade(table, asset_class, newest, stale_symbols, now))
-        return results
+        if self._gaps_at is None or now - self._gaps_at >= self._baseline_refresh:
+            self._gaps, self._gaps_at = self._typical_gaps(now), now
+        watched = [replace(w, gap_s=self._gaps.get(_key(w))) for w in self._watched()]
+        return group_results(grade(watched, self._hours, self._limits, now, self._since),
+                             self._limits, now)  # fmt: skip
 
-    def _newest(self, table: str, now: float) -> list[tuple[str, float, list[str]]]:
-        """(asset class, newest event time, up to 10 symbols older than the WARN threshold)."""
-        fresh_as_of = FRESH_AS_OF.get(table, DEFAULT_FRESH_AS_OF)
+    def _watched(self) -> list[Watched]:
         sql = (
-            "SELECT asset_class, max(last), groupArrayIf(10)(symbol, last < {cut:Float64}) "
-            f"FROM (SELECT asset_class, symbol, {fresh_as_of} AS last "
-            f"FROM {self._db}.{table} WHERE event_time >= {{since:DateTime64(3, 'UTC')}} "
-            "GROUP BY asset_class, symbol) GROUP BY asset_class ORDER BY asset_class"
+            "SELECT record_type, source, symbol, anyLast(asset_class), anyLast(exchange), "
+            "toFloat64(max(fresh_as_of)) "
+            f"FROM {self._db}.symbol_latest GROUP BY record_type, source, symbol"
         )
-        params = {"since": utc(now - LOOKBACK_DAYS * 86400), "cut": now - self._warn}
-        return [
-            (str(r[0]), float(r[1]), [str(s) for s in r[2]]) for r in self._ch.rows(sql, params)
+        seen = [
+            Watched(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), float(r[5]))
+            for r in self._ch.rows(sql)
         ]
+        delivered = {(w.record_type, w.source, symbol_key(w.symbol)) for w in seen}
+        never = [
+            Watched("trades", e.source, e.symbol, e.asset_class, e.exchange, None)
+            for e in self._expected
+            if ("trades", e.source, symbol_key(e.symbol)) not in delivered
+        ]
+        return seen + never
 
-    def _grade(
-        self, table: str, asset_class: str, newest: float, symbols: list[str], now: float
-    ) -> CheckResult:
-        target = f"{table}/{asset_class}"
-        opened = self._hours.open_since(asset_class, now)
-        if opened is None:
-            return CheckResult(
-                now,
-                self.name,
-                target,
-                Status.OK,
-                0.0,
-                self._warn,
-                f"market closed ({self._hours.describe(asset_class)}); "
-                f"last {table} at {utc(newest):%Y-%m-%d %H:%M:%S} UTC",
-            )
-        stale = max(0.0, now - max(newest, opened))
-        status = Status.OK
-        if stale >= self._crit:
-            status = Status.CRIT
-        elif stale >= self._warn:
-            status = Status.WARN
-        message = (
-            f"newest {table} for {asset_class} is {stale:.0f}s old "
-            f"(at {utc(newest):%H:%M:%S} UTC; calendar "
-            f"{self._hours.describe(asset_class)})"
+    def _typical_gaps(self, now: float) -> dict[Key, float]:
+        """Mean trading-time gap between records per symbol over the last ``baseline_days``."""
+        sql = (
+            "SELECT record_type, source, symbol, anyLast(asset_class), anyLast(exchange), "
+            "sum(records), toFloat64(min(first_event)), toFloat64(max(last_event)) "
+            f"FROM {self._db}.symbol_activity_daily WHERE day >= {{since:Date}} "
+            "GROUP BY record_type, source, symbol HAVING sum(records) >= 2"
         )
-        if status != Status.OK and symbols:
-            message += f"; stale symbols: {', '.join(symbols)}"
-        return CheckResult(now, self.name, target, status, stale, self._warn, message)
+        gaps: dict[Key, float] = {}
+        for r in self._ch.rows(sql, {"since": utc(now - self._baseline_days * DAY_S).date()}):
+            calendar = self._hours.calendar(str(r[3]), str(r[4]))
+            span = calendar.trading_seconds(float(r[6]), float(r[7]))
+            gaps[(str(r[0]), str(r[1]), str(r[2]))] = span / (int(r[5]) - 1)
+        return gaps
+
+
+def _key(w: Watched) -> Key:
+    return (w.record_type, w.source, w.symbol)

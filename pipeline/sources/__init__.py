@@ -29,8 +29,10 @@ def build_source(
     kind = settings.ingest.source
     if kind == "simulator":
         from pipeline.sources.simulator import Simulator
+        from tickwatch.market_hours import TradingHours
 
-        return Simulator(settings.ingest, clock)
+        hours = TradingHours(settings.hours.calendars, settings.hours.exchanges)
+        return Simulator(settings.ingest, clock, hours=hours)
     if kind == "replay":
         from pipeline.sources.replay import ReplaySource
 

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.sources.anomalies import MALFORMED_KINDS, AnomalySpec
-from pipeline.sources.market_hours import MarketHours
 from pipeline.sources.tickers import CLASSES, IX
 from pipeline.sources.universe import Universe
+from tickwatch.market_hours import InstrumentHours
 
 BLOCK = 8192
 F64 = npt.NDArray[np.float64]
@@ -59,7 +59,7 @@ class MarketModel:
         rate: float,
         quote_ratio: float,
         start_us: int,
-        hours: MarketHours,
+        hours: InstrumentHours,
         anomalies: AnomalySpec,
     ) -> None:
         self.universe, self.seed, self.start_us = universe, seed, start_us
@@ -103,7 +103,7 @@ class MarketModel:
         )
 
     def _audible(self, ts: I64, sym: I64) -> npt.NDArray[np.bool_]:
-        keep = self.hours.open_mask(ts, self.universe.cls[sym])
+        keep = self.hours.open_mask(ts, sym)
         rel = (ts - self.start_us) / 1e6
         for w in self.anomalies.stalls:
             keep &= ~w.covers(rel)
@@ -113,6 +113,8 @@ class MarketModel:
 
     def _walk(self, ts: I64, sym: I64, rng: np.random.Generator) -> F64:
         """Log-price path per symbol: segment-wise cumulative sums over a symbol-sorted view."""
+        if not len(sym):  # a block entirely outside trading hours (a weekend at a low rate)
+            return np.zeros(0, dtype=np.float64)
         order = np.argsort(sym, kind="stable")
         s, t = sym[order], ts[order]
         first = np.ones(len(s), dtype=np.bool_)

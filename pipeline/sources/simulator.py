@@ -3,8 +3,9 @@
 Settings used (``ingest.*``): ``seed``, ``symbols`` (realistic tickers across equities, ETFs,
 indices, crypto and FX; or exactly ``symbol_list`` / ``symbols_file`` when set), ``rate``
 (records per second over all symbols while everything trades), ``quote_ratio`` (quotes per
-trade), ``trading_calendar`` (e.g. ``XNYS``: listed
-instruments are silent outside its sessions, FX trades 24/5, crypto always) and ``anomalies``
+trade), ``trading_calendar`` (empty: everything trades around the clock; a calendar such as
+``XNYS``: the feed follows the trading-hours model of :mod:`tickwatch.market_hours`, listed
+instruments on that calendar, FX 24/5, crypto always) and ``anomalies``
 (see :mod:`pipeline.sources.anomalies`). One-minute bars per symbol follow each minute's end.
 
 Pacing: record ``i`` is due at ``start + i / rate`` on the injected clock. Each read hands out
@@ -20,10 +21,11 @@ from collections.abc import AsyncIterator, Sequence
 from pipeline.records import Payload
 from pipeline.sources.anomalies import parse_anomalies
 from pipeline.sources.market import MarketModel
-from pipeline.sources.market_hours import MarketHours
 from pipeline.sources.tape import Tape
+from pipeline.sources.tickers import CLASSES
 from pipeline.sources.universe import Universe, build_universe
 from tickwatch.clock import Clock, SystemClock
+from tickwatch.market_hours import InstrumentHours, TradingHours
 from tickwatch.settings import IngestSettings
 
 MIN_WAIT_S = 0.05  # at most ~20 batches (and read spans) a second at low rates
@@ -33,25 +35,37 @@ MAX_WAIT_S = 0.25
 class Simulator:
     """A :class:`~pipeline.sources.base.Source` of simulated market data.
 
-    Raises ``AnomalySpecError`` for a bad ``anomalies`` string and ``CalendarNameError`` for an
-    unknown calendar (both ``ValueError``), at construction.
+    ``hours`` is the trading-hours model from the settings (``hours.*``), used when
+    ``trading_calendar`` is set. Raises ``AnomalySpecError`` for a bad ``anomalies`` string and
+    ``CalendarNameError`` for an unknown calendar (both ``ValueError``), at construction.
     """
 
     name = "simulator"
 
     def __init__(
-        self, settings: IngestSettings, clock: Clock | None = None, max_batch: int = 20_000
+        self,
+        settings: IngestSettings,
+        clock: Clock | None = None,
+        max_batch: int = 20_000,
+        hours: TradingHours | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock or SystemClock()
         self._max_batch = max_batch
         self._anomalies = parse_anomalies(settings.anomalies)
-        self._hours = MarketHours(settings.trading_calendar)
+        model = None
+        if settings.trading_calendar:
+            model = (hours or TradingHours()).with_listed(
+                settings.trading_calendar, "ingest.trading_calendar"
+            )
         names = _symbol_names(settings)
         self.universe: Universe = build_universe(settings.symbols, settings.seed, names)
+        classes = [CLASSES[c].value for c in self.universe.cls.tolist()]
+        self._hours = InstrumentHours(model, classes, self.universe.exchange)
         self._closed = False
 
-    def _tape(self, start: float) -> Tape:
+    def tape(self, start: float) -> Tape:
+        """The feed from ``start`` (epoch seconds), read with :meth:`Tape.take`."""
         s = self._settings
         model = MarketModel(
             self.universe,
@@ -66,7 +80,7 @@ class Simulator:
 
     async def batches(self) -> AsyncIterator[Sequence[Payload]]:
         """Batches of due records until :meth:`aclose`; never ends on its own."""
-        tape = self._tape(self._clock.time())
+        tape = self.tape(self._clock.time())
         while not self._closed:
             now = self._clock.time()
             items, behind = tape.take(int(now * 1e6), self._max_batch)

@@ -13,19 +13,22 @@ from alerts.journal import Journal
 from alerts.render import render
 from monitor.chconn import ClickHouseHandle
 from monitor.checks.freshness import FreshnessCheck
+from monitor.checks.freshness_grade import Limits
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.reachability import ClickHouseReachableCheck
-from monitor.market_hours import MarketHours
+from monitor.expected_symbols import ExpectedSymbol
 from monitor.result import HEALTH_COLUMNS, CheckResult, Status
 from monitor.writer import BufferedWriter
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import ManualClock
+from tickwatch.market_hours import TradingHours
 from tickwatch.settings import ClickHouseSettings
 
 pytestmark = pytest.mark.clickhouse
 
 NOW = time.time()
+HOURS_FX = TradingHours().calendar("fx")
 
 
 def dt(seconds_ago: float) -> datetime:
@@ -46,29 +49,78 @@ def insert_trades(client: Client, rows: list[tuple[str, str, float, float]]) -> 
     client.insert("trades", data, column_names=cols)
 
 
-def test_freshness_latency_on_real_tables(
+def insert_bars(client: Client, symbol: str, start_ago: float, interval_s: int) -> None:
+    bars = [[symbol, "crypto", dt(start_ago), interval_s, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1, "sim",
+             dt(1), dt(1), dt(1), 0, 0]]  # fmt: skip
+    client.insert("bars", bars, column_names=[
+        "symbol", "asset_class", "event_time", "interval_s", "open", "high", "low", "close",
+        "volume", "vwap", "trade_count", "source", "received_at", "kafka_time", "inserted_at",
+        "kafka_partition", "kafka_offset"])  # fmt: skip
+
+
+def freshness(
+    handle: ClickHouseHandle, db: str, expected: list[ExpectedSymbol], watching_s: float = 0
+) -> FreshnessCheck:
+    """The check at NOW, started ``watching_s`` earlier."""
+    clock = ManualClock(NOW - watching_s)
+    check = FreshnessCheck(handle, db, TradingHours(), expected, limits=Limits(60, 300),
+                           interval_s=10, clock=clock)  # fmt: skip
+    clock.set(NOW)
+    return check
+
+
+def test_freshness_and_latency_on_real_tables(
     ch_client: Client, ch_settings: ClickHouseSettings, handle: ClickHouseHandle
 ) -> None:
     insert_trades(ch_client, [("BTC-USD", "crypto", 400, 1), ("ETH-USD", "crypto", 2, 1),
                               ("EURUSD", "fx", 500, 3), ("AAPL", "equity", 3, 2.5)])  # fmt: skip
-    bars = [["BTC-USD", "crypto", dt(130), 60, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1, "sim", dt(1),
-             dt(1), dt(1), 0, 0]]  # fmt: skip
-    ch_client.insert("bars", bars, column_names=[
-        "symbol", "asset_class", "event_time", "interval_s", "open", "high", "low", "close",
-        "volume", "vwap", "trade_count", "source", "received_at", "kafka_time", "inserted_at",
-        "kafka_partition", "kafka_offset"])  # fmt: skip
-    clock = ManualClock(NOW)
-    fresh = FreshnessCheck(handle, ch_settings.market_database, MarketHours("XNYS"),
-                           warn_s=60, crit_s=300, interval_s=10, clock=clock).run()  # fmt: skip
-    got = {r.target: r for r in fresh}
-    assert got["trades/crypto"].status is Status.OK
-    assert "BTC-USD" not in got["trades/crypto"].message  # only listed when the group fails
-    assert got["trades/fx"].status is Status.CRIT and "EURUSD" in got["trades/fx"].message
+    insert_bars(ch_client, "BTC-USD", 130, 60)
+    expected = [ExpectedSymbol("sim", "SOL-USD", "crypto")]
+    check = freshness(handle, ch_settings.market_database, expected, watching_s=400)
+    got = {r.target: r for r in check.run()}
+    crypto = got["trades/crypto"]
+    assert crypto.status is Status.CRIT and "BTC-USD [sim] 400s" in crypto.message
+    assert "ETH-USD" not in crypto.message and "SOL-USD [sim] never delivered" in crypto.message
+    if HOURS_FX.is_open(NOW):
+        assert got["trades/fx"].status is Status.CRIT and "EURUSD" in got["trades/fx"].message
     assert got["bars/crypto"].status is Status.OK  # 130 s old start, 60 s bars: on time
     assert "trades/equity" in got
     latency = LatencyCheck(handle, ch_settings.market_database, threshold_s=1.0,
-                           interval_s=15, clock=clock).run()[0]  # fmt: skip
+                           interval_s=15, clock=ManualClock(NOW)).run()[0]  # fmt: skip
     assert latency.status is Status.CRIT and 399 < latency.value <= 497  # interpolated p99
+
+
+def test_activity_views_keep_one_row_per_symbol_with_counts_per_day(
+    ch_client: Client, ch_settings: ClickHouseSettings
+) -> None:
+    db = ch_settings.market_database
+    for batch in range(3):  # three inserts: partial aggregates until merged
+        insert_trades(ch_client, [("AAPL", "equity", 100 - batch * 10, 1),
+                                  ("AAPL", "equity", 95 - batch * 10, 1)])  # fmt: skip
+    insert_bars(ch_client, "BTC-USD", 130, 60)
+    latest = ch_client.query(
+        f"SELECT record_type, symbol, toFloat64(max(last_event)), toFloat64(max(fresh_as_of)) "
+        f"FROM {db}.symbol_latest GROUP BY record_type, symbol ORDER BY record_type"
+    ).result_rows
+    assert [(r[0], r[1]) for r in latest] == [("bars", "BTC-USD"), ("trades", "AAPL")]
+    assert abs(latest[1][2] - (NOW - 75)) < 0.01 and abs(latest[0][3] - (NOW - 130 + 120)) < 0.01
+    daily = ch_client.query(
+        f"SELECT sum(records), toFloat64(min(first_event)) FROM {db}.symbol_activity_daily "
+        "WHERE record_type = 'trades' AND symbol = 'AAPL'"
+    ).result_rows
+    assert daily[0][0] == 6 and abs(daily[0][1] - (NOW - 100)) < 0.01
+    ch_client.command(f"OPTIMIZE TABLE {db}.symbol_latest FINAL")
+    assert ch_client.command(f"SELECT count() FROM {db}.symbol_latest") == 2
+
+
+def test_freshness_reads_only_the_small_tables(
+    ch_client: Client, ch_settings: ClickHouseSettings, handle: ClickHouseHandle
+) -> None:
+    insert_trades(ch_client, [(f"S{i}", "crypto", 5, 1) for i in range(200)])
+    ch_client.command(f"TRUNCATE TABLE {ch_settings.market_database}.trades")  # raw rows gone
+    results = freshness(handle, ch_settings.market_database, []).run()
+    assert [(r.target, r.status) for r in results] == [("trades/crypto", Status.OK)]
+    assert results[0].message.startswith("200 symbols fresh")
 
 
 def test_heartbeats_and_dead_letters_on_real_tables(

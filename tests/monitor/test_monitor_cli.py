@@ -15,6 +15,7 @@ from tickwatch.settings import (
     SmtpSettings,
     StackSettings,
     TelemetrySettings,
+    TradingHoursSettings,
 )
 
 
@@ -34,7 +35,7 @@ def settings(tmp_path: Path, **sections: object) -> Settings:
     "sections",
     [
         {"monitor": MonitorSettings(metrics_port=0, probe_urls="ftp://nowhere")},
-        {"monitor": MonitorSettings(metrics_port=0, equity_calendar="NOPE")},
+        {"hours": TradingHoursSettings(calendars="equity=NOPE")},
         {"smtp": SmtpSettings(host="127.0.0.1", port=1, recipients=" , ")},
         {"kafka": KafkaSettings(bootstrap="")},  # no broker configured, no local stack
     ],

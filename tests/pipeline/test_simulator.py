@@ -24,11 +24,11 @@ from pipeline.records import (
     encode_value,
 )
 from pipeline.sources.anomalies import AnomalySpecError, parse_anomalies
-from pipeline.sources.market_hours import CalendarNameError
 from pipeline.sources.simulator import Simulator
 from pipeline.sources.universe import build_universe
 from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.clock import ManualClock
+from tickwatch.market_hours import CalendarNameError
 from tickwatch.settings import IngestSettings, LoadSettings
 
 FRIDAY_OPEN = datetime(2026, 11, 20, 15, 0, tzinfo=UTC).timestamp()  # 10:00 New York

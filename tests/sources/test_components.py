@@ -8,10 +8,10 @@ import pytest
 
 from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import FatalFeedError
-from pipeline.sources.live.market import AlwaysOpen, ExchangeHours
 from pipeline.sources.live.sequence import SequenceCheck, SequenceTracker
 from pipeline.sources.live.symbols import load_symbols
 from pipeline.sources.live.wire import WireError, decimal_text, millis_us, rfc3339_us
+from tickwatch.market_hours import TradingHours
 from tickwatch.settings import IngestSettings
 
 
@@ -98,11 +98,11 @@ def test_no_symbols_is_a_fatal_configuration_error(tmp_path: Path) -> None:
 
 
 def test_crypto_never_closes() -> None:
-    assert AlwaysOpen().is_open(1763800000.0)
+    assert TradingHours().calendar("crypto").is_open(1763800000.0)
 
 
 def test_equity_hours_follow_the_exchange_calendar() -> None:
-    nyse = ExchangeHours("XNYS")
+    nyse = TradingHours().calendar("equity")
     assert nyse.is_open(1763739000.0)  # Fri 2025-11-21 15:30 UTC = 10:30 New York
     assert not nyse.is_open(1763825400.0)  # Sat 2025-11-22 15:30 UTC
     assert not nyse.is_open(1763686800.0)  # Fri 2025-11-21 01:00 UTC, overnight

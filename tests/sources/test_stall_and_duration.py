@@ -6,8 +6,8 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.sources.live.binance import BinanceVendor
 from pipeline.sources.live.client import WebSocketSource
-from pipeline.sources.live.market import AlwaysOpen
 from pipeline.sources.live.stall import ConnectionPolicy
+from tickwatch.market_hours import AlwaysOpen
 from tickwatch.telemetry.catalog import IngestMetrics
 
 from .fixtures.binance import BinanceFixture, trade_frames

@@ -19,18 +19,24 @@ from pipeline.sources.live.client import WebSocketSource
 from pipeline.sources.live.coinbase import CoinbaseVendor
 from pipeline.sources.live.credentials import resolve_credentials
 from pipeline.sources.live.errors import FatalFeedError
-from pipeline.sources.live.market import AlwaysOpen, ExchangeHours, MarketHours
 from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
 from pipeline.sources.live.stall import ConnectionPolicy
 from pipeline.sources.live.symbols import load_symbols
 from tickwatch.clock import Clock
+from tickwatch.market_hours import MarketOpen, TradingHours
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase")
 
-__all__ = ["LIVE_SOURCES", "WebSocketSource", "build_live_source"]
+__all__ = [
+    "LIVE_SOURCES",
+    "WebSocketSource",
+    "build_live_source",
+    "live_asset_class",
+    "live_market",
+]
 
 
 def build_live_source(
@@ -62,19 +68,18 @@ def build_vendor(settings: Settings) -> Vendor:
     if name not in LIVE_SOURCES:
         raise FatalFeedError(f"{name!r} is not a live source; choose one of {LIVE_SOURCES}")
     symbols = load_symbols(settings.ingest)
+    market = live_market(settings)
     if name == "binance":
-        return BinanceVendor(symbols, market=AlwaysOpen(), url=sources.binance_url)
+        return BinanceVendor(symbols, market=market, url=sources.binance_url)
     if name == "coinbase":
-        return CoinbaseVendor(symbols, market=AlwaysOpen(), url=sources.coinbase_url)
+        return CoinbaseVendor(symbols, market=market, url=sources.coinbase_url)
     credentials = resolve_credentials(sources)
-    equities: MarketHours = ExchangeHours(settings.monitor.equity_calendar)
     if name == "polygon":
-        crypto = sources.polygon_cluster == "crypto"
         return PolygonVendor(
             symbols,
             api_key=credentials.polygon_api_key,
             cluster=sources.polygon_cluster,
-            market=AlwaysOpen() if crypto else equities,
+            market=market,
             url=sources.polygon_url,
         )
     return AlpacaVendor(
@@ -82,6 +87,26 @@ def build_vendor(settings: Settings) -> Vendor:
         key_id=credentials.alpaca_key_id,
         secret=credentials.alpaca_secret_key,
         feed=sources.alpaca_feed,
-        market=AlwaysOpen() if sources.alpaca_feed == "crypto" else equities,
+        market=market,
         url=sources.alpaca_url,
     )
+
+
+def live_asset_class(settings: Settings) -> str:
+    """The asset class a live source's symbols belong to (what its feed carries)."""
+    name, sources = settings.ingest.source, settings.sources
+    crypto = (
+        name in ("binance", "coinbase")
+        or (name == "polygon" and sources.polygon_cluster == "crypto")
+        or (name == "alpaca" and sources.alpaca_feed == "crypto")
+    )
+    return "crypto" if crypto else "equity"
+
+
+def live_market(settings: Settings) -> MarketOpen:
+    """When silence on the connection is a stall: the trading hours of the feed's asset class.
+
+    Raises ``CalendarNameError`` (a ``ValueError``) for a bad ``hours.*`` setting.
+    """
+    hours = TradingHours(settings.hours.calendars, settings.hours.exchanges)
+    return hours.calendar(live_asset_class(settings))

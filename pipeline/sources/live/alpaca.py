@@ -18,7 +18,6 @@ from pydantic import SecretStr
 from pipeline.records import AssetClass
 from pipeline.sources.live import alpaca_map
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
-from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.session import (
     MALFORMED,
     UNKNOWN_TYPE,
@@ -27,6 +26,7 @@ from pipeline.sources.live.session import (
     messages_of,
 )
 from pipeline.sources.live.wire import WireError
+from tickwatch.market_hours import MarketOpen
 
 STOCKS_URL = "wss://stream.data.alpaca.markets/v2/{feed}"
 CRYPTO_URL = "wss://stream.data.alpaca.markets/v1beta3/crypto/us"
@@ -106,7 +106,7 @@ class AlpacaVendor:
         key_id: SecretStr,
         secret: SecretStr,
         feed: str,
-        market: MarketHours,
+        market: MarketOpen,
         url: str = "",
     ) -> None:
         if not key_id.get_secret_value() or not secret.get_secret_value():

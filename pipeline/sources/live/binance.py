@@ -21,7 +21,6 @@ from loguru import logger
 from pipeline.records import Record
 from pipeline.sources.live import binance_map
 from pipeline.sources.live.errors import RetryableFeedError
-from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.session import (
     BAR_NOT_CLOSED,
@@ -34,6 +33,7 @@ from pipeline.sources.live.session import (
     trade_id_ok,
 )
 from pipeline.sources.live.wire import WireError, get, integer, text
+from tickwatch.market_hours import MarketOpen
 
 BASE_URL = "wss://stream.binance.com:9443"
 STREAMS = ("trade", "bookTicker", "kline_1m")
@@ -112,7 +112,7 @@ class BinanceVendor:
 
     name = binance_map.SOURCE
 
-    def __init__(self, symbols: list[str], *, market: MarketHours, url: str = "") -> None:
+    def __init__(self, symbols: list[str], *, market: MarketOpen, url: str = "") -> None:
         names = [f"{text(s).lower()}@{stream}" for s in symbols for stream in STREAMS]
         self._url = f"{(url or BASE_URL).rstrip('/')}/stream?streams={'/'.join(names)}"
         self._trade_ids = SequenceTracker(contiguous=True)

@@ -24,7 +24,6 @@ from loguru import logger
 from pipeline.records import Quote, Trade
 from pipeline.sources.live import coinbase_map
 from pipeline.sources.live.errors import FatalFeedError, RetryableFeedError
-from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.session import (
     MALFORMED,
@@ -36,6 +35,7 @@ from pipeline.sources.live.session import (
     trade_id_ok,
 )
 from pipeline.sources.live.wire import WireError, get, integer
+from tickwatch.market_hours import MarketOpen
 
 URL = "wss://ws-feed.exchange.coinbase.com"
 CHANNELS = ("matches", "ticker", "heartbeat")
@@ -105,7 +105,7 @@ class CoinbaseVendor:
 
     name = coinbase_map.SOURCE
 
-    def __init__(self, products: list[str], *, market: MarketHours, url: str = "") -> None:
+    def __init__(self, products: list[str], *, market: MarketOpen, url: str = "") -> None:
         self._products = products
         self._url = url or URL
         self._trade_ids = SequenceTracker(contiguous=True)

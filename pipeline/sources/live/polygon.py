@@ -18,7 +18,6 @@ from pydantic import SecretStr
 
 from pipeline.sources.live import polygon_map
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
-from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.session import (
     MALFORMED,
@@ -30,6 +29,7 @@ from pipeline.sources.live.session import (
     messages_of,
 )
 from pipeline.sources.live.wire import WireError, integer
+from tickwatch.market_hours import MarketOpen
 
 URLS = {"stocks": "wss://socket.polygon.io/stocks", "crypto": "wss://socket.polygon.io/crypto"}
 CHANNELS = {"stocks": ("T", "Q", "A", "AM"), "crypto": ("XT", "XQ", "XA", "XAS")}
@@ -101,7 +101,7 @@ class PolygonVendor:
         *,
         api_key: SecretStr,
         cluster: str,
-        market: MarketHours,
+        market: MarketOpen,
         url: str = "",
     ) -> None:
         if not api_key.get_secret_value():

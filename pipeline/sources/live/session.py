@@ -19,9 +19,9 @@ from loguru import logger
 
 from pipeline.records import Record, Trade
 from pipeline.sources.live.errors import LiveSourceError
-from pipeline.sources.live.market import MarketHours
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.wire import WireError
+from tickwatch.market_hours import MarketOpen
 
 # Why a vendor message did not become a record (label values of tickwatch_source_dropped_total).
 MALFORMED = "malformed"  # not JSON, wrong shape, a field of the wrong type
@@ -65,7 +65,7 @@ class Vendor(Protocol):
     """A market-data vendor's WebSocket feed."""
 
     name: str
-    market: MarketHours
+    market: MarketOpen
 
     def url(self) -> str:
         """The URL to connect to (including any stream list in the query)."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection
 
 from pipeline.sources.live.errors import StallError
-from pipeline.sources.live.market import MarketHours
 from tickwatch.clock import Clock
+from tickwatch.market_hours import MarketOpen
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ async def receive(
     ws: ClientConnection,
     *,
     clock: Clock,
-    market: MarketHours,
+    market: MarketOpen,
     stall_timeout_s: float,
     deadline: float | None,
     closed: Callable[[], bool],
