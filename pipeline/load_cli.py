@@ -71,7 +71,9 @@ def build_worker(
     rules = ValidationRules.from_settings(settings.load)
     return LoadWorker(
         consumer=consumer,
-        writer=ClickHouseWriter(client, settings.clickhouse, clock, metrics),
+        writer=ClickHouseWriter(
+            client, settings.clickhouse, clock, metrics, settings.load.batch_max_rows
+        ),
         dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq),
         kinds=kinds,
         decoder=MessageDecoder(kinds, rules, clock, metrics),

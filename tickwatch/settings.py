@@ -131,6 +131,7 @@ class LoadSettings(Section):
     shutdown_timeout_s: float = Field(30.0, gt=0)
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
     metrics_port: int = Field(9102, ge=0, le=65535)
+    flush_budget_s: float = Field(10.0, gt=0, le=600)
 
 
 class TelemetrySettings(Section):

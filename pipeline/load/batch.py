@@ -37,6 +37,9 @@ class Batch:
     last_offset: int = -1
     rows: ColumnBuffer = field(init=False)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Row index ranges [lo, hi) still to insert once the whole batch was rejected (bisection,
+    # see :mod:`pipeline.load.insert`); None while the batch is inserted as one.
+    pieces: list[tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.rows = ColumnBuffer(self.kind)
@@ -50,6 +53,13 @@ class Batch:
     def token(self) -> str:
         """``topic:partition:first-last``, the ClickHouse insert_deduplication_token."""
         return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+    def piece_token(self, lo: int, hi: int) -> str:
+        """The token of rows ``[lo, hi)`` of a bisected batch: ``<token>/<first>-<last>``, the
+        Kafka offsets of the piece's first and last row. Derived from the rows only, so a replay
+        that re-forms the batch derives the same token for the same piece."""
+        offsets = self.rows.offsets
+        return f"{self.token()}/{offsets[lo]}-{offsets[hi - 1]}"
 
 
 @dataclass

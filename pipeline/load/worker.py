@@ -34,9 +34,18 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   A member that lost its partition cannot commit a new intent (stale generation is refused); if
   it inserts a batch whose intent it recorded just before losing the partition, the new owner
   forms the very same batch, so the two inserts carry one token.
-* ClickHouse down: the failing batch stays sealed, unchanged, and is retried with exponential
-  backoff while its partition is paused; polling goes on, so the consumer keeps its group
-  membership. Memory is bounded by ``max_pending_rows`` (all partitions are paused above it).
+* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`): the failing batch
+  stays sealed, unchanged, and is retried with exponential backoff while its partition is
+  paused; polling goes on, so the consumer keeps its group membership. Memory is bounded by
+  ``max_pending_rows`` (all partitions are paused above it).
+* ClickHouse rejects the rows (a *permanent* error): the batch is bisected, each piece with a
+  token derived from the batch's token and the piece's offsets, and the rejected rows join the
+  batch's dead letters (:mod:`pipeline.load.insert` has the argument why a replay re-forms the
+  same pieces). The partition moves on; nothing stalls on a deterministic rejection. A statement
+  ClickHouse refuses whatever the rows (unknown table, privileges) is fatal: the worker stops.
+* One poll loop inserts for at most ``flush_budget_s`` (plus the insert under way); a batch not
+  reached, or a bisection not finished, waits for the next loop, so polling never stops for
+  longer than the budget and the member stays in its group.
 
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
 a replay must come within the table's last ``non_replicated_deduplication_window`` (10,000)
@@ -149,7 +158,8 @@ class LoadWorker:
         for batch in ready:
             if batch not in recorded:
                 self.batcher.retry_later(batch, self._backoff)
-        written = [b for b in recorded if self._write(b)]
+        until = self._clock.monotonic() + self._settings.flush_budget_s
+        written = [b for b in recorded if self._write(b, until)]
         if any(b.dead_letters for b in written) and not self._deliver_dead_letters(written):
             written = [b for b in written if not b.dead_letters]
         self._committer.record_done(written)
@@ -168,7 +178,7 @@ class LoadWorker:
                 self._consumer.consume(1, POLL_TIMEOUT_S)  # serve callbacks; nothing is fetched
         logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
 
-    def _write(self, batch: Batch) -> bool:
+    def _write(self, batch: Batch, until: float) -> bool:
         with _tracer.start_as_current_span("load.insert") as span:
             span.set_attributes(
                 {
@@ -180,7 +190,10 @@ class LoadWorker:
                 }
             )
             try:
-                self._writer.write(batch)
+                if self._clock.monotonic() >= until or not self._writer.write(batch, until):
+                    span.set_attribute("deferred", True)
+                    self._metrics.flush_deferred()
+                    return False  # this loop's budget is spent; the batch waits for the next
             except ClickHouseUnavailable as exc:
                 delay = self.batcher.retry_later(batch, self._backoff)
                 self._metrics.clickhouse_retry()
