@@ -132,6 +132,19 @@ class LoadSettings(Section):
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
     metrics_port: int = Field(9102, ge=0, le=65535)
     flush_budget_s: float = Field(10.0, gt=0, le=600)
+    # Sanity bounds per asset class: a price above max_price or a size above max_size is
+    # rejected (reason implausible_price / implausible_size). They keep every candle finite:
+    # price * size stays below 1e25 however many trades a bucket sums.
+    equity_max_price: float = Field(1e7, gt=0, le=1e12)
+    equity_max_size: float = Field(1e10, gt=0, le=1e13)
+    etf_max_price: float = Field(1e6, gt=0, le=1e12)
+    etf_max_size: float = Field(1e10, gt=0, le=1e13)
+    index_max_price: float = Field(1e7, gt=0, le=1e12)
+    index_max_size: float = Field(1e12, gt=0, le=1e13)
+    crypto_max_price: float = Field(1e8, gt=0, le=1e12)
+    crypto_max_size: float = Field(1e13, gt=0, le=1e13)
+    fx_max_price: float = Field(1e6, gt=0, le=1e12)
+    fx_max_size: float = Field(1e12, gt=0, le=1e13)
 
 
 class TelemetrySettings(Section):
