@@ -74,9 +74,9 @@ def build_worker(
         writer=ClickHouseWriter(
             client, settings.clickhouse, clock, metrics, settings.load.batch_max_rows
         ),
-        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq),
+        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq, metrics, clock),
         kinds=kinds,
-        decoder=MessageDecoder(kinds, rules, clock, metrics),
+        decoder=MessageDecoder(kinds, rules, clock, metrics, settings.load.dlq_max_payload_bytes),
         settings=settings.load,
         metrics=metrics,
         clock=clock,

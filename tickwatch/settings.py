@@ -132,6 +132,7 @@ class LoadSettings(Section):
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
     metrics_port: int = Field(9102, ge=0, le=65535)
     flush_budget_s: float = Field(10.0, gt=0, le=600)
+    dlq_max_payload_bytes: int = Field(262_144, ge=1024, le=900_000)
     # Sanity bounds per asset class: a price above max_price or a size above max_size is
     # rejected (reason implausible_price / implausible_size). They keep every candle finite:
     # price * size stays below 1e25 however many trades a bucket sums.
