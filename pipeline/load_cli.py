@@ -25,7 +25,7 @@ from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.load.worker import LoadWorker
+from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
 from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
@@ -59,11 +59,13 @@ def build_worker(
 ) -> LoadWorker:
     """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
     clock = clock or SystemClock()
+    check_poll_interval(settings)
     session_ms = settings.load.session_timeout_ms
     group: dict[str, str | int | bool] = {
         "group.id": settings.kafka.consumer_group,
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": min(3000, session_ms // 3),
+        "max.poll.interval.ms": settings.load.max_poll_interval_ms,
     }
     consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
@@ -81,6 +83,20 @@ def build_worker(
         metrics=metrics,
         clock=clock,
     )
+
+
+def check_poll_interval(settings: Settings) -> None:
+    """Raise :class:`FatalError` naming the keys if one poll loop could outlast
+    ``load.max_poll_interval_ms`` (the member would be thrown out of its group)."""
+    bound = poll_loop_bound_s(settings.load, settings.clickhouse.connect_timeout_s)
+    limit = settings.load.max_poll_interval_ms / 1000
+    if bound >= limit:
+        raise FatalError(
+            f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
+            f"load.kafka_timeout_s for the commits and the DLQ flush), "
+            f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
+        )
 
 
 def run_load(settings: Settings) -> int:
@@ -114,7 +130,9 @@ def run_load(settings: Settings) -> int:
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
     """A ClickHouse client, once both services answered; None (logged) if one did not."""
     try:
-        client = clickhouse_client(settings.clickhouse, url)
+        client = clickhouse_client(
+            settings.clickhouse, url, timeout_s=settings.load.insert_timeout_s
+        )
     except (ClickHouseError, OSError) as exc:
         logger.error("ClickHouse at {} is unreachable: {}", url, exc)
         return None

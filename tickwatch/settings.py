@@ -133,6 +133,9 @@ class LoadSettings(Section):
     metrics_port: int = Field(9102, ge=0, le=65535)
     flush_budget_s: float = Field(10.0, gt=0, le=600)
     dlq_max_payload_bytes: int = Field(262_144, ge=1024, le=900_000)
+    insert_timeout_s: float = Field(15.0, ge=1, le=600)
+    kafka_timeout_s: float = Field(10.0, gt=0, le=120)
+    max_poll_interval_ms: int = Field(300_000, ge=10_000, le=86_400_000)
     # Sanity bounds per asset class: a price above max_price or a size above max_size is
     # rejected (reason implausible_price / implausible_size). They keep every candle finite:
     # price * size stays below 1e25 however many trades a bucket sums.

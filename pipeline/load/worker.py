@@ -77,8 +77,20 @@ from tickwatch.settings import LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
 POLL_TIMEOUT_S = 0.1
-DLQ_FLUSH_TIMEOUT_S = 10.0
 _tracer = trace.get_tracer("tickwatch.load")
+
+
+def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
+    """The longest one :meth:`LoadWorker.step` can block, in seconds.
+
+    A loop inserts until ``flush_budget_s`` is spent; the last insert it starts may take its
+    whole timeout (a connect, retried once by urllib3, then ``insert_timeout_s`` to send and
+    receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
+    flush (``kafka_timeout_s`` each). It must stay below ``max_poll_interval_ms``.
+    """
+    insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
+    kafka_s = 3 * load.kafka_timeout_s  # two commits and the DLQ flush
+    return load.flush_budget_s + 2 * insert_s + kafka_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
@@ -95,7 +107,6 @@ class LoadWorker:
         settings: LoadSettings,
         metrics: LoadMetrics,
         clock: Clock,
-        commit_timeout_s: float = 10.0,
     ) -> None:
         self._consumer = consumer
         self._writer = writer
@@ -105,7 +116,7 @@ class LoadWorker:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._committer = OffsetCommitter(consumer, metrics, commit_timeout_s)
+        self._committer = OffsetCommitter(consumer, metrics, settings.kafka_timeout_s)
         self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
         self._paused: set[TopicPartitionKey] = set()
@@ -121,7 +132,7 @@ class LoadWorker:
             self.drain(shutdown_timeout_s)
         finally:
             self._consumer.close()
-            self._dlq.close(DLQ_FLUSH_TIMEOUT_S)
+            self._dlq.close(self._settings.kafka_timeout_s)
 
     def subscribe(self) -> None:
         """Join the group; partitions arrive (and leave) through the rebalance callbacks."""
@@ -205,7 +216,7 @@ class LoadWorker:
         return True
 
     def _deliver_dead_letters(self, batches: Sequence[Batch]) -> bool:
-        if self._dlq.flush(DLQ_FLUSH_TIMEOUT_S):
+        if self._dlq.flush(self._settings.kafka_timeout_s):
             return True
         logger.warning("dead-letter delivery failed; their batches will be retried")
         for batch in batches:
