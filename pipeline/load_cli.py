@@ -24,6 +24,7 @@ from loguru import logger
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
@@ -40,7 +41,6 @@ CONSUMER_CONFIG: dict[str, str | int | bool] = {
     "client.id": "tickwatch-load",
     "enable.auto.commit": False,  # offsets are committed by the worker, after the insert
     "enable.auto.offset.store": False,
-    "auto.offset.reset": "earliest",
     "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
 }
 DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
@@ -66,6 +66,7 @@ def build_worker(
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": min(3000, session_ms // 3),
         "max.poll.interval.ms": settings.load.max_poll_interval_ms,
+        "auto.offset.reset": settings.load.auto_offset_reset,  # a reset is an event: events.py
     }
     consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
@@ -82,6 +83,13 @@ def build_worker(
         settings=settings.load,
         metrics=metrics,
         clock=clock,
+        events=PipelineEvents(
+            client,
+            settings.clickhouse,
+            metrics=metrics,
+            clock=clock,
+            policy=settings.load.auto_offset_reset,
+        ),
     )
 
 

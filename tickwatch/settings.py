@@ -136,6 +136,7 @@ class LoadSettings(Section):
     insert_timeout_s: float = Field(15.0, ge=1, le=600)
     kafka_timeout_s: float = Field(10.0, gt=0, le=120)
     max_poll_interval_ms: int = Field(300_000, ge=10_000, le=86_400_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     # Sanity bounds per asset class: a price above max_price or a size above max_size is
     # rejected (reason implausible_price / implausible_size). They keep every candle finite:
     # price * size stays below 1e25 however many trades a bucket sums.
@@ -188,6 +189,8 @@ class MonitorSettings(Section):
     probe_urls: str = ""
     probe_interval_s: float = Field(15.0, gt=0)
     check_timeout_s: float = Field(5.0, gt=0)
+    offset_reset_interval_s: float = Field(15.0, gt=0)
+    offset_reset_window_s: float = Field(900.0, gt=0)
     expected_services: str = "ingest,load"
     results_buffer_max: int = Field(10_000, ge=100)
 

@@ -69,11 +69,13 @@ from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
+from pipeline.load.tables import TABLES
 from pipeline.records import RecordType
 from tickwatch.clock import Clock
-from tickwatch.settings import LoadSettings
+from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
 POLL_TIMEOUT_S = 0.1
@@ -107,6 +109,7 @@ class LoadWorker:
         settings: LoadSettings,
         metrics: LoadMetrics,
         clock: Clock,
+        events: PipelineEvents | None = None,
     ) -> None:
         self._consumer = consumer
         self._writer = writer
@@ -117,6 +120,10 @@ class LoadWorker:
         self._metrics = metrics
         self._clock = clock
         self._committer = OffsetCommitter(consumer, metrics, settings.kafka_timeout_s)
+        self._events = events or PipelineEvents(
+            None, ClickHouseSettings(), metrics=metrics, clock=clock,
+            policy=settings.auto_offset_reset,
+        )  # fmt: skip
         self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
         self._paused: set[TopicPartitionKey] = set()
@@ -151,9 +158,12 @@ class LoadWorker:
         if messages:
             with _tracer.start_as_current_span("load.decode") as span:
                 span.set_attribute("rows", self._decoder.add(messages, self.batcher))
+            for jump in self.batcher.take_jumps():
+                self._events.jumped(jump)
             report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
         self.batcher.tick()
         self.flush_ready()
+        self._events.flush()
         self._apply_backpressure()
 
     def flush_ready(self) -> int:
@@ -241,10 +251,13 @@ class LoadWorker:
             self._metrics.paused_partitions(len(want))
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        ends = self._committer.recovery_ends(partitions)
+        offsets, ends = self._committer.positions(partitions)
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key))
+            kind = self._kinds[tp.topic]
+            self.batcher.assign(key, kind, ends.get(key), offsets.get(key))
+            if key not in offsets:
+                self._events.check_missing(tp.topic, tp.partition, TABLES[kind])
         logger.info(
             "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
         )
