@@ -21,6 +21,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import Consumer, KafkaException, Producer
 from loguru import logger
 
+from pipeline.codec import ValidationRules
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
@@ -28,7 +29,6 @@ from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
-from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import Settings, load_settings

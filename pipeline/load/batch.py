@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
 from pipeline.load.backoff import Backoff
 from pipeline.load.tables import ColumnBuffer
-from pipeline.records import RecordType
 from tickwatch.clock import Clock
 
 TopicPartitionKey = tuple[str, int]

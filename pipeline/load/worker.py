@@ -63,6 +63,7 @@ from confluent_kafka import Consumer, TopicPartition
 from loguru import logger
 from opentelemetry import trace
 
+from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import ClickHouseUnavailable
 from pipeline.load.backoff import Backoff
@@ -73,7 +74,6 @@ from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
 from pipeline.load.tables import TABLES
-from pipeline.records import RecordType
 from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
