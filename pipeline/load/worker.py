@@ -34,9 +34,11 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   A member that lost its partition cannot commit a new intent (stale generation is refused); if
   it inserts a batch whose intent it recorded just before losing the partition, the new owner
   forms the very same batch, so the two inserts carry one token.
-* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`): the failing batch
-  stays sealed, unchanged, and is retried with exponential backoff while its partition is
-  paused; polling goes on, so the consumer keeps its group membership. Memory is bounded by
+* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`, raised by the
+  insert step as the typed "slow down" :class:`~pipeline.errors.MessageRejected` and caught in
+  one place, :meth:`LoadWorker._write`): the failing batch stays sealed, unchanged, and is
+  retried after ``max(retry_after, exponential backoff)`` while its partition is paused;
+  polling goes on, so the consumer keeps its group membership. Memory is bounded by
   ``max_pending_rows`` (all partitions are paused above it).
 * ClickHouse rejects the rows (a *permanent* error): the batch is bisected, each piece with a
   token derived from the batch's token and the piece's offsets, and the rejected rows join the
@@ -65,7 +67,7 @@ from opentelemetry import trace
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetterQueue
-from pipeline.errors import ClickHouseUnavailable
+from pipeline.errors import MessageRejected
 from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
 from pipeline.load.commit import OffsetCommitter
@@ -215,8 +217,8 @@ class LoadWorker:
                     span.set_attribute("deferred", True)
                     self._metrics.flush_deferred()
                     return False  # this loop's budget is spent; the batch waits for the next
-            except ClickHouseUnavailable as exc:
-                delay = self.batcher.retry_later(batch, self._backoff)
+            except MessageRejected as exc:  # the one place "slow down" is handled
+                delay = self.batcher.retry_later(batch, self._backoff, exc.retry_after)
                 self._metrics.clickhouse_retry()
                 logger.warning("{}; retrying in {:.1f} s", exc, delay)
                 span.record_exception(exc)
