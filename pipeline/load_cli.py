@@ -102,7 +102,8 @@ def check_poll_interval(settings: Settings) -> None:
         raise FatalError(
             f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
             f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
-            f"load.kafka_timeout_s for the commits and the DLQ flush), "
+            f"load.kafka_timeout_s for the commits and the DLQ flush, + one query per topic "
+            f"on assignment), "
             f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
         )
 

@@ -90,11 +90,14 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     A loop inserts until ``flush_budget_s`` is spent; the last insert it starts may take its
     whole timeout (a connect, retried once by urllib3, then ``insert_timeout_s`` to send and
     receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
-    flush (``kafka_timeout_s`` each). It must stay below ``max_poll_interval_ms``.
+    flush (``kafka_timeout_s`` each); an assignment in that poll adds one ClickHouse query per
+    record topic (``offset_missing``, :mod:`pipeline.load.events`). It must stay below
+    ``max_poll_interval_ms``.
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
     kafka_s = 3 * load.kafka_timeout_s  # two commits and the DLQ flush
-    return load.flush_budget_s + 2 * insert_s + kafka_s + POLL_TIMEOUT_S
+    assign_s = len(RecordType) * insert_s
+    return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
@@ -254,12 +257,15 @@ class LoadWorker:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         offsets, ends = self._committer.positions(partitions)
+        uncommitted: dict[str, list[int]] = {}
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            kind = self._kinds[tp.topic]
-            self.batcher.assign(key, kind, ends.get(key), offsets.get(key))
+            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key), offsets.get(key))
             if key not in offsets:
-                self._events.check_missing(tp.topic, tp.partition, TABLES[kind])
+                uncommitted.setdefault(tp.topic, []).append(tp.partition)
+        for topic, numbers in uncommitted.items():  # one query per topic, none after a failure
+            if not self._events.check_missing(topic, numbers, TABLES[self._kinds[topic]]):
+                break
         logger.info(
             "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
         )
