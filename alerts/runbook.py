@@ -18,6 +18,9 @@ RUNBOOK = {
     "insert, a lagging consumer, or a source delivering late.",
     "dlq_rate": "Read ops.dead_letters (reason, detail) for the newest rows: bad input from the "
     "source or a validation rule that is too strict.",
+    "offset_resets": "Read ops.pipeline_events (kind, detail) for the partition: a committed "
+    "offset outside the log (retention, a recreated topic, a broker that lost its tail) was "
+    "re-read or skipped from auto.offset.reset; compare the partition's rows with the source.",
     "probe": "The probed endpoint does not answer: check the service behind the URL.",
 }
 
@@ -35,6 +38,7 @@ DASHBOARDS = {
     "consumer_lag": "tickwatch-pipeline",
     "heartbeat": "tickwatch-pipeline",
     "dlq_rate": "tickwatch-pipeline",
+    "offset_resets": "tickwatch-pipeline",
     "kafka_reachable": "tickwatch-pipeline",
     "clickhouse_reachable": "tickwatch-pipeline",
 }

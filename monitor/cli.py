@@ -27,12 +27,11 @@ from alerts.errors import AlertError
 from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle
+from monitor.chconn import ClickHouseHandle, bounded_factory
 from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
-from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.kafka_access import KafkaSecurityError, KafkaUnreachableError, verify_kafka_access
 from tickwatch.settings import Settings
@@ -55,7 +54,8 @@ def run_monitor(settings: Settings) -> int:
     try:
         ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
         reader = settings.clickhouse.as_role("monitor")
-        ch = ClickHouseHandle(lambda: clickhouse_client(reader, ep.clickhouse_url))
+        timeout_s = settings.monitor.check_timeout_s
+        ch = ClickHouseHandle(bounded_factory(reader, ep.clickhouse_url, timeout_s))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)
         telemetry = Telemetry.start("monitor", settings, ep.clickhouse_url)

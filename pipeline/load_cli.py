@@ -21,13 +21,14 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import Consumer, Producer
 from loguru import logger
 
+from pipeline.codec import ValidationRules
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.load.worker import LoadWorker
+from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
-from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
@@ -41,7 +42,6 @@ CONSUMER_CONFIG: dict[str, str | int | bool] = {
     "client.id": "tickwatch-load",
     "enable.auto.commit": False,  # offsets are committed by the worker, after the insert
     "enable.auto.offset.store": False,
-    "auto.offset.reset": "earliest",
     "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
 }
 DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
@@ -60,11 +60,14 @@ def build_worker(
 ) -> LoadWorker:
     """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
     clock = clock or SystemClock()
+    check_poll_interval(settings)
     session_ms = settings.load.session_timeout_ms
     group: dict[str, str | int | bool] = {
         "group.id": settings.kafka.consumer_group,
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": min(3000, session_ms // 3),
+        "max.poll.interval.ms": settings.load.max_poll_interval_ms,
+        "auto.offset.reset": settings.load.auto_offset_reset,  # a reset is an event: events.py
     }
     consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
@@ -72,14 +75,38 @@ def build_worker(
     rules = ValidationRules.from_settings(settings.load)
     return LoadWorker(
         consumer=consumer,
-        writer=ClickHouseWriter(client, settings.clickhouse, clock, metrics),
-        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq),
+        writer=ClickHouseWriter(
+            client, settings.clickhouse, clock, metrics, settings.load.batch_max_rows
+        ),
+        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq, metrics, clock),
         kinds=kinds,
-        decoder=MessageDecoder(kinds, rules, clock, metrics),
+        decoder=MessageDecoder(kinds, rules, clock, metrics, settings.load.dlq_max_payload_bytes),
         settings=settings.load,
         metrics=metrics,
         clock=clock,
+        events=PipelineEvents(
+            client,
+            settings.clickhouse,
+            metrics=metrics,
+            clock=clock,
+            policy=settings.load.auto_offset_reset,
+        ),
     )
+
+
+def check_poll_interval(settings: Settings) -> None:
+    """Raise :class:`FatalError` naming the keys if one poll loop could outlast
+    ``load.max_poll_interval_ms`` (the member would be thrown out of its group)."""
+    bound = poll_loop_bound_s(settings.load, settings.clickhouse.connect_timeout_s)
+    limit = settings.load.max_poll_interval_ms / 1000
+    if bound >= limit:
+        raise FatalError(
+            f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
+            f"load.kafka_timeout_s for the commits and the DLQ flush, + one query per topic "
+            f"on assignment), "
+            f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
+        )
 
 
 def run_load(settings: Settings) -> int:
@@ -113,7 +140,9 @@ def run_load(settings: Settings) -> int:
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
     """A ClickHouse client, once both services answered; None (logged) if one did not."""
     try:
-        client = clickhouse_client(settings.clickhouse.as_role("load"), url)
+        client = clickhouse_client(
+            settings.clickhouse.as_role("load"), url, timeout_s=settings.load.insert_timeout_s
+        )
     except (ClickHouseError, OSError) as exc:
         logger.error("ClickHouse at {} is unreachable: {}", url, exc)
         return None

@@ -3,8 +3,8 @@
 Roles (who runs as it: what it may do):
 
 * ``migrate`` — ``tickwatch migrate``: DDL, SELECT and INSERT in the two databases;
-* ``load`` — the load worker's inserts: INSERT on trades, quotes, bars (and the candle views'
-  targets) and dead_letters;
+* ``load`` — the load worker's inserts: INSERT on trades, quotes, bars (and the candle and
+  symbol-activity views' targets), dead_letters and pipeline_events;
 * ``telemetry`` — every worker's span/log/metric/heartbeat exporter: INSERT on those ops tables;
 * ``monitor`` — the downtime detector: SELECT in both databases, INSERT on its ops tables;
 * ``grafana`` — the Grafana datasource: SELECT only, ``readonly=1`` and resource limits.
@@ -43,6 +43,7 @@ Role = Literal["migrate", "load", "telemetry", "monitor", "grafana"]
 ROLES: tuple[Role, ...] = get_args(Role)
 MARKET_TABLES = ("trades", "quotes", "bars")
 CANDLE_STATE_TABLES = ("candles_1s_state", "candles_1m_state")  # materialized-view targets
+ACTIVITY_TABLES = ("symbol_activity_daily", "symbol_latest")  # per-symbol freshness view targets
 TELEMETRY_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", "pipeline_metrics",
                     "heartbeats")  # fmt: skip
 MONITOR_TABLES = ("health_checks", "alert_events", "notifications")
@@ -75,10 +76,15 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
     # A materialized view pushes with the rights of the user inserting into its source (SQL
     # SECURITY INVOKER): the writer also needs SELECT on the source and INSERT on the view's target.
     if role == "load":
+        # the market tables' views feed the candles and the per-symbol activity tables (the
+        # daily table feeds symbol_latest in turn); the worker itself reads the market tables to
+        # tell whether a partition without a committed offset already has rows (offset resets)
+        targets = (*MARKET_TABLES, *CANDLE_STATE_TABLES, *ACTIVITY_TABLES)
         return (
-            *(f"INSERT ON {market}.{t}" for t in (*MARKET_TABLES, *CANDLE_STATE_TABLES)),
-            f"SELECT ON {market}.trades",
+            *(f"INSERT ON {market}.{t}" for t in targets),
+            *(f"SELECT ON {market}.{t}" for t in (*MARKET_TABLES, "symbol_activity_daily")),
             f"INSERT ON {ops}.dead_letters",
+            f"INSERT ON {ops}.pipeline_events",
         )
     if role == "telemetry":
         writes = tuple(f"INSERT ON {ops}.{t}" for t in TELEMETRY_TABLES)

@@ -37,6 +37,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "latency_p99": (CLICKHOUSE, KAFKA),
     "heartbeat": (CLICKHOUSE,),
     "dlq_rate": (CLICKHOUSE,),
+    "offset_resets": (CLICKHOUSE,),
 }
 """What each check depends on, for a check class that does not declare ``depends_on``."""
 

@@ -61,7 +61,7 @@ def test_load_inserts_ticks_and_dead_letters_only(
         "VALUES ('AAA', now64(3), 1.5, 10)"
     )
     load.command(f"INSERT INTO {s.ops_database}.dead_letters (reason) VALUES ('test')")
-    _denied(lambda: load.query(f"SELECT count() FROM {s.market_database}.quotes"))
+    _denied(lambda: load.query(f"SELECT count() FROM {s.ops_database}.alert_events"))
     _denied(lambda: load.query(f"SELECT count() FROM {s.ops_database}.heartbeats"))
     _denied(lambda: _heartbeat(load, s.ops_database))
     _denied(lambda: load.command(f"DROP TABLE {s.market_database}.trades"))
