@@ -37,6 +37,8 @@ FIELDS: dict[RecordType, Spec] = {
         ("exchange", "text", ""),
         ("trade_id", "text", ""),
         ("conditions", "texts", ()),
+        ("instrument", "text", ""),
+        ("venue", "text", ""),
         *_TAIL,
     ),
     RecordType.QUOTE: (
@@ -48,6 +50,10 @@ FIELDS: dict[RecordType, Spec] = {
         ("bid_exchange", "text", ""),
         ("ask_exchange", "text", ""),
         ("conditions", "texts", ()),
+        ("instrument", "text", ""),
+        ("bid_venue", "text", ""),
+        ("ask_venue", "text", ""),
+        ("lot_size", "uint", 1),
         *_TAIL,
     ),
     RecordType.BAR: (
@@ -60,6 +66,7 @@ FIELDS: dict[RecordType, Spec] = {
         ("volume", "num", REQUIRED),
         ("vwap", "num", 0.0),
         ("trade_count", "uint", 0),
+        ("instrument", "text", ""),
         *_TAIL,
     ),
 }
