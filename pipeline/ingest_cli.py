@@ -79,6 +79,7 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         flush_timeout_s=settings.ingest.flush_timeout_s,
         duration_s=settings.ingest.duration_s,
         count_source_messages=source.name in ("simulator", "replay"),
+        checkpoint_interval_s=settings.ingest.checkpoint_interval_s,
     )
     logger.info("ingest started: source={} kafka={}", source.name, bootstrap)
     try:

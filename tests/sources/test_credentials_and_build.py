@@ -86,7 +86,7 @@ def test_default_urls_are_the_vendors_production_endpoints(
     )
     source_obj = build_live_source(settings, IngestMetrics(CollectorRegistry()))
     assert source_obj.name == source
-    assert source_obj._vendor.url() == url  # type: ignore[attr-defined]
+    assert source_obj._vendor.url() == url
 
 
 class _Collect(logging.Handler):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
-from pipeline.sources.base import Source
 from pipeline.sources.live.alpaca import AlpacaVendor
 from pipeline.sources.live.binance import BinanceVendor
 from pipeline.sources.live.client import WebSocketSource
@@ -24,6 +24,7 @@ from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
 from pipeline.sources.live.stall import ConnectionPolicy
 from pipeline.sources.live.symbols import load_symbols
+from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clock import Clock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
@@ -39,8 +40,13 @@ def build_live_source(
     *,
     clock: Clock | None = None,
     rng: Callable[[], float] = random.random,
-) -> Source:
+    state_dir: Path | None = None,
+) -> WebSocketSource:
     """The live source named by ``settings.ingest.source``; nothing connects until iterated.
+
+    ``state_dir`` holds the source's trade ledger (``trades/<source>.keys``) so trades handed
+    out before a restart are not handed out again; without it the ledger lives in memory only
+    (still across reconnects).
 
     Raises :class:`~pipeline.sources.live.errors.FatalFeedError` for a source that is not a
     live vendor, missing symbols, missing credentials or an unreadable secrets file.
@@ -53,7 +59,9 @@ def build_live_source(
         reconnect_max_s=max(sources.reconnect_max_s, sources.reconnect_initial_s),
         duration_s=settings.ingest.duration_s,
     )
-    return WebSocketSource(vendor, metrics, policy, clock=clock, rng=rng)
+    journal = state_dir / "trades" / f"{vendor.name}.keys" if state_dir is not None else None
+    ledger = TradeLedger(journal, settings.ingest.dedup_keys)
+    return WebSocketSource(vendor, metrics, policy, clock=clock, rng=rng, ledger=ledger)
 
 
 def build_vendor(settings: Settings) -> Vendor:

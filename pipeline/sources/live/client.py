@@ -11,6 +11,12 @@ Lifecycle of :meth:`WebSocketSource.batches`:
    again. The backoff resets once a connection has delivered records;
 4. an authentication failure or another fatal error is raised: no reconnect storm;
 5. the iterator ends at the run deadline (``duration_s`` > 0) or after :meth:`aclose`.
+
+Every trade passes the source's :class:`~pipeline.sources.live.trade_ledger.TradeLedger` before
+it is yielded: one whose natural key was handed out before (on this connection, an earlier one,
+or — through the ledger's journal — an earlier process) is dropped as ``duplicate``.
+:meth:`WebSocketSource.checkpoint` persists the ledger; the ingest worker calls it once Kafka
+has acknowledged everything yielded.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from pipeline.records import Record
+from pipeline.records import Record, Trade
 from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
-from pipeline.sources.live.session import Decoded, Vendor
+from pipeline.sources.live.session import DUPLICATE, Decoded, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
+from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clock import Clock, SystemClock, micros
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -46,10 +53,13 @@ class WebSocketSource:
         vendor: Vendor,
         metrics: IngestMetrics,
         policy: ConnectionPolicy,
+        *,
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
+        ledger: TradeLedger | None = None,
     ) -> None:
         self.name = vendor.name
+        self.ledger = ledger or TradeLedger(None, capacity=200_000)
         self._vendor = vendor
         self._metrics = metrics
         self._policy = policy
@@ -76,6 +86,10 @@ class WebSocketSource:
                     return
                 await self._pause(exc)
 
+    def checkpoint(self) -> None:
+        """Persist the trade ledger (every trade yielded so far is in Kafka)."""
+        self.ledger.checkpoint()
+
     async def aclose(self) -> None:
         """Stop: close the connection; ``batches()`` ends without reconnecting."""
         self._closed = True
@@ -100,6 +114,7 @@ class WebSocketSource:
                 await ws.send(opening)
             while (frame := await self._receive(ws, deadline)) is not None:
                 decoded = session.on_frame(frame, micros(self._clock.time()))
+                self._guard(decoded)
                 for reply in decoded.replies:
                     await ws.send(reply)
                 self._account(decoded)
@@ -118,6 +133,13 @@ class WebSocketSource:
             deadline=deadline,
             closed=lambda: self._closed,
         )
+
+    def _guard(self, decoded: Decoded) -> None:
+        """Drop trades already handed out (natural key in the ledger) as ``duplicate``."""
+        admit = self.ledger.admit
+        kept = [r for r in decoded.records if not isinstance(r, Trade) or admit(r)]
+        decoded.drop(DUPLICATE, len(decoded.records) - len(kept))
+        decoded.records = kept
 
     def _account(self, decoded: Decoded) -> None:
         if decoded.messages:
