@@ -1,4 +1,4 @@
-"""Live vendor feeds over WebSocket: Alpaca, Polygon, Binance, Coinbase.
+"""Live vendor feeds over WebSocket: Alpaca, Polygon, Binance, Coinbase, Finnhub.
 
 The ingest worker calls :func:`build_live_source` when ``settings.ingest.source`` names a
 vendor. Endpoints default to the vendors' production URLs and are overridden with
@@ -19,6 +19,7 @@ from pipeline.sources.live.client import WebSocketSource
 from pipeline.sources.live.coinbase import CoinbaseVendor
 from pipeline.sources.live.credentials import resolve_credentials
 from pipeline.sources.live.errors import FatalFeedError
+from pipeline.sources.live.finnhub import FinnhubVendor
 from pipeline.sources.live.market import AlwaysOpen, ExchangeHours, MarketHours
 from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
@@ -29,7 +30,7 @@ from tickwatch.clock import Clock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
-LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase")
+LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase", "finnhub")
 
 __all__ = ["LIVE_SOURCES", "WebSocketSource", "build_live_source"]
 
@@ -76,6 +77,15 @@ def build_vendor(settings: Settings) -> Vendor:
         return CoinbaseVendor(symbols, market=AlwaysOpen(), url=sources.coinbase_url)
     credentials = resolve_credentials(sources)
     equities: MarketHours = ExchangeHours(settings.monitor.equity_calendar)
+    if name == "finnhub":
+        # Crypto and FX symbols carry an exchange prefix; any of them keeps the feed busy.
+        any_pair = any(":" in s for s in symbols)
+        return FinnhubVendor(
+            symbols,
+            api_key=credentials.finnhub_api_key,
+            market=AlwaysOpen() if any_pair else equities,
+            url=sources.finnhub_url,
+        )
     if name == "polygon":
         crypto = sources.polygon_cluster == "crypto"
         return PolygonVendor(

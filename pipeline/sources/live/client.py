@@ -9,7 +9,9 @@ Lifecycle of :meth:`WebSocketSource.batches`:
    while the market is open) ends the connection: wait a full-jitter backoff delay, count a
    reconnect and start again at 1 with a fresh session, which authenticates and subscribes
    again. The backoff resets once a connection has delivered records;
-4. an authentication failure or another fatal error is raised: no reconnect storm;
+4. an authentication failure or another fatal error is raised: no reconnect storm. An HTTP 401
+   or 403 answer to the WebSocket handshake (Finnhub checks the token in the URL there) is an
+   authentication failure;
 5. the iterator ends at the run deadline (``duration_s`` > 0) or after :meth:`aclose`.
 
 Every trade passes the source's :class:`~pipeline.sources.live.trade_ledger.TradeLedger` before
@@ -27,12 +29,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from pipeline.records import Record, Trade
 from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
-from pipeline.sources.live.session import DUPLICATE, Decoded, Vendor
+from pipeline.sources.live.session import DUPLICATE, Decoded, Session, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
 from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clock import Clock, SystemClock, micros
@@ -43,6 +45,7 @@ from tickwatch.telemetry.catalog import IngestMetrics
 _WIRE_LOG = logging.getLogger("pipeline.sources.live.frames")
 _WIRE_LOG.setLevel(logging.INFO)
 _RETRYABLE = (RetryableFeedError, ConnectionClosed, InvalidHandshake, OSError, TimeoutError)
+_AUTH_STATUSES = frozenset({401, 403})
 
 
 class WebSocketSource:
@@ -66,6 +69,7 @@ class WebSocketSource:
         self._clock = clock or SystemClock()
         self._backoff = Backoff(policy.reconnect_initial_s, policy.reconnect_max_s, rng)
         self._ws: ClientConnection | None = None
+        self._session: Session | None = None
         self._closed = False
 
     async def batches(self) -> AsyncGenerator[Sequence[Record]]:
@@ -94,10 +98,22 @@ class WebSocketSource:
         """Stop: close the connection; ``batches()`` ends without reconnecting."""
         self._closed = True
         if self._ws is not None:
+            await self._say_goodbye(self._ws)
             await self._ws.close()
 
+    async def _say_goodbye(self, ws: ClientConnection) -> None:
+        """Send the session's closing frames (unsubscribes), if it has any; best effort."""
+        closing = getattr(self._session, "closing", None)
+        if closing is None:
+            return
+        try:
+            for frame in closing():
+                await ws.send(frame)
+        except ConnectionClosed:
+            pass  # already gone: nothing to unsubscribe from
+
     async def _connection(self, deadline: float | None) -> AsyncIterator[list[Record]]:
-        session = self._vendor.session()
+        session = self._session = self._vendor.session()
         try:
             ws = await connect(
                 self._vendor.url(),
@@ -107,7 +123,13 @@ class WebSocketSource:
                 logger=_WIRE_LOG,
             )
         except InvalidURI as exc:
-            raise FatalFeedError(f"{self.name}: invalid URL {exc.uri!r}") from None
+            shown = exc.uri.partition("?")[0]  # the query may hold a token (Finnhub)
+            raise FatalFeedError(f"{self.name}: invalid URL {shown!r}") from None
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in _AUTH_STATUSES:
+                raise AuthenticationError(f"{self.name}: HTTP {status} at handshake") from None
+            raise
         self._ws = ws
         async with ws:
             for opening in session.opening():
