@@ -62,7 +62,7 @@ class WebSocketSource:
         ledger: TradeLedger | None = None,
     ) -> None:
         self.name = vendor.name
-        self.ledger = ledger or TradeLedger(None, capacity=200_000)
+        self.ledger = ledger if ledger is not None else TradeLedger(None, capacity=200_000)
         self._vendor = vendor
         self._metrics = metrics
         self._policy = policy
