@@ -34,7 +34,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid "${TICKWATCH_UID}" tickwatch \
  && useradd --system --uid "${TICKWATCH_UID}" --gid tickwatch --create-home \
-        --home-dir /home/tickwatch --shell /usr/sbin/nologin tickwatch
+        --home-dir /home/tickwatch --shell /usr/sbin/nologin tickwatch \
+ && install -d -o tickwatch -g tickwatch /var/lib/tickwatch/ingest
+# /var/lib/tickwatch/ingest: the ingest worker's checkpoints (a compose volume); created here so
+# the volume starts owned by tickwatch.
 COPY --from=builder /opt/tickwatch /opt/tickwatch
 # tickwatch.migrations looks for the SQL files next to the installed package
 # (<site-packages>/clickhouse/NNNN_*.sql).
