@@ -12,7 +12,9 @@ Documented shapes (stocks ``v2/{iex,sip}``; crypto ``v1beta3/crypto/us`` omits e
 Times (RFC 3339, up to ns) become µs, truncated. ``x``/``bx``/``ax`` are Alpaca's one-letter
 exchange codes (the SIP participant ids), kept as they are in ``exchange``; ``venue`` is their MIC
 (:mod:`~pipeline.sources.live.instruments`). ``c`` condition codes are kept as they are. Stock
-quote sizes ``bs``/``as`` are round lots of 100 shares: stored as shares with ``lot_size`` 100;
+quote sizes ``bs``/``as`` are round lots of 100 shares ("The Alpaca quote sizes are actually in
+round lots: ... 15 * 100 = 1500 shares", Alpaca staff on forum.alpaca.markets, "Why can I see odd
+lot quotes in SIP feed"): stored as shares with ``lot_size`` 100;
 crypto quote sizes are coin amounts (``lot_size`` 1). The tape ``z`` has no field in
 the records and is not kept. Crypto trades carry the taker side ``tks`` (``B``/``S``), which
 becomes the only condition: the same aggressor-side convention as the Binance and Coinbase

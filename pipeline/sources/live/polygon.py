@@ -25,6 +25,7 @@ carry no sequence number.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -54,8 +55,13 @@ RECONNECT = frozenset({"max_connections", "force_disconnect", "slow_consumer"})
 
 def session_day(msg: dict[str, object]) -> str:
     """The trading session a message belongs to: its New York calendar day (``2026-03-09``)."""
-    epoch_s = millis_us(msg.get("t")) / 1e6
-    return datetime.fromtimestamp(epoch_s, SESSION_ZONE).date().isoformat()
+    return _new_york_day(millis_us(msg.get("t")) // 3_600_000_000)
+
+
+@lru_cache(maxsize=64)
+def _new_york_day(utc_hour: int) -> str:
+    # New York's UTC offset is a whole number of hours, so the day is constant within an hour.
+    return datetime.fromtimestamp(utc_hour * 3600, SESSION_ZONE).date().isoformat()
 
 
 class PolygonSession:
