@@ -121,6 +121,9 @@ class IngestSettings(Section):
     checkpoint_interval_s: float = Field(1.0, gt=0, le=3600)
     replay_resume: bool = True  # false: ignore the replay's checkpoint and start from the top
     dedup_keys: int = Field(200_000, ge=1_000, le=50_000_000)  # trade keys remembered per source
+    # Live sources read trade keys back from Kafka at start (after the last checkpoint, or this
+    # many seconds when there is no journal yet); 0 = never read back.
+    dedup_recover_s: float = Field(60.0, ge=0, le=86_400)
 
     def resolved_state_dir(self, stack_state_dir: Path) -> Path:
         """Where sources keep their checkpoints."""

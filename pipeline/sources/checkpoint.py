@@ -7,10 +7,13 @@ source's :meth:`CheckpointedSource.checkpoint`. So a checkpoint never covers a r
 not hold. Files are written whole to a temporary name, fsynced and renamed over the old one
 (:func:`write_atomic`): a crash leaves the previous checkpoint or the new one, never half of one.
 
-What this does not cover: a process killed (``kill -9``, power loss) after Kafka acknowledged
-records but before the next checkpoint was written hands those records out again on restart —
-at most ``checkpoint_interval_s`` worth. Closing that window needs Kafka transactions that
-commit the checkpoint together with the records (as Kafka Connect's exactly-once sources do).
+What this does not cover by itself: a process killed (``kill -9``, power loss) after Kafka
+acknowledged records but before the next checkpoint was written hands those records out again
+on restart — at most ``checkpoint_interval_s`` worth. Live sources with vendor trade ids close
+that window by reading their keys back from Kafka at start
+(:mod:`pipeline.sources.live.ledger_recovery`); the replay does not (its records need not carry
+ids). Closing it in general needs Kafka transactions that commit the checkpoint together with
+the records (as Kafka Connect's exactly-once sources do).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from pipeline.errors import SourceError
+from tickwatch.settings import KafkaSettings
 
 
 class CheckpointError(SourceError):
@@ -36,6 +40,15 @@ class CheckpointedSource(Protocol):
 
     def checkpoint(self) -> None:
         """Persist progress: every batch yielded so far is in Kafka. Raises CheckpointError."""
+        ...
+
+
+@runtime_checkable
+class RecoverableSource(Protocol):
+    """A source that can learn, from Kafka, what it handed out after its last checkpoint."""
+
+    def recover(self, kafka: KafkaSettings, bootstrap: str, window_s: float) -> int:
+        """Read back what Kafka holds since the last checkpoint; return how many keys."""
         ...
 
 

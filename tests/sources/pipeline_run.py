@@ -63,13 +63,19 @@ def live(settings: Settings, source: str, symbols: str, **sources: Any) -> Setti
     return settings.model_copy(update={"ingest": ingest, "sources": SourceCredentials(**sources)})
 
 
-async def ingest(settings: Settings, count: int, state_dir: Path | None = None) -> IngestResult:
+async def ingest(
+    settings: Settings, count: int, state_dir: Path | None = None, recover_s: float = 0.0
+) -> IngestResult:
     """Run the ingest worker over the live source until ``count`` records were produced.
 
-    With ``state_dir`` the source keeps its trade ledger there (a restart sees the last run's).
+    With ``state_dir`` the source keeps its trade ledger there (a restart sees the last run's);
+    ``recover_s`` > 0 reads trade keys back from Kafka first, as the ingest entry point does.
     """
     metrics = IngestMetrics(CollectorRegistry())
-    source = FirstRecords(build_live_source(settings, metrics, state_dir=state_dir), count)
+    live_source = build_live_source(settings, metrics, state_dir=state_dir)
+    if recover_s > 0:
+        live_source.recover(settings.kafka, settings.kafka.bootstrap, recover_s)
+    source = FirstRecords(live_source, count)
     config = producer_config(settings, settings.kafka.bootstrap)
     producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
     worker = IngestWorker(

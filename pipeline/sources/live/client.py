@@ -38,6 +38,7 @@ from pipeline.sources.live.session import DUPLICATE, Decoded, Session, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
 from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clock import Clock, SystemClock, micros
+from tickwatch.settings import KafkaSettings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 # websockets logs every frame at DEBUG, auth frames included; this logger never goes below INFO,
@@ -93,6 +94,13 @@ class WebSocketSource:
     def checkpoint(self) -> None:
         """Persist the trade ledger (every trade yielded so far is in Kafka)."""
         self.ledger.checkpoint()
+
+    def recover(self, kafka: KafkaSettings, bootstrap: str, window_s: float) -> int:
+        """Before connecting: add the keys of this source's trades Kafka got after the last
+        checkpoint (:mod:`~pipeline.sources.live.ledger_recovery`). Raises KafkaException."""
+        from pipeline.sources.live.ledger_recovery import recover_keys
+
+        return recover_keys(self.ledger, self.name, kafka, bootstrap, window_s=window_s)
 
     async def aclose(self) -> None:
         """Stop: close the connection; ``batches()`` ends without reconnecting."""

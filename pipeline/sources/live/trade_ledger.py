@@ -14,9 +14,11 @@ guarded. The ledger remembers the most recent ``capacity`` keys of one source:
   Kafka holds up to its last checkpoint. The journal is rewritten to the last ``capacity`` keys
   when it grows past twice that.
 
-Not guaranteed: a key older than the last ``capacity`` keys is forgotten (vendors only re-send
-recent trades: the last match after a resubscribe); a trade Kafka acknowledged after the last
-checkpoint of a process that was killed (not stopped) is not in the journal.
+A trade Kafka acknowledged after the last checkpoint of a process that was killed (not stopped)
+is not in the journal; :mod:`~pipeline.sources.live.ledger_recovery` reads those keys back from
+Kafka before the restarted source connects. Not guaranteed: a key older than the last
+``capacity`` keys is forgotten (vendors only re-send recent trades: the last match after a
+resubscribe).
 """
 
 from __future__ import annotations
@@ -36,12 +38,17 @@ _SEP = "\x1f"
 
 def trade_key(trade: Trade) -> str | None:
     """The natural key of ``trade``, or None when the vendor sent no trade id."""
-    if not trade.trade_id:
+    return natural_key(trade.source, trade.symbol, trade.trade_id, trade.exchange, trade.ts)
+
+
+def natural_key(source: str, symbol: str, trade_id: str, exchange: str, ts: int) -> str | None:
+    """``symbol`` + ``trade_id`` (+ exchange and UTC day where ids are per venue and day)."""
+    if not trade_id:
         return None
-    parts = [trade.symbol, trade.trade_id]
-    if trade.source in PER_VENUE_DAY:
-        day = datetime.fromtimestamp(trade.ts // 1_000_000, UTC).date().isoformat()
-        parts += [trade.exchange, day]
+    parts = [symbol, trade_id]
+    if source in PER_VENUE_DAY:
+        day = datetime.fromtimestamp(ts // 1_000_000, UTC).date().isoformat()
+        parts += [exchange, day]
     return _SEP.join(parts)
 
 
@@ -67,21 +74,53 @@ class TradeLedger:
             return True
         if key in self._keys:
             return False
-        self._keys[key] = None
-        if len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
-        self._pending.append(key)
+        self._add(key)
+        return True
+
+    def remember_wire(self, body: dict[str, object]) -> bool:
+        """Add the key of a trade as it is on the wire (read back from Kafka); True if new.
+
+        The key goes into the journal at the next checkpoint, like an admitted trade's.
+        """
+        fields = (body.get("symbol"), body.get("trade_id"), body.get("exchange", ""))
+        ts, source = body.get("ts"), body.get("source")
+        if not all(isinstance(f, str) for f in fields) or not isinstance(ts, int):
+            return False
+        symbol, trade_id, exchange = (str(f) for f in fields)
+        key = natural_key(str(source), symbol, trade_id, exchange, ts)
+        if key is None or key in self._keys:
+            return False
+        self._add(key)
         return True
 
     def checkpoint(self) -> None:
-        """Append the keys admitted since the last call to the journal (fsynced)."""
-        if self.path is None or not self._pending:
+        """Append the keys admitted since the last call to the journal (fsynced).
+
+        The journal's modification time marks the checkpoint (it is touched even when no key
+        is new): :mod:`~pipeline.sources.live.ledger_recovery` reads Kafka from there.
+        """
+        if self.path is None:
             return
-        if self._journal_lines + len(self._pending) > 2 * self._capacity:
+        if not self._pending:
+            self._touch(self.path)
+        elif self._journal_lines + len(self._pending) > 2 * self._capacity:
             self._compact(self.path)
         else:
             self._append(self.path, self._pending)
         self._pending = []
+
+    def _add(self, key: str) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+        self._pending.append(key)
+
+    def _touch(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        except OSError as exc:
+            raise CheckpointError(f"trade ledger {path}: {exc.strerror or exc}") from None
 
     def _append(self, path: Path, keys: list[str]) -> None:
         try:
