@@ -19,13 +19,15 @@ from typing import Any
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import CollectorRegistry
 
 from pipeline.ingest import IngestWorker
+from pipeline.ingest_cli import recover
 from pipeline.producer import TickProducer, producer_config
 from pipeline.records import Trade, to_wire
 from pipeline.sources import build_source
+from pipeline.sources.live.ledger_recovery import MARGIN_S, recover_since_ms
 from pipeline.sources.live.trade_ledger import TradeLedger, trade_key
 from pipeline.topics import record_topics
 from tickwatch.settings import IngestSettings, KafkaSettings, Settings
@@ -81,10 +83,6 @@ def test_natural_keys() -> None:
 
 
 def test_ingest_start_refuses_to_run_when_keys_cannot_be_read_back() -> None:
-    from confluent_kafka import KafkaError, KafkaException
-
-    from pipeline.ingest_cli import recover
-
     class Unreachable:
         name = "coinbase"
 
@@ -105,8 +103,6 @@ def test_ingest_start_refuses_to_run_when_keys_cannot_be_read_back() -> None:
 
 
 def test_recovery_starts_at_the_last_checkpoint(tmp_path: Path) -> None:
-    from pipeline.sources.live.ledger_recovery import MARGIN_S, recover_since_ms
-
     journal = tmp_path / "polygon.keys"
     assert recover_since_ms(journal, 60, now_s=1000.0) == int((1000 - 60 - MARGIN_S) * 1000)
     journal.write_text("")

@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from pipeline.records import Record, Trade
 from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
+from pipeline.sources.live.ledger_recovery import recover_keys
 from pipeline.sources.live.session import DUPLICATE, Decoded, Session, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
 from pipeline.sources.live.trade_ledger import TradeLedger
@@ -98,8 +99,6 @@ class WebSocketSource:
     def recover(self, kafka: KafkaSettings, bootstrap: str, window_s: float) -> int:
         """Before connecting: add the keys of this source's trades Kafka got after the last
         checkpoint (:mod:`~pipeline.sources.live.ledger_recovery`). Raises KafkaException."""
-        from pipeline.sources.live.ledger_recovery import recover_keys
-
         return recover_keys(self.ledger, self.name, kafka, bootstrap, window_s=window_s)
 
     async def aclose(self) -> None:
