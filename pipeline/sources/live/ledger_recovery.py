@@ -77,9 +77,9 @@ def recover_keys(
 
 def _assign(consumer: Consumer, topic: str, since_ms: int, timeout_s: float) -> dict[int, int]:
     """Assign every partition at the first offset at/after ``since_ms``; return the end offsets."""
-    metadata = consumer.list_topics(topic, timeout=timeout_s)
-    numbers = list(metadata.topics[topic].partitions)
-    starts = _offsets_for_times(consumer, topic, numbers, since_ms, time.monotonic() + timeout_s)
+    deadline = time.monotonic() + timeout_s
+    numbers = _partitions(consumer, topic, deadline)
+    starts = _offsets_for_times(consumer, topic, numbers, since_ms, deadline)
     assigned, ends = [], {}
     for tp in starts:
         _, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout_s)
@@ -89,6 +89,20 @@ def _assign(consumer: Consumer, topic: str, since_ms: int, timeout_s: float) -> 
         ends[tp.partition] = high
     consumer.assign(assigned)
     return ends
+
+
+def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
+    """The topic's partition numbers; waits while fresh metadata does not list them yet."""
+    while True:
+        metadata = consumer.list_topics(topic, timeout=max(deadline - time.monotonic(), POLL_S))
+        found = metadata.topics.get(topic)
+        if found is not None and found.error is None and found.partitions:
+            return sorted(found.partitions)
+        if time.monotonic() >= deadline:
+            raise KafkaException(
+                KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no partitions of {topic} visible")
+            )
+        time.sleep(RETRY_S)
 
 
 def _offsets_for_times(
