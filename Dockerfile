@@ -35,7 +35,9 @@ RUN apt-get update \
  && groupadd --system --gid "${TICKWATCH_UID}" tickwatch \
  && useradd --system --uid "${TICKWATCH_UID}" --gid tickwatch --create-home \
         --home-dir /home/tickwatch --shell /usr/sbin/nologin tickwatch \
- && install -d -o tickwatch -g tickwatch /var/lib/tickwatch
+ && install -d -o tickwatch -g tickwatch /var/lib/tickwatch /var/lib/tickwatch/ingest
+# /var/lib/tickwatch: the detector's state and (ingest/) the ingest worker's checkpoints, both
+# compose volumes; created here so a fresh volume starts owned by tickwatch.
 COPY --from=builder /opt/tickwatch /opt/tickwatch
 # tickwatch.migrations looks for the SQL files next to the installed package
 # (<site-packages>/clickhouse/NNNN_*.sql).

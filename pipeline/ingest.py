@@ -5,6 +5,13 @@ reading the source, close it, then flush the producer. The whole shutdown is bou
 ``flush_timeout_s`` counted from the stop request (a send blocked on a full queue gives up when
 it runs out, the flush gets what is left); whatever is still queued then is logged and reported
 in :class:`IngestResult`, never dropped silently.
+
+Checkpoints (sources that implement :class:`~pipeline.sources.checkpoint.CheckpointedSource`:
+replay and the live vendors): every ``checkpoint_interval_s``, between two batches, the worker
+flushes the producer and — only if every record enqueued so far has a delivery report and none
+failed — calls ``source.checkpoint()``. Once more after the final flush, on the same condition.
+So a checkpoint never claims a record Kafka does not hold; after a crash the source resumes at
+the last checkpoint (what it re-sends is at most one interval's worth, see that module).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pipeline.errors import FatalError
 from pipeline.producer import TickProducer
 from pipeline.records import Payload, RawMessage
 from pipeline.sources.base import Source
+from pipeline.sources.checkpoint import CheckpointedSource
 from tickwatch.telemetry.catalog import IngestMetrics
 
 tracer = trace.get_tracer("tickwatch.ingest")
@@ -62,6 +70,7 @@ class IngestWorker:
         duration_s: float = 0.0,
         count_source_messages: bool = True,
         clock: Callable[[], float] = time.time,
+        checkpoint_interval_s: float = 1.0,
     ) -> None:
         self._source, self._producer, self._metrics = source, producer, metrics
         self._flush_timeout_s = flush_timeout_s
@@ -72,6 +81,8 @@ class IngestWorker:
         self._stop_requested_at: float | None = None
         self._read = 0
         self._enqueued = 0
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._last_checkpoint = time.monotonic()
 
     def request_stop(self) -> None:
         """Ask the run to end; call it on the event loop (``call_soon_threadsafe`` elsewhere)."""
@@ -108,11 +119,32 @@ class IngestWorker:
         try:
             while (batch := await self._next(batches, stopper)) is not None:
                 self._handle(batch)
+                self._maybe_checkpoint()
         finally:
             stopper.cancel()
             await self._source.aclose()
             result = self._flush()
+            if result.failed == 0 and result.undelivered == 0:
+                self._checkpoint()
         return result
+
+    def _maybe_checkpoint(self) -> None:
+        """Checkpoint if the interval passed and everything enqueued is delivered.
+
+        Order: flush the producer (bounded by ``flush_timeout_s``) → if nothing is left and
+        nothing failed, ``source.checkpoint()``; otherwise try again after the next batch.
+        """
+        if not isinstance(self._source, CheckpointedSource):
+            return
+        if time.monotonic() - self._last_checkpoint < self._checkpoint_interval_s:
+            return
+        if self._producer.flush(self._flush_timeout_s) == 0 and self._producer.failed == 0:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        if isinstance(self._source, CheckpointedSource):
+            self._source.checkpoint()
+            self._last_checkpoint = time.monotonic()
 
     async def _next(
         self, batches: AsyncIterator[Sequence[Payload]], stopper: asyncio.Future[Any]

@@ -2,7 +2,8 @@
 
 Order: logging → endpoints → telemetry (``/metrics`` on ``ingest.metrics_port``) → source (bad
 settings stop here, before any network) → fail fast if Kafka does not answer, creating missing
-topics → producer → SIGTERM/SIGINT handlers → run → flush → close telemetry.
+topics → a live source reads back the trade keys Kafka got after its last checkpoint → producer
+→ SIGTERM/SIGINT handlers → run → flush (→ final checkpoint) → close telemetry.
 
 Exit codes: 0 clean (everything read was delivered), 1 records failed or a source/producer
 error stopped the run, 2 configuration or connectivity problem before anything was read.
@@ -14,13 +15,15 @@ import asyncio
 import logging
 import signal
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from loguru import logger
 
 from pipeline.errors import PipelineError
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.producer import TickProducer, producer_config
 from pipeline.sources import build_source
+from pipeline.sources.base import Source
+from pipeline.sources.checkpoint import RecoverableSource
 from pipeline.topics import create_pipeline_topics, record_topics
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings
@@ -74,7 +77,7 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
     except (ValueError, PipelineError) as exc:
         logger.error("ingest cannot start: {}", exc)
         return EXIT_CONFIG
-    if not ensure_topics(settings, bootstrap):
+    if not ensure_topics(settings, bootstrap) or not recover(source, settings, bootstrap):
         return EXIT_CONFIG
     config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
     producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
@@ -86,6 +89,7 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         flush_timeout_s=settings.ingest.flush_timeout_s,
         duration_s=settings.ingest.duration_s,
         count_source_messages=source.name in ("simulator", "replay"),
+        checkpoint_interval_s=settings.ingest.checkpoint_interval_s,
     )
     logger.info("ingest started: source={} kafka={}", source.name, bootstrap)
     try:
@@ -94,6 +98,22 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         logger.error("ingest stopped: {}", exc)
         return EXIT_FAILED
     return EXIT_OK if result.failed == 0 and result.undelivered == 0 else EXIT_FAILED
+
+
+def recover(source: Source, settings: Settings, bootstrap: str) -> bool:
+    """Let a live source read back the trade keys Kafka got after its last checkpoint.
+
+    False (logged) when Kafka does not answer: starting without them could duplicate trades.
+    """
+    window_s = settings.ingest.dedup_recover_s
+    if window_s <= 0 or not isinstance(source, RecoverableSource):
+        return True
+    try:
+        source.recover(settings.kafka, bootstrap, window_s)
+    except KafkaException as exc:
+        logger.error("ingest cannot start: reading trade keys back from Kafka failed: {}", exc)
+        return False
+    return True
 
 
 async def serve(worker: IngestWorker) -> IngestResult:

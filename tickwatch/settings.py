@@ -124,7 +124,9 @@ class ClickHouseSettings(Section):
 class IngestSettings(Section):
     """The ingest worker: which source, how fast, how the producer behaves."""
 
-    source: Literal["simulator", "replay", "alpaca", "polygon", "binance", "coinbase"] = "simulator"
+    source: Literal[
+        "simulator", "replay", "alpaca", "polygon", "binance", "coinbase", "finnhub"
+    ] = "simulator"
     seed: int = 42
     symbols: int = Field(20, ge=1, le=100_000)
     rate: float = Field(200.0, gt=0, le=2_000_000)
@@ -141,6 +143,18 @@ class IngestSettings(Section):
     linger_ms: int = Field(20, ge=0, le=5000)
     flush_timeout_s: float = Field(10.0, gt=0)
     metrics_port: int = Field(9101, ge=0, le=65535)
+    # Source checkpoints (replay position, live trade-id ledgers); unset = <stack.state_dir>/ingest
+    state_dir: Path | None = None
+    checkpoint_interval_s: float = Field(1.0, gt=0, le=3600)
+    replay_resume: bool = True  # false: ignore the replay's checkpoint and start from the top
+    dedup_keys: int = Field(200_000, ge=1_000, le=50_000_000)  # trade keys remembered per source
+    # Live sources read trade keys back from Kafka at start (after the last checkpoint, or this
+    # many seconds when there is no journal yet); 0 = never read back.
+    dedup_recover_s: float = Field(60.0, ge=0, le=86_400)
+
+    def resolved_state_dir(self, stack_state_dir: Path) -> Path:
+        """Where sources keep their checkpoints."""
+        return self.state_dir if self.state_dir is not None else stack_state_dir / "ingest"
 
 
 class LoadSettings(Section):
@@ -387,6 +401,8 @@ class SourceCredentials(Section):
     polygon_url: str = ""
     binance_url: str = ""
     coinbase_url: str = ""
+    finnhub_api_key: SecretStr = SecretStr("")
+    finnhub_url: str = ""
     secrets_file: Path | None = None
     stall_timeout_s: float = Field(30.0, gt=0)
     reconnect_initial_s: float = Field(1.0, gt=0)

@@ -8,7 +8,10 @@ microseconds since the Unix epoch, UTC. Every record carries::
      "ts": 1763700000123456, "source": "simulator", "recv_ts": 1763700000123999, ...}
 
 ``ts`` is the exchange event time (bar start for bars); ``recv_ts`` is when tickwatch's ingest
-worker received the record. Type-specific fields are the dataclass fields below.
+worker received the record. Type-specific fields are the dataclass fields below. ``instrument``
+and ``venue`` (``bid_venue``/``ask_venue``) are the canonical spellings beside the vendor's own
+``symbol`` and ``exchange``; empty when the source does not know them. Quote sizes are shares
+(or coins): ``lot_size`` says what the vendor's size was multiplied by (1 = sent as shares).
 
 These dataclasses are the only place the fields are written down: the wire encoding
 (:mod:`pipeline.codec.wire`), the decoders (:mod:`pipeline.codec.decode`,
@@ -54,6 +57,8 @@ class Trade:
     conditions: tuple[str, ...] = ()
     source: str = ""
     recv_ts: int = 0
+    instrument: str = ""  # canonical symbol (pipeline.sources.live.instruments)
+    venue: str = ""  # canonical venue: MIC where one exists
     kind: ClassVar[RecordType] = RecordType.TRADE
 
 
@@ -73,6 +78,10 @@ class Quote:
     conditions: tuple[str, ...] = ()
     source: str = ""
     recv_ts: int = 0
+    instrument: str = ""
+    bid_venue: str = ""
+    ask_venue: str = ""
+    lot_size: int = 1  # bid/ask sizes are shares: the vendor's size times this lot size
     kind: ClassVar[RecordType] = RecordType.QUOTE
 
 
@@ -93,6 +102,7 @@ class Bar:
     asset_class: AssetClass = AssetClass.EQUITY
     source: str = ""
     recv_ts: int = 0
+    instrument: str = ""
     kind: ClassVar[RecordType] = RecordType.BAR
 
 

@@ -22,9 +22,13 @@ def build_source(
 
     ``metrics`` is required by live sources (they count messages, reconnects and auth
     failures themselves); ``clock`` paces the simulator and replay (tests pass a manual one).
+    Replay and live sources get their checkpoints under ``ingest.state_dir`` (default
+    ``<stack.state_dir>/ingest``): the replay position and the live trade-id ledgers.
+
     Raises ``ValueError`` subclasses for bad simulator settings (anomaly spec, calendar name),
-    :class:`~pipeline.sources.replay_rows.ReplayError` for a missing replay path, and the live
-    package's ``FatalFeedError`` for missing credentials or symbols.
+    :class:`~pipeline.sources.replay_rows.ReplayError` for a missing replay path,
+    :class:`~pipeline.sources.checkpoint.CheckpointError` for a replay checkpoint of other files,
+    and the live package's ``FatalFeedError`` for missing credentials or symbols.
     """
     kind = settings.ingest.source
     if kind == "simulator":
@@ -33,10 +37,17 @@ def build_source(
 
         hours = TradingHours(settings.hours.calendars, settings.hours.exchanges)
         return Simulator(settings.ingest, clock, hours=hours)
+    state_dir = settings.ingest.resolved_state_dir(settings.stack.state_dir)
     if kind == "replay":
         from pipeline.sources.replay import ReplaySource
+        from pipeline.sources.replay_checkpoint import ReplayCheckpoint, checkpoint_path
+        from pipeline.sources.replay_files import replay_files
 
-        return ReplaySource(settings.ingest, clock)
+        path = settings.ingest.replay_path
+        if path is None:
+            return ReplaySource(settings.ingest, clock)  # raises: replay_path is not set
+        checkpoints = ReplayCheckpoint(checkpoint_path(state_dir, path), path, replay_files(path))
+        return ReplaySource(settings.ingest, clock, checkpoints=checkpoints)
     from pipeline.sources.live import build_live_source
 
     if metrics is None:
@@ -45,4 +56,4 @@ def build_source(
         from tickwatch.telemetry.catalog import IngestMetrics
 
         metrics = IngestMetrics(CollectorRegistry())
-    return build_live_source(settings, metrics)
+    return build_live_source(settings, metrics, state_dir=state_dir)

@@ -9,14 +9,24 @@ File layout and accepted values: :mod:`pipeline.sources.replay_rows`.
 The source ends when the last file is done. A bad row stops it with a
 :class:`~pipeline.sources.replay_rows.ReplayError` naming file, line or row and column, after
 the rows before it were handed out.
+
+With a :class:`~pipeline.sources.replay_checkpoint.ReplayCheckpoint` (the ingest entry point
+gives one, under ``ingest.state_dir``), the source resumes after the last record Kafka
+acknowledged, and a replay that finished hands out nothing when started again, so replaying a
+file twice adds no row. The ingest worker calls :meth:`ReplaySource.checkpoint` only when every
+record yielded so far was delivered (:mod:`pipeline.sources.checkpoint` states the guarantee).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
+from itertools import islice
+
+from loguru import logger
 
 from pipeline.records import Payload, Record
+from pipeline.sources.replay_checkpoint import ReplayCheckpoint, ReplayPosition
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import ReplayError, to_record
 from tickwatch.clock import Clock, SystemClock
@@ -31,7 +41,11 @@ class ReplaySource:
     name = "replay"
 
     def __init__(
-        self, settings: IngestSettings, clock: Clock | None = None, batch_size: int = 5_000
+        self,
+        settings: IngestSettings,
+        clock: Clock | None = None,
+        batch_size: int = 5_000,
+        checkpoints: ReplayCheckpoint | None = None,
     ) -> None:
         if settings.replay_path is None:
             raise ReplayError("ingest.replay_path is not set (TICKWATCH_INGEST_REPLAY_PATH)")
@@ -41,41 +55,74 @@ class ReplaySource:
         self._clock = clock or SystemClock()
         self._batch_size = batch_size
         self._closed = False
+        self._checkpoints = checkpoints
+        resume = checkpoints is not None and settings.replay_resume
+        self.start = checkpoints.load() if checkpoints is not None and resume else ReplayPosition()
+        self._handed_out = self.start  # position after the last record of the last batch
 
-    def records(self) -> Iterator[Record]:
-        """Every record of every file, in order, unpaced; raises ReplayError at a bad row."""
-        for path in self.files:
-            for where, row, default in read_rows(path):
-                yield to_record(row, default, where)
+    def records(self, start: ReplayPosition | None = None) -> Iterator[Record]:
+        """Every record of every file from ``start``, in order, unpaced; raises ReplayError."""
+        for _, _, record in self._positioned(start or ReplayPosition()):
+            yield record
+
+    def _positioned(self, start: ReplayPosition) -> Iterator[tuple[int, int, Record]]:
+        """``(file index, records of that file so far, record)`` from ``start``."""
+        if start.finished:
+            return
+        for index in range(start.file_index, len(self.files)):
+            rows = read_rows(self.files[index])
+            skip = start.records if index == start.file_index else 0
+            for count, (where, row, default) in enumerate(islice(rows, skip, None), skip + 1):
+                yield index, count, to_record(row, default, where)
+
+    def checkpoint(self) -> None:
+        """Record the position after the last batch handed out (all of it is in Kafka)."""
+        if self._checkpoints is not None:
+            self._checkpoints.save(self._handed_out)
 
     async def batches(self) -> AsyncIterator[Sequence[Payload]]:
         """Batches of records, each due at its recorded offset divided by the speed.
 
         At a bad row, the records read before it are yielded first, then ReplayError raised.
         """
+        if self.start.finished:
+            logger.info(
+                "replay of {} already finished (checkpoint {}); nothing to do",
+                self.files[0].parent if len(self.files) > 1 else self.files[0],
+                self._checkpoints.path if self._checkpoints else "-",
+            )
+            return
         start = self._clock.time()
         first_ts: int | None = None
         batch: list[Payload] = []
-        records = self.records()
+        position = self.start
+        records = self._positioned(self.start)
         while not self._closed:
             try:
-                record = next(records, None)
+                item = next(records, None)
             except ReplayError:
                 if batch:
+                    self._handed_out = position
                     yield batch
                 raise
-            if record is None:
+            if item is None:
                 break
+            index, count, record = item
             first_ts = record.ts if first_ts is None else first_ts
             due = start + (record.ts - first_ts) / 1e6 / self._speed if self._speed else None
             wait = due - self._clock.time() if due is not None else 0.0
             if wait > MIN_SLEEP_S or len(batch) >= self._batch_size:
                 if batch:
+                    self._handed_out = position
                     yield batch
                     batch = []
                 await self._clock.sleep(wait)
             batch.append(self._stamp(record, due))
-        if batch and not self._closed:
+            position = ReplayPosition(index, count)
+        if self._closed:
+            return
+        self._handed_out = replace(position, finished=True)
+        if batch:
             yield batch
 
     def _stamp(self, record: Record, due: float | None) -> Record:

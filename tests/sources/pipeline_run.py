@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -22,6 +23,7 @@ from pipeline.load_cli import build_worker
 from pipeline.producer import TickProducer, producer_config
 from pipeline.records import Payload
 from pipeline.sources.base import Source
+from pipeline.sources.checkpoint import CheckpointedSource
 from pipeline.sources.live import build_live_source
 from pipeline.topics import record_topics
 from tickwatch.settings import Settings, SourceCredentials
@@ -50,6 +52,10 @@ class FirstRecords:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
+    def checkpoint(self) -> None:
+        if isinstance(self._inner, CheckpointedSource):
+            self._inner.checkpoint()
+
 
 def live(settings: Settings, source: str, symbols: str, **sources: Any) -> Settings:
     """``settings`` from the harness with the live ``source`` configured."""
@@ -57,10 +63,19 @@ def live(settings: Settings, source: str, symbols: str, **sources: Any) -> Setti
     return settings.model_copy(update={"ingest": ingest, "sources": SourceCredentials(**sources)})
 
 
-async def ingest(settings: Settings, count: int) -> IngestResult:
-    """Run the ingest worker over the live source until ``count`` records were produced."""
+async def ingest(
+    settings: Settings, count: int, state_dir: Path | None = None, recover_s: float = 0.0
+) -> IngestResult:
+    """Run the ingest worker over the live source until ``count`` records were produced.
+
+    With ``state_dir`` the source keeps its trade ledger there (a restart sees the last run's);
+    ``recover_s`` > 0 reads trade keys back from Kafka first, as the ingest entry point does.
+    """
     metrics = IngestMetrics(CollectorRegistry())
-    source = FirstRecords(build_live_source(settings, metrics), count)
+    live_source = build_live_source(settings, metrics, state_dir=state_dir)
+    if recover_s > 0:
+        live_source.recover(settings.kafka, settings.kafka.bootstrap, recover_s)
+    source = FirstRecords(live_source, count)
     config = producer_config(settings, settings.kafka.bootstrap)
     producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
     worker = IngestWorker(

@@ -16,6 +16,8 @@ from tickwatch.settings import SourceCredentials, load_settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 from .fixtures.alpaca import TRADE, AlpacaFixture, frame
+from .fixtures.finnhub import STOCK_TRADES, FinnhubFixture
+from .fixtures.finnhub import frame as finnhub_frame
 from .fixtures.polygon import PolygonFixture
 from .fixtures.server import Plan
 from .helpers import Harness, live_settings, run
@@ -86,7 +88,7 @@ def test_default_urls_are_the_vendors_production_endpoints(
     )
     source_obj = build_live_source(settings, IngestMetrics(CollectorRegistry()))
     assert source_obj.name == source
-    assert source_obj._vendor.url() == url  # type: ignore[attr-defined]
+    assert source_obj._vendor.url() == url
 
 
 class _Collect(logging.Handler):
@@ -109,9 +111,20 @@ def test_secrets_never_appear_in_logs() -> None:
     root.setLevel(logging.DEBUG)
     good = AlpacaFixture(KEY, SECRET, [Plan([frame(TRADE)])])
     refused = PolygonFixture(SECRET)
+    # Finnhub carries its token in the URL: a good session, then one refused at the handshake.
+    finnhub_good = FinnhubFixture(SECRET, 1, [Plan([finnhub_frame(STOCK_TRADES)])])
+    finnhub_refused = FinnhubFixture("another-token", 1)
 
     async def scenario() -> None:
-        async with good.server, refused.server:
+        async with good.server, refused.server, finnhub_good.server, finnhub_refused.server:
+            for fixture in (finnhub_good, finnhub_refused):
+                source = Harness(
+                    live_settings("finnhub", "AAPL", fixture.server.url, finnhub_api_key=SECRET)
+                )
+                try:
+                    await source.collect(1)
+                except AuthenticationError as exc:
+                    lines.append(str(exc))
             await Harness(
                 live_settings(
                     "alpaca", "AAPL", good.server.url, alpaca_key_id=KEY, alpaca_secret_key=SECRET

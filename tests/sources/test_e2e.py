@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from tickwatch.settings import Settings
 
-from .fixtures import alpaca, binance, coinbase, polygon
+from .fixtures import alpaca, binance, coinbase, finnhub, polygon
 from .fixtures.server import FixtureServer, Plan
 from .pipeline_run import ingest, live, load, rows
 
@@ -79,8 +79,8 @@ def test_alpaca(settings: Settings, ch_client: Client) -> None:
          "alpaca") for m in trades
     ]  # fmt: skip
     assert rows(ch_client, QUOTE_SQL) == [
-        ("MSFT", "equity", micros(m["t"]), m["bp"], m["bs"], m["ap"], m["as"], m["bx"], m["ax"],
-         tuple(m["c"]), "alpaca") for m in quotes
+        ("MSFT", "equity", micros(m["t"]), m["bp"], m["bs"] * 100, m["ap"], m["as"] * 100,
+         m["bx"], m["ax"], tuple(m["c"]), "alpaca") for m in quotes
     ]  # fmt: skip
 
 
@@ -95,8 +95,8 @@ def test_polygon(settings: Settings, ch_client: Client) -> None:
          tuple(str(c) for c in m["c"]), "polygon") for m in trades
     ]  # fmt: skip
     assert rows(ch_client, QUOTE_SQL) == [
-        ("MSFT", "equity", m["t"] * 1000, m["bp"], m["bs"], m["ap"], m["as"], str(m["bx"]),
-         str(m["ax"]), (str(m["c"]),), "polygon") for m in quotes
+        ("MSFT", "equity", m["t"] * 1000, m["bp"], m["bs"] * 100, m["ap"], m["as"] * 100,
+         str(m["bx"]), str(m["ax"]), (str(m["c"]),), "polygon") for m in quotes
     ]  # fmt: skip
 
 
@@ -140,3 +140,52 @@ def test_coinbase(settings: Settings, ch_client: Client) -> None:
          float(Decimal(m["best_ask_size"])), "COINBASE", "COINBASE", (), "coinbase")
         for m in tickers
     ]  # fmt: skip
+
+
+def test_finnhub(settings: Settings, ch_client: Client) -> None:
+    aapl, btc = finnhub.trades("AAPL", 4), finnhub.trades("BINANCE:BTCUSDT", 2, start=10)
+    frames = [finnhub.batch(*aapl[:2]), finnhub.frame(finnhub.PING), finnhub.batch(*btc),
+              finnhub.batch(*aapl[2:])]  # fmt: skip
+    fixture = finnhub.FinnhubFixture(SECRET, 2, split(frames))
+    pipeline(settings, ch_client, fixture.server, source="finnhub",
+             symbols="AAPL,BINANCE:BTCUSDT", tables={"trades": 6},
+             finnhub_api_key=SECRET)  # fmt: skip
+    assert rows(ch_client, TRADE_SQL) == [
+        ("AAPL", "equity", m["t"] * 1000, m["p"], float(m["v"]), "", "", tuple(m["c"]),
+         "finnhub") for m in aapl
+    ] + [
+        ("BINANCE:BTCUSDT", "crypto", m["t"] * 1000, m["p"], float(m["v"]), "BINANCE", "",
+         tuple(m["c"]), "finnhub") for m in btc
+    ]  # fmt: skip
+    canonical = "SELECT DISTINCT symbol, instrument, venue FROM trades ORDER BY symbol"
+    assert rows(ch_client, canonical) == [("AAPL", "AAPL", ""),
+                                          ("BINANCE:BTCUSDT", "BTC/USDT", "BINANCE")]  # fmt: skip
+
+
+def test_canonical_columns_span_sources(settings: Settings, ch_client: Client) -> None:
+    """Alpaca's letter C and Polygon's id 3 are one venue, XCIS, in one query."""
+    from_alpaca = [m | {"x": "C"} for m in alpaca.trades("AAPL", 2)]
+    from_polygon = [m | {"x": 3, "sym": "AAPL"} for m in polygon.trades("AAPL", 2)]
+    feeds = [
+        (alpaca.AlpacaFixture(KEY_ID, SECRET, [Plan([alpaca.frame(*from_alpaca)])]).server,
+         "alpaca", {"alpaca_key_id": KEY_ID, "alpaca_secret_key": SECRET}),
+        (polygon.PolygonFixture(SECRET, [Plan([polygon.frame(*from_polygon)])]).server,
+         "polygon", {"polygon_api_key": SECRET}),
+    ]  # fmt: skip
+
+    async def scenario() -> None:
+        for server, source, credentials in feeds:
+            async with server:
+                urls = {f"{source}_url": server.url} | FAST | credentials
+                result = await asyncio.wait_for(
+                    ingest(live(settings, source, "AAPL", **urls), 2), 60
+                )
+                assert result.clean
+
+    asyncio.run(scenario())
+    load(settings, ch_client, {"trades": 4})
+    by_venue = (
+        "SELECT venue, instrument, arraySort(groupUniqArray(exchange)), count() FROM trades "
+        "GROUP BY venue, instrument"
+    )
+    assert rows(ch_client, by_venue) == [("XCIS", "AAPL", ("3", "C"), 4)]

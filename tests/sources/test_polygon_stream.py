@@ -70,16 +70,17 @@ def test_auth_failure_is_fatal() -> None:
     assert h.metric("tickwatch_source_auth_failures_total") == 1
 
 
-def test_disconnect_reconnects_resubscribes_and_drops_stale_sequence() -> None:
+def test_disconnect_reconnects_resubscribes_and_drops_the_repeated_trade() -> None:
     sent = trades("MSFT", 5)
-    # The second connection repeats the last trade of the first (same q): stale, dropped.
+    # The second connection repeats the last trade of the first (same q, same trade id).
     plans = [Plan([frame(*sent[:3])], then="close"), Plan([frame(*sent[2:])])]
     fixture = PolygonFixture(API_KEY, plans)
 
-    h, records = collect_from(fixture.server, harness, 6)
-    # Sequence checks are per connection, so the repeat on the new connection is kept: Polygon
-    # documents no replay on resubscribe, and ClickHouse receives what Polygon sent.
-    assert trade_ids(records) == ["900", "901", "902", "902", "903", "904"]
+    h, records = collect_from(fixture.server, harness, 5)
+    # Sequence checks are per connection, but the natural key (symbol, exchange, trade id, day)
+    # is guarded across connections: the repeat is dropped as a duplicate (issue 13 §5).
+    assert trade_ids(records) == ["900", "901", "902", "903", "904"]
+    assert h.metric("tickwatch_source_dropped_total", reason="duplicate") == 1
     assert [len(c.received) for c in fixture.server.connections] == [2, 2]
     assert h.metric("tickwatch_source_reconnects_total") == 1
 

@@ -1,4 +1,4 @@
-"""Live vendor feeds over WebSocket: Alpaca, Polygon, Binance, Coinbase.
+"""Live vendor feeds over WebSocket: Alpaca, Polygon, Binance, Coinbase, Finnhub.
 
 The ingest worker calls :func:`build_live_source` when ``settings.ingest.source`` names a
 vendor. Endpoints default to the vendors' production URLs and are overridden with
@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
-from pipeline.sources.base import Source
 from pipeline.sources.live.alpaca import AlpacaVendor
 from pipeline.sources.live.binance import BinanceVendor
 from pipeline.sources.live.client import WebSocketSource
 from pipeline.sources.live.coinbase import CoinbaseVendor
 from pipeline.sources.live.credentials import resolve_credentials
 from pipeline.sources.live.errors import FatalFeedError
+from pipeline.sources.live.finnhub import FinnhubVendor
 from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
 from pipeline.sources.live.stall import ConnectionPolicy
 from pipeline.sources.live.symbols import load_symbols
+from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clock import Clock
 from tickwatch.market_hours import MarketOpen, TradingHours
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
-LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase")
+LIVE_SOURCES = ("alpaca", "polygon", "binance", "coinbase", "finnhub")
 
 __all__ = [
     "LIVE_SOURCES",
@@ -45,8 +47,13 @@ def build_live_source(
     *,
     clock: Clock | None = None,
     rng: Callable[[], float] = random.random,
-) -> Source:
+    state_dir: Path | None = None,
+) -> WebSocketSource:
     """The live source named by ``settings.ingest.source``; nothing connects until iterated.
+
+    ``state_dir`` holds the source's trade ledger (``trades/<source>.keys``) so trades handed
+    out before a restart are not handed out again; without it the ledger lives in memory only
+    (still across reconnects).
 
     Raises :class:`~pipeline.sources.live.errors.FatalFeedError` for a source that is not a
     live vendor, missing symbols, missing credentials or an unreadable secrets file.
@@ -59,7 +66,9 @@ def build_live_source(
         reconnect_max_s=max(sources.reconnect_max_s, sources.reconnect_initial_s),
         duration_s=settings.ingest.duration_s,
     )
-    return WebSocketSource(vendor, metrics, policy, clock=clock, rng=rng)
+    journal = state_dir / "trades" / f"{vendor.name}.keys" if state_dir is not None else None
+    ledger = TradeLedger(journal, settings.ingest.dedup_keys)
+    return WebSocketSource(vendor, metrics, policy, clock=clock, rng=rng, ledger=ledger)
 
 
 def build_vendor(settings: Settings) -> Vendor:
@@ -74,6 +83,10 @@ def build_vendor(settings: Settings) -> Vendor:
     if name == "coinbase":
         return CoinbaseVendor(symbols, market=market, url=sources.coinbase_url)
     credentials = resolve_credentials(sources)
+    if name == "finnhub":
+        return FinnhubVendor(
+            symbols, api_key=credentials.finnhub_api_key, market=market, url=sources.finnhub_url
+        )
     if name == "polygon":
         return PolygonVendor(
             symbols,
@@ -99,6 +112,9 @@ def live_asset_class(settings: Settings) -> str:
         name in ("binance", "coinbase")
         or (name == "polygon" and sources.polygon_cluster == "crypto")
         or (name == "alpaca" and sources.alpaca_feed == "crypto")
+        # Finnhub's crypto and FX symbols carry an exchange prefix (BINANCE:BTCUSDT); any of
+        # them keeps the feed busy around the clock
+        or (name == "finnhub" and any(":" in s for s in load_symbols(settings.ingest)))
     )
     return "crypto" if crypto else "equity"
 

@@ -2,10 +2,18 @@
 
 Control messages (documented): ``{"T":"success","msg":"connected"|"authenticated"}``,
 ``{"T":"subscription","trades":[...],"quotes":[...],"bars":[...]}`` and
-``{"T":"error","code":402,"msg":"auth failed"}``. Error codes decide what happens next:
-402 (auth failed) and 409 (insufficient subscription) are authentication failures, 400, 401,
-405 and 410 are fatal protocol or plan problems; 404 (auth timeout), 406 (connection limit
-exceeded), 407 (slow client) and 500 (internal error) reconnect after the backoff delay.
+``{"T":"error","code":402,"msg":"auth failed"}``. Error codes (Alpaca's stream documentation)
+decide what happens next: 402 (auth failed) and 409 (insufficient subscription) are
+authentication failures; 400 (invalid syntax), 401 (not authenticated), 403 (already
+authenticated), 405 (symbol limit exceeded), 408 (v2 not enabled), 410 (invalid subscribe action
+for this feed) and 411 (insufficient scope) are fatal: the account, the plan or our request is
+wrong, and a new connection would get the same answer. 404 (auth timeout), 406 (connection limit
+exceeded), 407 (slow client) and 500 (internal error) reconnect after the backoff delay; so does
+a code Alpaca adds later, counted and logged.
+
+Trade corrections (``T=c``) and cancels/errors (``T=x``) arrive with a symbol's trades; they are
+parsed and counted as ``trade_correction_not_stored`` / ``trade_cancel_not_stored`` drops
+(:mod:`~pipeline.sources.live.corrections`), never as ``unknown_type``.
 Alpaca has no sequence numbers; trade ids are per exchange and not contiguous, so there is no
 gap detection for this vendor.
 """
@@ -16,7 +24,7 @@ from loguru import logger
 from pydantic import SecretStr
 
 from pipeline.records import AssetClass
-from pipeline.sources.live import alpaca_map
+from pipeline.sources.live import alpaca_map, corrections
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.session import (
     MALFORMED,
@@ -31,7 +39,11 @@ from tickwatch.market_hours import MarketOpen
 STOCKS_URL = "wss://stream.data.alpaca.markets/v2/{feed}"
 CRYPTO_URL = "wss://stream.data.alpaca.markets/v1beta3/crypto/us"
 AUTH_FAILURES = frozenset({402, 409})
-FATAL = frozenset({400, 401, 405, 410})
+FATAL = frozenset({400, 401, 403, 405, 408, 410, 411})
+_ANNOUNCEMENTS = {
+    "c": (corrections.alpaca_correction, corrections.CORRECTION_NOT_STORED),
+    "x": (corrections.alpaca_cancel, corrections.CANCEL_NOT_STORED),
+}
 
 
 class AlpacaSession:
@@ -59,6 +71,8 @@ class AlpacaSession:
                 except WireError as exc:
                     logger.debug("alpaca: malformed {kind} message: {err}", kind=kind, err=exc)
                     out.drop(MALFORMED)
+            elif kind in _ANNOUNCEMENTS:
+                _announcement(msg, out)
             elif kind in ("success", "subscription", "error"):
                 self._control(msg, out)
             else:
@@ -81,6 +95,19 @@ class AlpacaSession:
     def _auth_frame(self) -> str:
         key, secret = self._key_id.get_secret_value(), self._secret.get_secret_value()
         return dump_json({"action": "auth", "key": key, "secret": secret})
+
+
+def _announcement(msg: dict[str, object], out: Decoded) -> None:
+    """A correction or cancel: parsed, logged, counted under its own drop reason."""
+    parse, reason = _ANNOUNCEMENTS[str(msg.get("T"))]
+    try:
+        announced = parse(msg, alpaca_map.SOURCE)
+    except WireError as exc:
+        logger.debug("alpaca: malformed {kind} message: {err}", kind=msg.get("T"), err=exc)
+        out.drop(MALFORMED)
+        return
+    logger.info("alpaca: {reason}: {announced}", reason=reason, announced=announced)
+    out.drop(reason)
 
 
 def _error(msg: dict[str, object]) -> FatalFeedError | RetryableFeedError:

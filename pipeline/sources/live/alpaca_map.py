@@ -10,7 +10,12 @@ Documented shapes (stocks ``v2/{iex,sip}``; crypto ``v1beta3/crypto/us`` omits e
      "vw":389.06,"t":"2021-02-22T19:15:00Z"}
 
 Times (RFC 3339, up to ns) become µs, truncated. ``x``/``bx``/``ax`` are Alpaca's one-letter
-exchange codes, kept as they are; ``c`` condition codes likewise. The tape ``z`` has no field in
+exchange codes (the SIP participant ids), kept as they are in ``exchange``; ``venue`` is their MIC
+(:mod:`~pipeline.sources.live.instruments`). ``c`` condition codes are kept as they are. Stock
+quote sizes ``bs``/``as`` are round lots of 100 shares ("The Alpaca quote sizes are actually in
+round lots: ... 15 * 100 = 1500 shares", Alpaca staff on forum.alpaca.markets, "Why can I see odd
+lot quotes in SIP feed"): stored as shares with ``lot_size`` 100;
+crypto quote sizes are coin amounts (``lot_size`` 1). The tape ``z`` has no field in
 the records and is not kept. Crypto trades carry the taker side ``tks`` (``B``/``S``), which
 becomes the only condition: the same aggressor-side convention as the Binance and Coinbase
 mappers. Bars (``T=b``) are minute bars starting at ``t``.
@@ -21,51 +26,69 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.records import AssetClass, Bar, Quote, Record, Trade
+from pipeline.sources.live.instruments import alpaca_venue, equity, split_pair
 from pipeline.sources.live.wire import get, integer, number, rfc3339_us, strings, text
 
 SOURCE = "alpaca"
 Message = dict[str, object]
+ROUND_LOT = 100  # shares per round lot in stock quote sizes
+
+
+def instrument(symbol: str, asset: AssetClass) -> str:
+    """``BTC/USD`` stays a pair; stock tickers as they are."""
+    return split_pair(symbol) if asset is AssetClass.CRYPTO else equity(symbol)
 
 
 def trade(msg: Message, recv_us: int, asset: AssetClass) -> Trade:
     """``T=t`` → :class:`Trade`."""
     conditions = strings(msg.get("tks")) if asset is AssetClass.CRYPTO else strings(msg.get("c"))
+    symbol, exchange = text(get(msg, "S")), str(msg.get("x", ""))
     return Trade(
-        symbol=text(get(msg, "S")),
+        symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
         price=number(get(msg, "p")),
         size=number(get(msg, "s")),
         asset_class=asset,
-        exchange=str(msg.get("x", "")),
+        exchange=exchange,
         trade_id=str(integer(get(msg, "i"))),
         conditions=conditions,
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=instrument(symbol, asset),
+        venue=alpaca_venue(exchange),
     )
 
 
 def quote(msg: Message, recv_us: int, asset: AssetClass) -> Quote:
-    """``T=q`` → :class:`Quote`."""
+    """``T=q`` → :class:`Quote` (stock sizes in shares: round lots x 100)."""
+    symbol = text(get(msg, "S"))
+    bid_exchange, ask_exchange = str(msg.get("bx", "")), str(msg.get("ax", ""))
+    lot = 1 if asset is AssetClass.CRYPTO else ROUND_LOT
     return Quote(
-        symbol=text(get(msg, "S")),
+        symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
         bid_price=number(get(msg, "bp")),
-        bid_size=number(get(msg, "bs")),
+        bid_size=number(get(msg, "bs")) * lot,
         ask_price=number(get(msg, "ap")),
-        ask_size=number(get(msg, "as")),
+        ask_size=number(get(msg, "as")) * lot,
         asset_class=asset,
-        bid_exchange=str(msg.get("bx", "")),
-        ask_exchange=str(msg.get("ax", "")),
+        bid_exchange=bid_exchange,
+        ask_exchange=ask_exchange,
         conditions=strings(msg.get("c")),
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=instrument(symbol, asset),
+        bid_venue=alpaca_venue(bid_exchange),
+        ask_venue=alpaca_venue(ask_exchange),
+        lot_size=lot,
     )
 
 
 def bar(msg: Message, recv_us: int, asset: AssetClass) -> Bar:
     """``T=b`` (minute bar) → :class:`Bar` with ``interval_s`` 60."""
+    symbol = text(get(msg, "S"))
     return Bar(
-        symbol=text(get(msg, "S")),
+        symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
         interval_s=60,
         open=number(get(msg, "o")),
@@ -78,6 +101,7 @@ def bar(msg: Message, recv_us: int, asset: AssetClass) -> Bar:
         asset_class=asset,
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=instrument(symbol, asset),
     )
 
 

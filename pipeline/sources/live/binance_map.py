@@ -16,12 +16,15 @@ the nearest float. Trade time ``T`` and kline start ``k.t`` are epoch ms (→ µ
 has no event time at all: its ``ts`` is our receive time (``recv_ts``), so quote latency from
 Binance is always zero by construction. ``m`` (buyer is the maker) becomes the aggressor-side
 condition: ``S`` when the buyer made (the seller took), else ``B``. Kline ``vwap`` is quote
-volume ``q`` / base volume ``v``. Every record has exchange ``BINANCE`` and asset class crypto.
+volume ``q`` / base volume ``v``. Every record has exchange and venue ``BINANCE`` (no MIC),
+asset class crypto and the instrument ``BASE/QUOTE`` split at the quote asset (``BTCUSDT`` →
+``BTC/USDT``).
 """
 
 from __future__ import annotations
 
 from pipeline.records import AssetClass, Bar, Quote, Trade
+from pipeline.sources.live.instruments import binance_pair
 from pipeline.sources.live.wire import (
     WireError,
     decimal_exact,
@@ -54,6 +57,8 @@ def trade(data: Message, recv_us: int) -> Trade:
         conditions=("S",) if buyer_made else ("B",),
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=binance_pair(text(get(data, "s"))),
+        venue=VENUE,
     )
 
 
@@ -71,6 +76,9 @@ def book_ticker(data: Message, recv_us: int) -> Quote:
         ask_exchange=VENUE,
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=binance_pair(text(get(data, "s"))),
+        bid_venue=VENUE,
+        ask_venue=VENUE,
     )
 
 
@@ -92,6 +100,7 @@ def kline(k: Message, recv_us: int) -> Bar:
         asset_class=AssetClass.CRYPTO,
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=binance_pair(text(get(k, "s"))),
     )
 
 

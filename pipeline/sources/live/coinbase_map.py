@@ -14,12 +14,14 @@ Documented shapes::
 with µs. Prices and sizes are decimal strings (``Decimal`` → nearest float). ``side`` is the
 *maker's* side, so the aggressor-side condition is the opposite one: ``side`` ``sell`` → ``B``
 (a buyer took the offer), ``buy`` → ``S``. Order ids have no field in the records and are not
-kept. Every record has exchange ``COINBASE`` and asset class crypto.
+kept. Every record has exchange and venue ``COINBASE`` (Coinbase's spot exchange has no MIC),
+asset class crypto and the instrument ``BASE/QUOTE`` (``BTC-USD`` → ``BTC/USD``).
 """
 
 from __future__ import annotations
 
 from pipeline.records import AssetClass, Quote, Trade
+from pipeline.sources.live.instruments import split_pair
 from pipeline.sources.live.wire import WireError, decimal_text, get, integer, rfc3339_us, text
 
 SOURCE = "coinbase"
@@ -44,6 +46,8 @@ def match(msg: Message, recv_us: int) -> Trade:
         conditions=(_AGGRESSOR[str(side)],),
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=split_pair(text(get(msg, "product_id"))),
+        venue=VENUE,
     )
 
 
@@ -61,4 +65,7 @@ def ticker(msg: Message, recv_us: int) -> Quote:
         ask_exchange=VENUE,
         source=SOURCE,
         recv_ts=recv_us,
+        instrument=split_pair(text(get(msg, "product_id"))),
+        bid_venue=VENUE,
+        ask_venue=VENUE,
     )

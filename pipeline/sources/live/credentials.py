@@ -6,6 +6,7 @@
     alpaca_key_id = "AK..."
     alpaca_secret_key = "..."
     polygon_api_key = "..."
+    finnhub_api_key = "..."
 
 A non-empty value from settings (``TICKWATCH_SOURCES_ALPACA_KEY_ID``...) wins over the file.
 Values stay :class:`~pydantic.SecretStr` until the moment they are put into an auth frame, and
@@ -22,7 +23,7 @@ from pydantic import SecretStr
 from pipeline.sources.live.errors import FatalFeedError
 from tickwatch.settings import SourceCredentials
 
-SECRET_KEYS = ("alpaca_key_id", "alpaca_secret_key", "polygon_api_key")
+SECRET_KEYS = ("alpaca_key_id", "alpaca_secret_key", "polygon_api_key", "finnhub_api_key")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Credentials:
     alpaca_key_id: SecretStr
     alpaca_secret_key: SecretStr
     polygon_api_key: SecretStr
+    finnhub_api_key: SecretStr
 
 
 def resolve_credentials(sources: SourceCredentials) -> Credentials:

@@ -30,6 +30,7 @@ SEQUENCE_GAP = "sequence_gap"  # messages the vendor numbered but we never recei
 STALE = "stale"  # a duplicate or out-of-order message (sequence not above the last one)
 VENDOR_ERROR = "vendor_error"  # an error message from the vendor that did not end the session
 BAR_NOT_CLOSED = "bar_not_closed"  # an interim kline update; only closed bars become records
+DUPLICATE = "duplicate"  # a trade whose natural key is already in the source's trade ledger
 
 
 @dataclass
