@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.result import Status
 from tickwatch.clock import utc
+from tickwatch.types import Status
 
 
 class EventKind(StrEnum):

@@ -19,13 +19,13 @@ from alerts.silence_store import SilenceStore
 from alerts.silences import parse_silences
 from alerts.state import AlertPolicy
 from alerts.windows import parse_windows
-from monitor.chconn import ClickHouseHandle
 from monitor.detector import Detector
-from monitor.result import HEALTH_COLUMNS
-from monitor.writer import BufferedWriter
+from tickwatch.buffer import BufferedWriter
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import MonitorMetrics
+from tickwatch.types import HEALTH_COLUMNS
 
 
 def build_detector(

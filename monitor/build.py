@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.heartbeats import HeartbeatCheck
@@ -19,6 +18,7 @@ from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachable
 from monitor.kafka_offsets import KafkaOffsets, OffsetSource
 from monitor.market_hours import MarketHours
 from pipeline.topics import record_topics
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 

@@ -21,9 +21,9 @@ from alerts.errors import AlertError
 from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings

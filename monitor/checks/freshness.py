@@ -9,10 +9,10 @@ sent crypto has no crypto freshness).
 
 from __future__ import annotations
 
-from monitor.chconn import ClickHouseHandle
 from monitor.market_hours import MarketHours
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import CheckResult, Status
 
 RECORD_TABLES = ("trades", "quotes", "bars")
 # A bar's event_time is its start and it is published when it ends; the next one is due one

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from monitor.chconn import ClickHouseHandle
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import CheckResult, Status
 
 FORGET_FACTOR = 20
 HEALTHY = frozenset({"ok", ""})

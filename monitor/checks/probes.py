@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 import httpx
 
 from monitor.errors import MonitorConfigError
-from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
+from tickwatch.types import CheckResult, Status
 
 
 def parse_probe_urls(spec: str) -> list[str]:

@@ -21,8 +21,7 @@ from pipeline.load.backoff import Backoff
 from pipeline.load.tables import ColumnBuffer
 from pipeline.records import RecordType
 from tickwatch.clock import Clock
-
-TopicPartitionKey = tuple[str, int]
+from tickwatch.types import TopicPartitionKey
 
 
 @dataclass(eq=False)

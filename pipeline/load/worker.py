@@ -57,7 +57,7 @@ from opentelemetry import trace
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import ClickHouseUnavailable
 from pipeline.load.backoff import Backoff
-from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
+from pipeline.load.batch import Batch, Batcher
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
@@ -66,6 +66,7 @@ from pipeline.records import RecordType
 from tickwatch.clock import Clock
 from tickwatch.settings import LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
+from tickwatch.types import TopicPartitionKey
 
 POLL_TIMEOUT_S = 0.1
 DLQ_FLUSH_TIMEOUT_S = 10.0

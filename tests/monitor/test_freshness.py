@@ -10,8 +10,8 @@ import pytest
 
 from monitor.checks.freshness import FreshnessCheck
 from monitor.market_hours import MarketHours
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
 

@@ -21,8 +21,8 @@ from prometheus_client import CollectorRegistry
 from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle
 from monitor.scheduler import build_scheduler
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings, SmtpSettings

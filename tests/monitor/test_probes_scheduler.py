@@ -15,8 +15,8 @@ from monitor.checks.base import run_check
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import KafkaReachableCheck
 from monitor.errors import MonitorConfigError
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
+from tickwatch.buffer import BoundedQueue
 from tickwatch.telemetry.catalog import TelemetryMetrics
 
 T = TypeVar("T")
@@ -57,8 +57,11 @@ class RowWriter(Protocol):
     def close(self) -> None: ...
 
 
-class Channel(Generic[T]):
-    """A bounded FIFO of one signal's items, converted to rows only when they are written."""
+class Channel(BoundedQueue[T]):
+    """A bounded FIFO of one signal's items, converted to rows only when they are written.
+
+    When full, a new item is refused and counted in ``tickwatch_telemetry_dropped_total``.
+    """
 
     def __init__(
         self,
@@ -71,47 +74,17 @@ class Channel(Generic[T]):
         wake: Callable[[], None] = lambda: None,
         wake_at: int = 0,
     ) -> None:
+        super().__init__(
+            capacity,
+            overflow="newest",
+            on_drop=lambda n: metrics.dropped(signal, n),
+            wake=wake,
+            wake_at=wake_at,
+        )
         self.signal = signal
         self.table = table
         self._to_row = to_row
-        self._capacity = capacity
         self._metrics = metrics
-        self._wake = wake
-        self._wake_at = wake_at or capacity
-        self._items: deque[T] = deque()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def offer(self, item: T) -> bool:
-        """Queue ``item``; never blocks. Returns False (and counts a drop) when full."""
-        with self._lock:
-            if len(self._items) >= self._capacity:
-                accepted = False
-            else:
-                self._items.append(item)
-                accepted = True
-                size = len(self._items)
-        if not accepted:
-            self._metrics.dropped(self.signal)
-        elif size == self._wake_at:
-            self._wake()
-        return accepted
-
-    def take(self, n: int) -> list[T]:
-        """Remove and return up to ``n`` of the oldest items."""
-        with self._lock:
-            return [self._items.popleft() for _ in range(min(n, len(self._items)))]
-
-    def requeue(self, items: Sequence[T]) -> None:
-        """Put unwritten ``items`` back in front; what no longer fits (the oldest) is dropped."""
-        with self._lock:
-            room = max(0, self._capacity - len(self._items))
-            keep = list(items)[len(items) - room :] if room < len(items) else list(items)
-            self._items.extendleft(reversed(keep))
-        if len(keep) < len(items):
-            self._metrics.dropped(self.signal, len(items) - len(keep))
 
     def rows(self, items: Sequence[T]) -> tuple[list[T], list[Row]]:
         """Convert items to rows: (the items that converted, their rows).

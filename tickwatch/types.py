@@ -1,11 +1,18 @@
-"""What one run of one check found: a :class:`CheckResult`, one row of ``ops.health_checks``."""
+"""Value types shared by the pipeline, the detector and the alerts; standard library only.
+
+What one run of one check found (a :class:`CheckResult`, one row of ``ops.health_checks``) and
+the key of one Kafka partition. Nothing here imports anything of ours, so every package can use
+these without depending on another (model: arroyo's ``types.py``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum
 
-from tickwatch.clock import utc
+TopicPartitionKey = tuple[str, int]
+"""(topic, partition): the key of one partition in offsets, batches and lag samples."""
 
 
 class Status(IntEnum):
@@ -52,7 +59,7 @@ class CheckResult:
     def row(self) -> list[object]:
         """Values in ``ops.health_checks`` column order (see :data:`HEALTH_COLUMNS`)."""
         return [
-            utc(self.time),
+            datetime.fromtimestamp(self.time, tz=UTC),
             self.check,
             self.target,
             self.status.name,
