@@ -17,10 +17,10 @@ from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachableCheck
 from monitor.kafka_offsets import KafkaOffsets, OffsetSource
 from monitor.market_hours import MarketHours
-from pipeline.topics import record_topics
 from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
+from tickwatch.topics import record_topic_names
 
 
 class Endpoints(Protocol):
@@ -44,7 +44,7 @@ def build_checks(
     m, k = settings.monitor, settings.kafka
     conf: dict[str, Any] = k.client_config(endpoints.kafka_bootstrap)
     source = offsets or KafkaOffsets(conf, m.check_timeout_s)
-    topics = list(record_topics(k).values())
+    topics = list(record_topic_names(k).values())
     expected = [s.strip() for s in m.expected_services.split(",") if s.strip()]
     market, ops = settings.clickhouse.market_database, settings.clickhouse.ops_database
     checks: list[Check] = [

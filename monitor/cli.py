@@ -30,19 +30,22 @@ from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
 
 if TYPE_CHECKING:
-    from tickwatch.endpoints import Endpoints
+    from tickwatch.endpoints import Endpoints, LocalAddresses
 
 DRAIN_S = 5.0
 EXIT_CONFIG = 2
 
 
-def run_monitor(settings: Settings) -> int:
-    """Run the detector in the foreground; 0 on a clean stop, 2 on a configuration error."""
+def run_monitor(settings: Settings, local: LocalAddresses | None = None) -> int:
+    """Run the detector in the foreground; 0 on a clean stop, 2 on a configuration error.
+
+    ``local`` is the local stack's addresses, used where the settings leave one empty.
+    """
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
     configure_logging("monitor", settings.telemetry)
     try:
-        ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
+        ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"), local=local)
         ch = ClickHouseHandle(lambda: clickhouse_client(settings.clickhouse, ep.clickhouse_url))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)

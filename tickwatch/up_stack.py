@@ -45,7 +45,8 @@ class StackRun:
         self._before = {n: r.get("pid") for n, r in stackfile.read(self.state_dir).items()}
         console.print(f"starting the local stack in {self.state_dir} ...")
         LocalStack(self._settings).up()
-        endpoints = resolve_endpoints(self._settings, require=("kafka", "clickhouse"))
+        local = stackfile.local_addresses(self.state_dir)
+        endpoints = resolve_endpoints(self._settings, require=("kafka", "clickhouse"), local=local)
         self._clickhouse_url = endpoints.clickhouse_url
         console.print(f"kafka {endpoints.kafka_bootstrap}, clickhouse {endpoints.clickhouse_url}")
         client = clickhouse_client(self._settings.clickhouse, endpoints.clickhouse_url)

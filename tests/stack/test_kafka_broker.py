@@ -14,7 +14,7 @@ from tickwatch.stack import kafka_runtime, process
 from tickwatch.stack.errors import MissingToolError, PortInUseError, ReadinessTimeoutError
 from tickwatch.stack.kafka_broker import KafkaBroker, metadata_answers
 from tickwatch.stack.net import LOOPBACK
-from tickwatch.stack.topics import create_topics, delete_topics, existing_topics
+from tickwatch.topics import create_topics, delete_topics, existing_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SHARED_LIBS = Path(os.environ.get("TICKWATCH_TEST_KAFKA_LIBS", "/tmp/tickwatch-kafka-libs"))  # noqa: S108

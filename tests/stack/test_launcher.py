@@ -16,7 +16,7 @@ from tickwatch.stack import process, stackfile
 from tickwatch.stack.errors import PortInUseError
 from tickwatch.stack.launcher import LocalStack
 from tickwatch.stack.net import LOOPBACK
-from tickwatch.stack.topics import delete_topics, existing_topics
+from tickwatch.topics import delete_topics, existing_topics
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -60,7 +60,9 @@ def test_full_local_stack_up_status_down(tmp_path: Path) -> None:
             assert statuses["prometheus"].healthy
         else:
             assert "apt-get install prometheus" in statuses["prometheus"].note
-        endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
+        endpoints = resolve_endpoints(
+            settings, ("kafka", "clickhouse", "smtp"), stackfile.local_addresses(state_dir)
+        )
         config = {"bootstrap.servers": endpoints.kafka_bootstrap}
         assert {"local.trades", "local.dlq"} <= existing_topics(config)
         assert endpoints.smtp_ca_cert == state_dir / "tls" / "cert.pem"
