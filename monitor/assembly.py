@@ -22,7 +22,7 @@ from alerts.windows import parse_windows
 from monitor.detector import Detector
 from tickwatch.buffer import BufferedWriter
 from tickwatch.chhandle import ClickHouseHandle
-from tickwatch.clock import WallClock
+from tickwatch.clock import Clock
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import MonitorMetrics
 from tickwatch.types import HEALTH_COLUMNS
@@ -33,7 +33,7 @@ def build_detector(
     ch: ClickHouseHandle,
     sender: Sender,
     metrics: MonitorMetrics,
-    clock: WallClock,
+    clock: Clock,
 ) -> Detector:
     """Alert state, notifier, outbox and writers wired into one :class:`Detector`."""
     a, s = settings.alerts, settings.smtp

@@ -10,9 +10,8 @@ in :class:`IngestResult`, never dropped silently.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,8 @@ from pipeline.errors import FatalError
 from pipeline.producer import TickProducer
 from pipeline.records import Payload, RawMessage
 from pipeline.sources.base import Source
+from tickwatch.clock import SYSTEM_CLOCK, Clock
+from tickwatch.deadline import Deadline
 from tickwatch.telemetry.catalog import IngestMetrics
 
 tracer = trace.get_tracer("tickwatch.ingest")
@@ -61,7 +62,7 @@ class IngestWorker:
         flush_timeout_s: float,
         duration_s: float = 0.0,
         count_source_messages: bool = True,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._source, self._producer, self._metrics = source, producer, metrics
         self._flush_timeout_s = flush_timeout_s
@@ -69,7 +70,7 @@ class IngestWorker:
         self._count_messages = count_source_messages
         self._clock = clock
         self._stop = asyncio.Event()
-        self._stop_requested_at: float | None = None
+        self._shutdown: Deadline | None = None  # started when the stop is asked for
         self._read = 0
         self._enqueued = 0
 
@@ -79,8 +80,8 @@ class IngestWorker:
         self._stop.set()
 
     def _stopping(self) -> None:
-        if self._stop_requested_at is None:
-            self._stop_requested_at = time.monotonic()
+        if self._shutdown is None:
+            self._shutdown = Deadline(self._flush_timeout_s, self._clock)
 
     def request_stop_from_signal(self, loop: asyncio.AbstractEventLoop) -> None:
         """For a ``signal.signal`` handler: also seen by a send blocked on a full queue."""
@@ -92,8 +93,7 @@ class IngestWorker:
 
         Together with :meth:`_flush_budget_s` this bounds the whole shutdown by that timeout.
         """
-        asked = self._stop_requested_at
-        return asked is not None and time.monotonic() - asked > self._flush_timeout_s
+        return self._shutdown is not None and self._shutdown.expired()
 
     async def run(self) -> IngestResult:
         """Run until stopped, the duration passed or the source ended; then flush.
@@ -135,7 +135,7 @@ class IngestWorker:
         return batch
 
     def _handle(self, batch: Sequence[Payload]) -> None:
-        now = self._clock()
+        now = self._clock.time()
         name = self._source.name
         self._read += len(batch)
         if self._count_messages:
@@ -151,9 +151,9 @@ class IngestWorker:
 
     def _flush_budget_s(self) -> float:
         """What is left of ``flush_timeout_s`` since the stop was requested (all of it if none)."""
-        asked = self._stop_requested_at
-        spent = time.monotonic() - asked if asked is not None else 0.0
-        return max(0.0, self._flush_timeout_s - spent)
+        if self._shutdown is None:
+            return self._flush_timeout_s
+        return self._shutdown.remaining()
 
     def _flush(self) -> IngestResult:
         with tracer.start_as_current_span("ingest.flush") as span:

@@ -87,6 +87,10 @@ class ManualClock:
         await asyncio.sleep(0)
 
 
+SYSTEM_CLOCK = SystemClock()
+"""The shared real clock: the default wherever a clock is injected."""
+
+
 def utc(epoch_seconds: float) -> datetime:
     """An aware UTC datetime for ``epoch_seconds``."""
     return datetime.fromtimestamp(epoch_seconds, tz=UTC)

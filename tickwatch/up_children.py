@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, SecretStr
 
+from tickwatch.children import stop_child
 from tickwatch.settings import ENV_PREFIX, Settings
 
 PR_SET_PDEATHSIG = 1
@@ -93,17 +94,11 @@ class Child:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL; returns the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10.0)
+        code = stop_child(self.process, timeout_s)
         if self._log is not None:
             self._log.close()
             self._log = None
-        return self.process.returncode
+        return code
 
 
 def child_env(settings: Settings) -> dict[str, str]:

@@ -17,9 +17,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from pipeline.dlq import DeadLetter
-from pipeline.load.backoff import Backoff
 from pipeline.load.tables import ColumnBuffer
 from pipeline.records import RecordType
+from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
 from tickwatch.types import TopicPartitionKey
 

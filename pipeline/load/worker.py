@@ -56,13 +56,13 @@ from opentelemetry import trace
 
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import ClickHouseUnavailable
-from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
 from pipeline.records import RecordType
+from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
 from tickwatch.settings import LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
@@ -98,7 +98,9 @@ class LoadWorker:
         self._metrics = metrics
         self._clock = clock
         self._committer = OffsetCommitter(consumer, metrics, commit_timeout_s)
-        self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self._backoff = Backoff(
+            settings.retry_initial_s, max(settings.retry_max_s, settings.retry_initial_s)
+        )
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False

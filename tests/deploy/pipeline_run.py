@@ -9,7 +9,6 @@ directory so no ``.env`` is read, and stopped with SIGTERM (then SIGKILL after a
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tickwatch.children import stop_child
 from tickwatch.settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -45,13 +45,7 @@ class Worker:
 
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL; returns the exit code."""
-        if self.running():
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
+        stop_child(self.process, timeout_s, kill_wait_s=timeout_s)
         self._log.close()
         return int(self.process.returncode)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pipeline.dlq import DeadLetter
-from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher
 from pipeline.load.fields import FIELDS
 from pipeline.records import RecordType
+from tickwatch.backoff import Backoff
 from tickwatch.clock import ManualClock
 
 KEY = ("t.trades", 0)

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import FatalFeedError
 from pipeline.sources.live.market import AlwaysOpen, ExchangeHours
 from pipeline.sources.live.sequence import SequenceCheck, SequenceTracker
 from pipeline.sources.live.symbols import load_symbols
 from pipeline.sources.live.wire import WireError, decimal_text, millis_us, rfc3339_us
+from tickwatch.backoff import Attempts, Backoff
 from tickwatch.settings import IngestSettings
 
 
 def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
     draws = iter([1.0, 1.0, 1.0, 1.0, 0.25, 0.0])
-    backoff = Backoff(1.0, 5.0, rng=lambda: next(draws))
+    backoff = Attempts(Backoff(1.0, 5.0, jitter=lambda: next(draws)))
     assert [backoff.next_delay() for _ in range(4)] == [1.0, 2.0, 4.0, 5.0]
     assert backoff.next_delay() == 1.25  # 0.25 of the capped 5.0
     backoff.reset()

@@ -43,7 +43,7 @@ class FakeClock:
     def __init__(self, now: float) -> None:
         self.now = now
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
 
 

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from prometheus_client import CollectorRegistry
 
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings, Settings, TelemetrySettings
 from tickwatch.telemetry import Telemetry
 from tickwatch.telemetry.catalog import ServiceMetrics, TelemetryMetrics
@@ -153,15 +154,13 @@ def test_backlog_is_written_once_clickhouse_comes_back(
     )
     registry = CollectorRegistry()
     config = ExporterConfig(retry_initial_s=5.0)
-    exporter = Exporter(writer, TelemetryMetrics(registry), config, clock=lambda: 0.0)
+    exporter = Exporter(writer, TelemetryMetrics(registry), config, clock=ManualClock())
     channel = exporter.channel("heartbeats", HEARTBEATS_TABLE, lambda r: r, 100)
-    now = [time.time()]  # recent: the table's TTL would delete old rows on merge
-    beat = Heartbeat(
-        ServiceMetrics(registry, "ingest"), channel, "ingest", "i", clock=lambda: now[0]
-    )
+    now = ManualClock(time.time())  # recent: the table's TTL would delete old rows on merge
+    beat = Heartbeat(ServiceMetrics(registry, "ingest"), channel, "ingest", "i", clock=now)
     for _ in range(3):
         beat()
-        now[0] += 5
+        now.advance(5)
     exporter.run_once(now=0.0)  # ClickHouse "down": the batch stays queued
     assert len(channel) == 3
     urls.append(clickhouse_url)  # ClickHouse "back"

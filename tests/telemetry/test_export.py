@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from tickwatch.clock import ManualClock
 from tickwatch.telemetry.catalog import TelemetryMetrics
 from tickwatch.telemetry.export import Channel, Exporter, ExporterConfig, Row, TableSpec
 from tickwatch.telemetry.writer import MemoryRowWriter
@@ -33,7 +34,7 @@ def make(
     config = ExporterConfig(
         batch_max=batch_max, flush_interval_s=1.0, retry_initial_s=2.0, retry_max_s=8.0
     )
-    exporter = Exporter(writer, TelemetryMetrics(registry), config, clock=lambda: 0.0)
+    exporter = Exporter(writer, TelemetryMetrics(registry), config, clock=ManualClock())
     return registry, writer, exporter, exporter.channel("traces", TABLE, row_of, capacity)
 
 

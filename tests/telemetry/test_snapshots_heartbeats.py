@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from tickwatch.clock import ManualClock
 from tickwatch.telemetry.catalog import LoadMetrics, ServiceMetrics, TelemetryMetrics
 from tickwatch.telemetry.export import Channel, Row
 from tickwatch.telemetry.heartbeats import HEARTBEATS_TABLE, Heartbeat
@@ -34,7 +35,7 @@ def test_snapshot_job_offers_rows_and_counts_drops() -> None:
     registry = CollectorRegistry()
     LoadMetrics(registry).rows_inserted("quotes", 1)
     chan = channel(registry, "metrics", table_rows=3)
-    MetricSnapshots(registry, chan, "load", "h:1", lambda: 10.0)()
+    MetricSnapshots(registry, chan, "load", "h:1", ManualClock(10.0))()
     assert len(chan) == 3
     dropped = registry.get_sample_value("tickwatch_telemetry_dropped_total", {"signal": "metrics"})
     assert dropped is not None and dropped > 0
@@ -42,12 +43,10 @@ def test_snapshot_job_offers_rows_and_counts_drops() -> None:
 
 def test_heartbeat_sets_the_gauge_and_offers_a_row() -> None:
     registry = CollectorRegistry()
-    now = [1000.0]
+    now = ManualClock(1000.0)
     chan = channel(registry, "heartbeats")
-    beat = Heartbeat(
-        ServiceMetrics(registry, "ingest", "1"), chan, "ingest", "h:7", clock=lambda: now[0]
-    )
-    now[0] = 1005.5
+    beat = Heartbeat(ServiceMetrics(registry, "ingest", "1"), chan, "ingest", "h:7", clock=now)
+    now.set(1005.5)
     beat()
     gauge = registry.get_sample_value(
         "tickwatch_heartbeat_timestamp_seconds", {"service": "ingest"}
@@ -64,7 +63,7 @@ def test_heartbeat_sets_the_gauge_and_offers_a_row() -> None:
 def test_heartbeat_reports_unhealthy_and_survives_a_raising_callback() -> None:
     registry = CollectorRegistry()
     chan = channel(registry, "heartbeats")
-    beat = Heartbeat(ServiceMetrics(registry, "load"), chan, "load", "i", clock=lambda: 1.0)
+    beat = Heartbeat(ServiceMetrics(registry, "load"), chan, "load", "i", clock=ManualClock(1.0))
     beat.health = lambda: False
     beat()
 
@@ -78,7 +77,7 @@ def test_heartbeat_reports_unhealthy_and_survives_a_raising_callback() -> None:
 
 def test_heartbeat_without_a_channel_only_sets_the_gauge() -> None:
     registry = CollectorRegistry()
-    Heartbeat(ServiceMetrics(registry, "monitor"), None, "monitor", "i", clock=lambda: 42.0)()
+    Heartbeat(ServiceMetrics(registry, "monitor"), None, "monitor", "i", clock=ManualClock(42.0))()
     gauge = registry.get_sample_value(
         "tickwatch_heartbeat_timestamp_seconds", {"service": "monitor"}
     )

@@ -20,7 +20,6 @@ heartbeat gauge run (no exporters, no-op tracer), for the overhead benchmark.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,6 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import SYSTEM_CLOCK, WallClock
 from tickwatch.settings import Settings, TelemetrySettings
 from tickwatch.telemetry.catalog import (
     IngestMetrics,
@@ -40,7 +40,6 @@ from tickwatch.telemetry.catalog import (
     TelemetryMetrics,
     package_version,
 )
-from tickwatch.telemetry.collectors import Clock
 from tickwatch.telemetry.export import Exporter, Row, RowWriter
 from tickwatch.telemetry.heartbeats import HEARTBEATS_TABLE, Heartbeat, default_instance
 from tickwatch.telemetry.logging import LOGS_TABLE, ClickHouseLogSink, configure_logging
@@ -127,7 +126,7 @@ class Telemetry:
         metrics_port: int | None = None,
         instance: str = "",
         health: Callable[[], bool] = lambda: True,
-        clock: Clock = time.time,
+        clock: WallClock = SYSTEM_CLOCK,
         writer: RowWriter | None = None,
     ) -> Telemetry:
         """Start everything; raises OSError when the metrics port cannot be bound.
@@ -190,7 +189,7 @@ class _Identity:
     service: str
     instance: str
     registry: CollectorRegistry
-    clock: Clock
+    clock: WallClock
 
     @property
     def resource(self) -> dict[str, str]:

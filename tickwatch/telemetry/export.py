@@ -13,14 +13,16 @@ of memory and no blocking.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
+from tickwatch.backoff import Attempts, Backoff
 from tickwatch.buffer import BoundedQueue
+from tickwatch.clock import SYSTEM_CLOCK
+from tickwatch.deadline import MonotonicClock
 from tickwatch.telemetry.catalog import TelemetryMetrics
 
 T = TypeVar("T")
@@ -110,22 +112,6 @@ class _Job:
     due: float = 0.0
 
 
-@dataclass
-class _Backoff:
-    initial_s: float
-    max_s: float
-    current_s: float = 0.0
-    not_before: float = 0.0
-
-    def failed(self, now: float) -> None:
-        self.current_s = min(self.max_s, self.current_s * 2 or self.initial_s)
-        self.not_before = now + self.current_s
-
-    def succeeded(self) -> None:
-        self.current_s = 0.0
-        self.not_before = 0.0
-
-
 @dataclass(frozen=True)
 class ExporterConfig:
     """How often and how much the exporter writes."""
@@ -159,14 +145,18 @@ class Exporter:
         writer: RowWriter,
         metrics: TelemetryMetrics,
         config: ExporterConfig | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = SYSTEM_CLOCK,
     ) -> None:
         self._writer = writer
         self._metrics = metrics
         self._config = config or ExporterConfig()
         self._clock = clock
         self._state = _State()
-        self._backoff = _Backoff(self._config.retry_initial_s, self._config.retry_max_s)
+        retry = self._config
+        self._backoff = Attempts(
+            Backoff(retry.retry_initial_s, max(retry.retry_max_s, retry.retry_initial_s))
+        )
+        self._not_before = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,18 +190,18 @@ class Exporter:
     def run_once(self, now: float | None = None) -> None:
         """One round: run due jobs, then write every channel if a flush is due."""
         with self._round:
-            now = self._clock() if now is None else now
+            now = self._clock.monotonic() if now is None else now
             self._run_jobs(now)
             full = any(len(c) >= self._config.batch_max for c in self._state.channels)
             due = now - self._state.last_flush >= self._config.flush_interval_s
-            if (full or due) and now >= self._backoff.not_before:
+            if (full or due) and now >= self._not_before:
                 self._state.last_flush = now
                 self._flush_all(now)
 
     def flush(self) -> bool:
         """Write everything queued now, ignoring backoff; True if nothing is left unwritten."""
         with self._round:
-            self._flush_all(self._clock())
+            self._flush_all(self._clock.monotonic())
             return all(len(c) == 0 for c in self._state.channels)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -268,7 +258,7 @@ class Exporter:
         return True
 
     def _failed(self, now: float, exc: Exception) -> None:
-        self._backoff.failed(now)
+        self._not_before = now + self._backoff.next_delay()
         if not self._state.failing:
             self._state.failing = True
             logger.bind(**INTERNAL).warning(
@@ -276,7 +266,8 @@ class Exporter:
             )
 
     def _recovered(self) -> None:
-        self._backoff.succeeded()
+        self._backoff.reset()
+        self._not_before = 0.0
         if self._state.failing:
             self._state.failing = False
             logger.bind(**INTERNAL).info("telemetry export to ClickHouse recovered")

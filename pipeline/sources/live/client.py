@@ -24,10 +24,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from pipeline.records import Record
-from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.session import Decoded, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
+from tickwatch.backoff import Attempts, Backoff
 from tickwatch.clock import Clock, SystemClock, micros
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -54,7 +54,9 @@ class WebSocketSource:
         self._metrics = metrics
         self._policy = policy
         self._clock = clock or SystemClock()
-        self._backoff = Backoff(policy.reconnect_initial_s, policy.reconnect_max_s, rng)
+        self._backoff = Attempts(
+            Backoff(policy.reconnect_initial_s, policy.reconnect_max_s, jitter=rng)
+        )
         self._ws: ClientConnection | None = None
         self._closed = False
 
