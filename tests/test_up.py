@@ -27,9 +27,9 @@ from tickwatch.settings import (
     SourceCredentials,
     StackSettings,
 )
-from tickwatch.up_children import settings_env
-from tickwatch.up_panel import panel, plain_line
-from tickwatch.up_status import StatusBoard, parse_metrics
+from tickwatch.up.children import settings_env
+from tickwatch.up.panel import panel, plain_line
+from tickwatch.up.status import StatusBoard, parse_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tickwatch.up_status import Status
+from tickwatch.up.status import Status
 
 GOOD = {"up", "ok"}
 

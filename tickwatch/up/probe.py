@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from tickwatch.up_status import Reading, parse_metrics
+from tickwatch.up.status import Reading, parse_metrics
 
 PROBE_TIMEOUT_S = 1.0
 ROW_COUNT_EVERY_S = 5.0

@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.live import Live
 
 from tickwatch.settings import Settings
-from tickwatch.up_children import Child, child_env
-from tickwatch.up_panel import panel, plain_line
-from tickwatch.up_probe import Probe
-from tickwatch.up_stack import StackRun
-from tickwatch.up_status import Status, StatusBoard
+from tickwatch.up.children import Child, child_env
+from tickwatch.up.panel import panel, plain_line
+from tickwatch.up.probe import Probe
+from tickwatch.up.stack import StackRun
+from tickwatch.up.status import Status, StatusBoard
 
 REFRESH_S = 1.0
 PLAIN_EVERY_S = 5.0
