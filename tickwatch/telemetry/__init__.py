@@ -224,13 +224,17 @@ def _same_row(row: Row) -> Row:
     return row
 
 
-def _default_port(service: str, settings: Settings) -> int:
-    ports = {
+def metrics_ports(settings: Settings) -> dict[str, int]:
+    """Service -> the port its ``/metrics`` and ``/healthz`` listen on: the one statement of it."""
+    return {
         "ingest": settings.ingest.metrics_port,
         "load": settings.load.metrics_port,
         "monitor": settings.monitor.metrics_port,
     }
-    return ports.get(service, 0)
+
+
+def _default_port(service: str, settings: Settings) -> int:
+    return metrics_ports(settings).get(service, 0)
 
 
 def _clickhouse_writer(settings: Settings, url: str) -> ClickHouseRowWriter:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 
 from tickwatch.settings import Settings
+from tickwatch.telemetry import metrics_ports
 from tickwatch.up.children import Child, child_env
 from tickwatch.up.panel import panel, plain_line
 from tickwatch.up.probe import Probe
@@ -58,7 +59,7 @@ def run_up(settings: Settings) -> int:
         _start_children(settings, console, children)
         stopper.watching = True
         probe = Probe(
-            _ports(settings),
+            metrics_ports(settings),
             endpoints.kafka_bootstrap,
             stack.count_query(),
             settings.clickhouse.market_database,
@@ -80,14 +81,6 @@ def run_up(settings: Settings) -> int:
             signal.signal(sig, handler)
     clean = not failed and all(code == 0 for code in codes.values())
     return EXIT_OK if clean else EXIT_FAILED
-
-
-def _ports(settings: Settings) -> dict[str, int]:
-    return {
-        "ingest": settings.ingest.metrics_port,
-        "load": settings.load.metrics_port,
-        "monitor": settings.monitor.metrics_port,
-    }
 
 
 def _start_children(settings: Settings, console: Console, children: list[Child]) -> None:

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-RECORDS_IN = "tickwatch_ingest_records_total"
-ROWS_OUT = "tickwatch_load_rows_inserted_total"
-LAG = "tickwatch_load_consumer_lag"
-LAG_SECONDS = "tickwatch_load_consumer_lag_seconds"
-DEAD_LETTERS = "tickwatch_load_dead_letters_total"
-PRODUCE_ERRORS = "tickwatch_ingest_produce_errors_total"
-E2E = "tickwatch_load_event_to_insert_seconds"
+from tickwatch.telemetry import definitions as defs
+
+# the names come from the catalog: nothing else names a metric
+RECORDS_IN = defs.INGEST_RECORDS.name
+ROWS_OUT = defs.LOAD_ROWS_INSERTED.name
+LAG = defs.LOAD_CONSUMER_LAG.name
+LAG_SECONDS = defs.LOAD_CONSUMER_LAG_SECONDS.name
+DEAD_LETTERS = defs.LOAD_DEAD_LETTERS.name
+PRODUCE_ERRORS = defs.INGEST_PRODUCE_ERRORS.name
+E2E = defs.LOAD_EVENT_TO_INSERT.name
 
 
 @dataclass(frozen=True)
