@@ -14,7 +14,7 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tests
+	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tools tests
 
 format: setup
 	$(VENV)/bin/ruff format .

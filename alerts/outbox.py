@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from loguru import logger
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from alerts.errors import DeliveryFailed
+from alerts.errors import RecoverableAlertError
 from alerts.journal import Journal
 from alerts.render import Notification
 from tickwatch.backoff import Backoff
@@ -115,7 +115,7 @@ class Outbox:
     async def _deliver(self, n: Notification) -> None:
         retrying = AsyncRetrying(
             wait=self._retry_delay,
-            retry=retry_if_exception_type(DeliveryFailed),
+            retry=retry_if_exception_type(RecoverableAlertError),
             stop=lambda _state: self._closing.is_set(),
             sleep=self._sleep,
             reraise=True,
@@ -124,7 +124,7 @@ class Outbox:
             async for attempt in retrying:
                 with attempt:
                     await self._attempt(n, attempt.retry_state)
-        except DeliveryFailed as exc:
+        except RecoverableAlertError as exc:
             # stopping: the notification stays queued, for :meth:`undelivered` to persist
             logger.warning("notification {} not delivered before stop: {}", n.id, exc)
             with self._cond:
@@ -140,7 +140,7 @@ class Outbox:
     async def _attempt(self, n: Notification, state: RetryCallState) -> None:
         try:
             await self._sender(n)
-        except DeliveryFailed as exc:
+        except RecoverableAlertError as exc:
             logger.warning("email attempt {} failed, will retry: {}", state.attempt_number, exc)
             self._record(n, "retrying", state.attempt_number, str(exc))
             raise

@@ -19,8 +19,8 @@ from loguru import logger
 
 from alerts.errors import AlertError
 from alerts.mailer import SmtpSender
-from monitor.assembly import build_detector
-from monitor.build import build_checks
+from monitor.build_checks import build_checks
+from monitor.build_detector import build_detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from tickwatch.chhandle import ClickHouseHandle

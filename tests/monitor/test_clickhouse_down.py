@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.mailer import SmtpSender
-from monitor.assembly import build_detector
-from monitor.build import build_checks
+from monitor.build_checks import build_checks
+from monitor.build_detector import build_detector
 from monitor.scheduler import build_scheduler
 from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client

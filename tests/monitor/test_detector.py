@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.events import AlertEvent
 from alerts.render import Notification
-from monitor.assembly import build_detector
+from monitor.build_detector import build_detector
 from monitor.detector import Detector
 from tickwatch.clock import ManualClock
 from tickwatch.settings import AlertSettings, Settings, StackSettings

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry
 
 from alerts.mailer import SmtpSender
-from monitor.assembly import build_detector
-from monitor.build import build_checks
+from monitor.build_checks import build_checks
+from monitor.build_detector import build_detector
 from monitor.scheduler import build_scheduler
 from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client

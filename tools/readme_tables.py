@@ -1,7 +1,7 @@
 """The README's generated tables: settings (from :mod:`tickwatch.settings`) and metrics (from
 the telemetry catalog).
 
-``python -m tickwatch.readme_tables`` rewrites them in README.md between their markers; a test
+``python -m tools.readme_tables`` rewrites them in README.md between their markers; a test
 checks the README holds the current ones, so the documentation cannot drift from the code.
 """
 
