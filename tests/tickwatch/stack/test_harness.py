@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 from tickwatch.clients import clickhouse_client
 from tickwatch.settings import ClickHouseSettings, KafkaSettings, Settings
 
-CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
+CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
 
 @pytest.mark.clickhouse

@@ -31,7 +31,7 @@ from tickwatch.up.children import settings_env
 from tickwatch.up.panel import panel, plain_line
 from tickwatch.up.status import StatusBoard, parse_metrics
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_settings_reach_the_children_through_the_environment(
