@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from types import FrameType
 
 from bench.errors import ScenarioTimeout
-from tickwatch.clock import SYSTEM_CLOCK
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.deadline import Deadline as KernelDeadline
-from tickwatch.deadline import MonotonicClock
 
 # Extra time the alarm allows past the deadline, so a scenario's own bounded waits normally
 # report the timeout with a clear message before the alarm interrupts whatever is running.

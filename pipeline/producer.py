@@ -18,8 +18,8 @@ from loguru import logger
 
 from pipeline.records import Bar, Payload, Quote, RawMessage, RecordType, Trade, encode_value
 from tickwatch.clients import kafka_config
-from tickwatch.clock import SYSTEM_CLOCK
-from tickwatch.deadline import Deadline, MonotonicClock
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
+from tickwatch.deadline import Deadline
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 

@@ -112,10 +112,12 @@ class BufferedWriter:
             max_rows, overflow="oldest", on_drop=self._dropped
         )
         self._flush_lock = threading.Lock()
+        self._drop_lock = threading.Lock()  # add() is called from several scheduler threads
         self.dropped = 0
 
     def _dropped(self, n: int) -> None:
-        self.dropped += n
+        with self._drop_lock:
+            self.dropped += n
 
     def add(self, row: list[object]) -> None:
         """Queue one row; never blocks on ClickHouse."""

@@ -8,15 +8,7 @@ may still wait, so the whole shutdown stays within one budget however the steps 
 
 from __future__ import annotations
 
-from typing import Protocol
-
-
-class MonotonicClock(Protocol):
-    """The part of :class:`tickwatch.clock.Clock` a deadline needs."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back."""
-        ...
+from tickwatch.clock import MonotonicClock
 
 
 class Deadline:

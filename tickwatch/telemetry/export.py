@@ -21,8 +21,7 @@ from loguru import logger
 
 from tickwatch.backoff import Attempts, Backoff
 from tickwatch.buffer import BoundedQueue
-from tickwatch.clock import SYSTEM_CLOCK
-from tickwatch.deadline import MonotonicClock
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.telemetry.catalog import TelemetryMetrics
 
 T = TypeVar("T")
