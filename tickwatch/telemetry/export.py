@@ -7,7 +7,10 @@ One daemon thread (:class:`Exporter`) runs the periodic jobs, turns queued items
 inserts them through a :class:`RowWriter`. When ClickHouse is unreachable the batch goes back to
 the front of its channel (still bounded: what does not fit is dropped and counted) and the next
 attempt waits with exponential backoff, so a dead ClickHouse costs the pipeline a bounded amount
-of memory and no blocking.
+of memory and no blocking. The pieces are the kernel's: a channel is a
+:class:`~tickwatch.buffer.BoundedQueue`, the delays come from :mod:`tickwatch.backoff`, and
+:class:`~tickwatch.telemetry.writer.ClickHouseRowWriter` inserts through the same reconnecting
+:class:`~tickwatch.chhandle.ClickHouseHandle` as the detector and the alert journal.
 """
 
 from __future__ import annotations
