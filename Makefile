@@ -14,7 +14,8 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tests
+	$(VENV)/bin/mypy tickwatch pipeline monitor alerts bench tools tests
+	$(VENV)/bin/lint-imports
 	$(PY) -m tickwatch.dep_audit
 
 # strict: also fails when the vulnerability data could not be fetched for every package

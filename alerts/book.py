@@ -7,7 +7,7 @@ from collections import deque
 
 from alerts.events import AlertEvent, EventKind
 from alerts.state import AlertPolicy, AlertState
-from monitor.result import CheckResult, Status
+from tickwatch.types import CheckResult, Status
 
 
 class AlertBook:

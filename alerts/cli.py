@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts.errors import AlertError
+from alerts.errors import AlertError, SilenceSyntaxError
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence, parse_duration, parse_silences, parse_time
 from alerts.windows import DAYS, parse_windows
@@ -91,10 +91,12 @@ def _add(settings: Settings, silence: Silence, now: float) -> tuple[str, str]:
 
 def _end(now: float, duration: str, until: str) -> float:
     if bool(duration) == bool(until):
-        raise AlertError("give exactly one of --for and --until")
+        raise SilenceSyntaxError("give exactly one of --for and --until")
     ends = now + parse_duration(duration).total_seconds() if duration else parse_time(until)
     if ends <= now:
-        raise AlertError(f"the silence would end in the past ({utc(ends):%Y-%m-%d %H:%M} UTC)")
+        raise SilenceSyntaxError(
+            f"the silence would end in the past ({utc(ends):%Y-%m-%d %H:%M} UTC)"
+        )
     return ends
 
 

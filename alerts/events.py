@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from monitor.result import Status
 from tickwatch.clock import utc
+from tickwatch.types import Status
 
 
 class EventKind(StrEnum):

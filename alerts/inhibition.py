@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alerts.events import AlertEvent, EventKind, event_from_dict
-from monitor.result import CheckResult, Status
+from tickwatch.types import CheckResult, Status
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from alerts.events import EVENT_COLUMNS, AlertEvent
 from alerts.render import Notification
-from monitor.chconn import ClickHouseHandle
-from monitor.writer import BufferedWriter
+from tickwatch.buffer import BufferedWriter
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import utc
 
 NOTIFICATION_COLUMNS = [

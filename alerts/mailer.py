@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from alerts.errors import AlertError, DeliveryFailed, Undeliverable
+from alerts.errors import AlertConfigError, DeliveryFailed, Undeliverable
 from alerts.render import Notification
 from tickwatch.sanitize import clean
 from tickwatch.settings import SmtpSettings
@@ -49,7 +49,7 @@ class SmtpSender:
         self, smtp: SmtpSettings, host: str, port: int, *, ca_cert: Path | None = None
     ) -> None:
         if not smtp.recipient_list:
-            raise AlertError("TICKWATCH_SMTP_RECIPIENTS: no recipient configured")
+            raise AlertConfigError("TICKWATCH_SMTP_RECIPIENTS: no recipient configured")
         self._smtp, self._host, self._port = smtp, host, port
         self._ca_cert = smtp.ca_cert or ca_cert
         self.recipients = smtp.recipient_list

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from alerts.errors import AlertError
+from alerts.errors import RecoverableAlertError
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence
 from alerts.windows import MaintenanceWindow
@@ -42,6 +42,6 @@ class Muting:
             return []
         try:
             return store.load()
-        except AlertError as exc:
+        except RecoverableAlertError as exc:
             logger.warning("ignoring CLI silences: {}", exc)
             return []

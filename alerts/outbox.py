@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
-from alerts.errors import DeliveryFailed
+from alerts.errors import RecoverableAlertError
 from alerts.journal import Journal
 from alerts.render import Notification, fallback
-from tickwatch.clock import WallClock
+from tickwatch.backoff import Backoff
+from tickwatch.clock import Clock
+from tickwatch.deadline import Deadline
 from tickwatch.telemetry.catalog import MonitorMetrics
 
 Sender = Callable[[Notification], Awaitable[None]]
@@ -50,15 +51,14 @@ class Outbox:
         max_items: int,
         retry_initial_s: float,
         retry_max_s: float,
-        clock: WallClock,
+        clock: Clock,
         metrics: MonitorMetrics | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self._sender, self._journal, self._recipients = sender, journal, recipients
         self._max, self._clock, self._metrics = max_items, clock, metrics
-        self._wait = wait_exponential(
-            multiplier=retry_initial_s, min=retry_initial_s, max=retry_max_s
-        )
+        # tenacity runs the retry loop; the delays come from the kernel's one backoff policy
+        self._backoff = Backoff(retry_initial_s, max(retry_max_s, retry_initial_s))
         self._items: deque[Notification] = deque()
         self._cond = threading.Condition()
         self._in_flight = False
@@ -99,9 +99,9 @@ class Outbox:
 
     def stop(self, drain_s: float = 5.0) -> None:
         """Give pending mail up to ``drain_s`` to go out, then stop the delivery thread."""
-        deadline = time.monotonic() + drain_s
-        while self.pending and time.monotonic() < deadline:
-            time.sleep(0.05)
+        deadline = Deadline(drain_s, self._clock)
+        while self.pending and deadline.remaining() > 0:
+            self._closing.wait(0.05)  # never set here yet: a short pause between looks
         self._closing.set()
         with self._cond:
             self._cond.notify_all()
@@ -165,8 +165,8 @@ class Outbox:
 
     async def _deliver(self, n: Notification) -> None:
         retrying = AsyncRetrying(
-            wait=self._wait,
-            retry=retry_if_exception_type(DeliveryFailed),
+            wait=self._retry_delay,
+            retry=retry_if_exception_type(RecoverableAlertError),
             stop=lambda _state: self._closing.is_set(),
             sleep=self._sleep,
             reraise=True,
@@ -175,7 +175,7 @@ class Outbox:
             async for attempt in retrying:
                 with attempt:
                     await self._attempt(n, attempt.retry_state)
-        except DeliveryFailed as exc:
+        except RecoverableAlertError as exc:
             # stopping: the notification stays queued, for :meth:`undelivered` to persist
             logger.warning("notification {} not delivered before stop: {}", n.id, exc)
             with self._cond:
@@ -192,16 +192,21 @@ class Outbox:
     async def _attempt(self, n: Notification, state: RetryCallState) -> None:
         try:
             await self._sender(n)
-        except DeliveryFailed as exc:
+        except RecoverableAlertError as exc:
             logger.warning("email attempt {} failed, will retry: {}", state.attempt_number, exc)
             self._record(n, "retrying", state.attempt_number, str(exc))
             raise
         self._record(n, "sent", state.attempt_number)
 
+    def _retry_delay(self, state: RetryCallState) -> float:
+        """Attempt ``n`` (from 1) failed: wait the policy's delay after ``n - 1`` failures."""
+        return self._backoff.delay(state.attempt_number - 1)
+
     async def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._closing.is_set() and (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(left, 0.1))
+        """Sleep on the clock in slices of at most 0.1 s, so :meth:`stop` is not kept waiting."""
+        deadline = Deadline(seconds, self._clock)
+        while not self._closing.is_set() and (left := deadline.remaining()) > 0:
+            await self._clock.sleep(min(left, 0.1))
 
     def _record(self, n: Notification, status: str, attempt: int, error: str = "") -> None:
         self._journal.notification(

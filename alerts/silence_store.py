@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from alerts.errors import AlertError
+from alerts.errors import SilencesUnreadable
 from alerts.silences import Silence
 
 FILE_NAME = "silences.json"
@@ -38,7 +38,7 @@ class SilenceStore:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             silences = [Silence(**item) for item in raw.get("silences", [])]
         except (OSError, ValueError, TypeError) as exc:
-            raise AlertError(f"{self.path}: unreadable silences file ({exc})") from exc
+            raise SilencesUnreadable(f"{self.path}: unreadable silences file ({exc})") from exc
         self._cache = (mtime, silences)
         return silences
 

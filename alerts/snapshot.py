@@ -28,7 +28,7 @@ from alerts.notifier import Notifier
 from alerts.outbox import Outbox
 from alerts.render import Notification
 from alerts.state import AlertState
-from monitor.result import CheckResult, Status
+from tickwatch.types import CheckResult, Status
 
 FILE_NAME = "alerts-state.json"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from alerts.events import AlertEvent, EventKind
-from monitor.result import CheckResult, Status
+from tickwatch.types import CheckResult, Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 from bench.errors import ScenarioTimeout
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
+from tickwatch.deadline import Deadline as KernelDeadline
 
 # Extra time the alarm allows past the deadline, so a scenario's own bounded waits normally
 # report the timeout with a clear message before the alarm interrupts whatever is running.
 ALARM_GRACE_S = 20.0
 
 
-class Deadline:
-    """A point in monotonic time after which a scenario must stop."""
+class Deadline(KernelDeadline):
+    """The kernel's :class:`~tickwatch.deadline.Deadline` for a scenario, which must stop after."""
 
-    def __init__(self, budget_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self.budget_s = budget_s
-        self._end = clock() + budget_s
-
-    def remaining(self) -> float:
-        """Seconds left (never negative)."""
-        return max(0.0, self._end - self._clock())
+    def __init__(self, budget_s: float, clock: MonotonicClock = SYSTEM_CLOCK) -> None:
+        super().__init__(budget_s, clock)
 
     def check(self, what: str) -> None:
         """Raise :class:`ScenarioTimeout` naming ``what`` when the budget is used up."""

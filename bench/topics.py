@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from tickwatch.stack.topics import create_topics
+from tickwatch.topics import create_topics
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 
 from bench.errors import BenchError
+from tickwatch.children import stop_child
 from tickwatch.stack import process
 
 SAMPLE_S = 0.1
@@ -124,13 +125,8 @@ class WorkerProcess:
         """Record the stats, then stop the worker (``sig``, SIGKILL after ``grace_s``)."""
         stats = self.stats()
         self._done.set()
-        if self.running():
-            with contextlib.suppress(psutil.Error):
-                self._proc.send_signal(sig)  # type: ignore[union-attr]
-            if not process.wait_exit(self._child.pid, grace_s):
-                process.terminate(self._child.pid, 0.0)
-        with contextlib.suppress(Exception):
-            self._child.wait(timeout=5)
+        if self._child is not None:
+            stop_child(self._child, grace_s, sig=sig, kill_wait_s=5.0)
         return stats
 
     def __enter__(self) -> WorkerProcess:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
 
-from monitor.result import Status
+from tickwatch.types import Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -25,34 +26,44 @@ from loguru import logger
 
 from alerts.errors import AlertError
 from alerts.mailer import SmtpSender
-from monitor.assembly import build_detector
-from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle, bounded_factory
+from monitor.build_checks import build_checks
+from monitor.build_detector import build_detector
 from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
 from monitor.status import CheckBoard, StatusView, build_view, observed, start_status
+from tickwatch.chhandle import ClickHouseHandle, bounded_factory
 from tickwatch.clock import SystemClock
 from tickwatch.kafka_access import KafkaSecurityError, KafkaUnreachableError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
+from tickwatch.types import ExpectedSymbol
 
 if TYPE_CHECKING:
     from monitor.status.server import StatusServer
-    from tickwatch.endpoints import Endpoints
+    from tickwatch.endpoints import Endpoints, LocalAddresses
 
 DRAIN_S = 5.0
 KAFKA_CHECK_TIMEOUT_S = 5.0
 EXIT_CONFIG = 2
 
 
-def run_monitor(settings: Settings) -> int:
-    """Run the detector in the foreground; 0 on a clean stop, 2 on a configuration error."""
+def run_monitor(
+    settings: Settings,
+    local: LocalAddresses | None = None,
+    expected: Sequence[ExpectedSymbol] = (),
+) -> int:
+    """Run the detector in the foreground; 0 on a clean stop, 2 on a configuration error.
+
+    ``local`` is the local stack's addresses, used where the settings leave one empty;
+    ``expected`` the symbols the configured source should deliver (the composition root reads
+    them from the source's configuration: the detector never imports the pipeline).
+    """
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
     configure_logging("monitor", settings.telemetry)
     try:
-        ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
+        ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"), local=local)
         reader = settings.clickhouse.as_role("monitor")
         timeout_s = settings.monitor.check_timeout_s
         ch = ClickHouseHandle(bounded_factory(reader, ep.clickhouse_url, timeout_s))
@@ -63,7 +74,10 @@ def run_monitor(settings: Settings) -> int:
         logger.error("monitor cannot start: {}", exc)
         return EXIT_CONFIG
     try:
-        return _run(settings, ep=ep, ch=ch, sender=sender, telemetry=telemetry, clock=clock)
+        return _run(
+            settings, ep=ep, ch=ch, sender=sender, telemetry=telemetry, clock=clock,
+            expected=expected,
+        )  # fmt: skip
     finally:
         telemetry.close()
 
@@ -76,6 +90,7 @@ def _run(
     sender: SmtpSender,
     telemetry: Telemetry,
     clock: SystemClock,
+    expected: Sequence[ExpectedSymbol],
 ) -> int:
     try:  # wrong Kafka credentials are configuration: stop; a broker that is down is alerted on
         verify_kafka_access(settings.kafka, ep.kafka_bootstrap, KAFKA_CHECK_TIMEOUT_S)
@@ -87,7 +102,7 @@ def _run(
     board = CheckBoard(clock)
     try:
         detector = build_detector(settings, ch, sender, telemetry.monitor_metrics, clock)
-        checks = observed(build_checks(settings, ep, ch, clock), board)
+        checks = observed(build_checks(settings, ep, ch, clock, symbols=expected), board)
         view = build_view(settings, detector, board, ch, clock)
     except (MonitorError, AlertError) as exc:
         logger.error("monitor cannot start: {}", exc)

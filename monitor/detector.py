@@ -32,10 +32,10 @@ from alerts.journal import Journal
 from alerts.notifier import Notifier
 from alerts.outbox import Outbox
 from alerts.render import render
-from monitor.result import CheckResult, Status
-from monitor.writer import BufferedWriter
+from tickwatch.buffer import BufferedWriter
 from tickwatch.clock import WallClock
 from tickwatch.telemetry.catalog import MonitorMetrics
+from tickwatch.types import CheckResult, Status
 
 
 class Detector:

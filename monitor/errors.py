@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from tickwatch.errors import ServiceUnavailable
+
 
 class MonitorError(Exception):
     """Root of every error the monitor package raises."""
 
 
-class CheckUnavailable(MonitorError):
-    """A check could not reach what it measures; recoverable, the check reports UNKNOWN."""
+class CheckUnavailable(MonitorError, ServiceUnavailable):
+    """A check could not reach what it measures; recoverable, the check reports UNKNOWN.
+
+    It is also the kernel's :class:`~tickwatch.errors.ServiceUnavailable` (what the ClickHouse
+    handle raises), so checks catch one kind whichever layer failed.
+    """
 
 
 class MonitorConfigError(MonitorError):

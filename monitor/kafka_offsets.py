@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.errors import CheckUnavailable
-
-TopicPartitionKey = tuple[str, int]
+from tickwatch.types import TopicPartitionKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,8 @@ the last checkpoint (what it re-sends is at most one interval's worth, see that 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,8 @@ from pipeline.producer import TickProducer
 from pipeline.records import Payload, RawMessage
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import CheckpointedSource
+from tickwatch.clock import SYSTEM_CLOCK, Clock
+from tickwatch.deadline import Deadline
 from tickwatch.telemetry.catalog import IngestMetrics
 
 tracer = trace.get_tracer("tickwatch.ingest")
@@ -69,7 +70,7 @@ class IngestWorker:
         flush_timeout_s: float,
         duration_s: float = 0.0,
         count_source_messages: bool = True,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         checkpoint_interval_s: float = 1.0,
     ) -> None:
         self._source, self._producer, self._metrics = source, producer, metrics
@@ -78,11 +79,11 @@ class IngestWorker:
         self._count_messages = count_source_messages
         self._clock = clock
         self._stop = asyncio.Event()
-        self._stop_requested_at: float | None = None
+        self._shutdown: Deadline | None = None  # started when the stop is asked for
         self._read = 0
         self._enqueued = 0
         self._checkpoint_interval_s = checkpoint_interval_s
-        self._last_checkpoint = time.monotonic()
+        self._last_checkpoint = self._clock.monotonic()
 
     def request_stop(self) -> None:
         """Ask the run to end; call it on the event loop (``call_soon_threadsafe`` elsewhere)."""
@@ -90,8 +91,8 @@ class IngestWorker:
         self._stop.set()
 
     def _stopping(self) -> None:
-        if self._stop_requested_at is None:
-            self._stop_requested_at = time.monotonic()
+        if self._shutdown is None:
+            self._shutdown = Deadline(self._flush_timeout_s, self._clock)
 
     def request_stop_from_signal(self, loop: asyncio.AbstractEventLoop) -> None:
         """For a ``signal.signal`` handler: also seen by a send blocked on a full queue."""
@@ -103,8 +104,7 @@ class IngestWorker:
 
         Together with :meth:`_flush_budget_s` this bounds the whole shutdown by that timeout.
         """
-        asked = self._stop_requested_at
-        return asked is not None and time.monotonic() - asked > self._flush_timeout_s
+        return self._shutdown is not None and self._shutdown.expired()
 
     async def run(self) -> IngestResult:
         """Run until stopped, the duration passed or the source ended; then flush.
@@ -136,7 +136,7 @@ class IngestWorker:
         """
         if not isinstance(self._source, CheckpointedSource):
             return
-        if time.monotonic() - self._last_checkpoint < self._checkpoint_interval_s:
+        if self._clock.monotonic() - self._last_checkpoint < self._checkpoint_interval_s:
             return
         if self._producer.flush(self._flush_timeout_s) == 0 and self._producer.failed == 0:
             self._checkpoint()
@@ -144,7 +144,7 @@ class IngestWorker:
     def _checkpoint(self) -> None:
         if isinstance(self._source, CheckpointedSource):
             self._source.checkpoint()
-            self._last_checkpoint = time.monotonic()
+            self._last_checkpoint = self._clock.monotonic()
 
     async def _next(
         self, batches: AsyncIterator[Sequence[Payload]], stopper: asyncio.Future[Any]
@@ -167,7 +167,7 @@ class IngestWorker:
         return batch
 
     def _handle(self, batch: Sequence[Payload]) -> None:
-        now = self._clock()
+        now = self._clock.time()
         name = self._source.name
         self._read += len(batch)
         if self._count_messages:
@@ -183,9 +183,9 @@ class IngestWorker:
 
     def _flush_budget_s(self) -> float:
         """What is left of ``flush_timeout_s`` since the stop was requested (all of it if none)."""
-        asked = self._stop_requested_at
-        spent = time.monotonic() - asked if asked is not None else 0.0
-        return max(0.0, self._flush_timeout_s - spent)
+        if self._shutdown is None:
+            return self._flush_timeout_s
+        return self._shutdown.remaining()
 
     def _flush(self) -> IngestResult:
         with tracer.start_as_current_span("ingest.flush") as span:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException, Producer
 from loguru import logger
@@ -24,23 +25,30 @@ from pipeline.producer import TickProducer, producer_config
 from pipeline.sources import build_source
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import RecoverableSource
-from pipeline.topics import create_pipeline_topics, record_topics
+from pipeline.topics import record_topics
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings
-from tickwatch.stack.errors import StackError
 from tickwatch.telemetry import Telemetry, configure_logging
+from tickwatch.topics import TopicAdminError, create_pipeline_topics
+
+if TYPE_CHECKING:
+    from tickwatch.endpoints import LocalAddresses
+
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 KAFKA_CHECK_TIMEOUT_S = 10.0
 
 
-def run_ingest(settings: Settings) -> int:
-    """Run the ingest worker until SIGTERM/SIGINT, ``duration_s`` or the end of the source."""
+def run_ingest(settings: Settings, local: LocalAddresses | None = None) -> int:
+    """Run the ingest worker until SIGTERM/SIGINT, ``duration_s`` or the end of the source.
+
+    ``local`` is the local stack's addresses, used where the settings leave one empty.
+    """
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
     configure_logging("ingest", settings.telemetry)
     try:
-        endpoints = resolve_endpoints(settings, require=("kafka",))
+        endpoints = resolve_endpoints(settings, require=("kafka",), local=local)
     except EndpointError as exc:
         logger.error("ingest cannot start: {}", exc)
         return EXIT_CONFIG
@@ -61,7 +69,7 @@ def ensure_topics(settings: Settings, bootstrap: str) -> bool:
         return False
     try:
         created = create_pipeline_topics(settings.kafka, bootstrap, timeout_s=KAFKA_CHECK_TIMEOUT_S)
-    except StackError as exc:
+    except TopicAdminError as exc:
         logger.error("ingest cannot start: Kafka at {}: {}", bootstrap, exc)
         return False
     if created:

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -34,6 +35,10 @@ from tickwatch.clock import Clock, SystemClock
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings, load_settings
 from tickwatch.telemetry import LoadMetrics, Telemetry, configure_logging
+
+if TYPE_CHECKING:
+    from tickwatch.endpoints import LocalAddresses
+
 
 EXIT_FATAL = 1
 EXIT_UNREACHABLE = 2
@@ -109,13 +114,16 @@ def check_poll_interval(settings: Settings) -> None:
         )
 
 
-def run_load(settings: Settings) -> int:
-    """Run the load worker until SIGTERM/SIGINT; return the process exit code."""
+def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
+    """Run the load worker until SIGTERM/SIGINT; return the process exit code.
+
+    ``local`` is the local stack's addresses, used where the settings leave one empty.
+    """
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
     configure_logging("load", settings.telemetry)
     try:
-        endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse"))
+        endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse"), local=local)
     except EndpointError as exc:
         logger.error("{}", exc)
         return EXIT_UNREACHABLE

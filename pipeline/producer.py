@@ -10,7 +10,6 @@ serve delivery reports and retry; a failed delivery is counted and logged with i
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -19,6 +18,8 @@ from loguru import logger
 
 from pipeline.records import Bar, Payload, Quote, RawMessage, RecordType, Trade, encode_value
 from tickwatch.clients import kafka_config
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
+from tickwatch.deadline import Deadline
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -65,7 +66,10 @@ class TickProducer:
         topics: Mapping[RecordType, str],
         metrics: IngestMetrics,
         source: str,
+        *,
+        clock: MonotonicClock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
         self._topics = topics
         self._topic_of = {cls: topics[cls.kind] for cls in (Trade, Quote, Bar)}
@@ -142,9 +146,9 @@ class TickProducer:
 
     def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for every queued message; return how many remain."""
-        deadline = time.monotonic() + timeout
-        while len(self._producer) and time.monotonic() < deadline:
-            self._producer.flush(min(0.5, max(0.0, deadline - time.monotonic())))
+        deadline = Deadline(timeout, self._clock)
+        while len(self._producer) and deadline.remaining() > 0:
+            self._producer.flush(min(0.5, deadline.remaining()))
             self.poll(0)
         remaining = len(self._producer)
         self._metrics.queue_depth(remaining)

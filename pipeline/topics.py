@@ -1,51 +1,22 @@
-"""The pipeline's Kafka topics: one per record type, plus the dead-letter queue.
+"""The pipeline's record topics, typed: which Kafka topic carries which :class:`RecordType`.
 
-:func:`record_topics` is the one place that says which topic carries which record type; every
-other view of it (the inverse, the full list, creating them) is derived from it.
+The map itself is stated once, in the kernel (:func:`tickwatch.topics.record_topic_names`);
+this module only gives it the pipeline's record types. Creating topics is in
+:mod:`tickwatch.topics`.
 """
 
 from __future__ import annotations
 
 from pipeline.records import RecordType
 from tickwatch.settings import KafkaSettings
-from tickwatch.stack.topics import create_topics
+from tickwatch.topics import record_topic_names
 
 
 def record_topics(kafka: KafkaSettings) -> dict[RecordType, str]:
     """The Kafka topic each record type is written to."""
-    return {
-        RecordType.TRADE: kafka.topic_trades,
-        RecordType.QUOTE: kafka.topic_quotes,
-        RecordType.BAR: kafka.topic_bars,
-    }
+    return {RecordType(kind): topic for kind, topic in record_topic_names(kafka).items()}
 
 
 def record_types(kafka: KafkaSettings) -> dict[str, RecordType]:
     """Topic name -> the record type it carries (the inverse of :func:`record_topics`)."""
     return {topic: kind for kind, topic in record_topics(kafka).items()}
-
-
-def pipeline_topics(kafka: KafkaSettings) -> list[str]:
-    """Every topic the pipeline uses: the record topics, then the dead-letter queue."""
-    return [*record_topics(kafka).values(), kafka.topic_dlq]
-
-
-def create_pipeline_topics(
-    kafka: KafkaSettings,
-    bootstrap: str,
-    *,
-    replication_factor: int | None = None,
-    timeout_s: float = 30.0,
-) -> list[str]:
-    """Create the pipeline's topics that do not exist yet; returns the names actually created.
-
-    Partitions come from ``kafka.partitions``, replication from ``replication_factor`` or else
-    ``kafka.replication_factor``. Topics that already exist are left as they are. Blocks up to
-    ``timeout_s`` per request; raises :class:`~tickwatch.stack.errors.StackError` naming the
-    topic when Kafka refuses or does not answer.
-    """
-    if replication_factor is None:
-        replication_factor = kafka.replication_factor
-    config = kafka.client_config(bootstrap)
-    names = pipeline_topics(kafka)
-    return create_topics(config, names, kafka.partitions, replication_factor, timeout_s)

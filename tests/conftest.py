@@ -159,8 +159,7 @@ def kafka_settings(kafka_bootstrap: str) -> Iterator[KafkaSettings]:
 
     The topics are deleted after the test.
     """
-    from pipeline.topics import create_pipeline_topics, pipeline_topics
-    from tickwatch.stack.topics import delete_topics
+    from tickwatch.topics import create_pipeline_topics, delete_topics, pipeline_topics
 
     prefix = _unique("t")
     settings = KafkaSettings(

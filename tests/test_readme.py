@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickwatch.readme_tables import README, TABLES, markers, render
+from tools.readme_tables import README, TABLES, markers, render
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
@@ -13,7 +13,7 @@ def test_generated_table_is_current(name: str) -> None:
     begin, end = markers(name)
     start, stop = text.index(begin), text.index(end) + len(end)
     assert text[start:stop] == render(name), (
-        f"README {name} table is stale: run `.venv/bin/python -m tickwatch.readme_tables`"
+        f"README {name} table is stale: run `.venv/bin/python -m tools.readme_tables`"
     )
 
 

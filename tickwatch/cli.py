@@ -7,12 +7,15 @@ the Kafka consumer, and a broken optional dependency only affects the command th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from tickwatch.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from tickwatch.endpoints import LocalAddresses
 
 app = typer.Typer(
     name="tickwatch",
@@ -39,6 +42,13 @@ def _root(
         raise typer.Exit(2) from None
 
 
+def _local(ctx: typer.Context) -> LocalAddresses:
+    """The local stack's records: where workers look for addresses the settings leave empty."""
+    from tickwatch.stack.stackfile import local_addresses
+
+    return local_addresses(_settings(ctx).stack.state_dir.resolve())
+
+
 def _settings(ctx: typer.Context) -> Settings:
     settings = ctx.obj
     assert isinstance(settings, Settings)
@@ -50,7 +60,7 @@ def migrate(ctx: typer.Context) -> None:
     """Apply the ClickHouse migrations in clickhouse/ (safe to run twice)."""
     from tickwatch.migrate_cli import run_migrate
 
-    raise typer.Exit(run_migrate(_settings(ctx)))
+    raise typer.Exit(run_migrate(_settings(ctx), _local(ctx)))
 
 
 @app.command()
@@ -58,7 +68,7 @@ def ingest(ctx: typer.Context) -> None:
     """Run the ingest worker: source -> Kafka."""
     from pipeline.ingest_cli import run_ingest
 
-    raise typer.Exit(run_ingest(_settings(ctx)))
+    raise typer.Exit(run_ingest(_settings(ctx), _local(ctx)))
 
 
 @app.command()
@@ -66,15 +76,22 @@ def load(ctx: typer.Context) -> None:
     """Run the load worker: Kafka -> ClickHouse, exactly once."""
     from pipeline.load_cli import run_load
 
-    raise typer.Exit(run_load(_settings(ctx)))
+    raise typer.Exit(run_load(_settings(ctx), _local(ctx)))
 
 
 @app.command()
 def monitor(ctx: typer.Context) -> None:
     """Run the downtime detector: health checks, alert state, email."""
-    from monitor.cli import run_monitor
+    from monitor.cli import EXIT_CONFIG, run_monitor
+    from pipeline.sources.expected import expected_symbols
 
-    raise typer.Exit(run_monitor(_settings(ctx)))
+    settings = _settings(ctx)
+    try:  # the symbols the source should deliver: the detector watches them from the start
+        expected = expected_symbols(settings)
+    except ValueError as exc:
+        typer.echo(f"monitor cannot start: ingest settings: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    raise typer.Exit(run_monitor(settings, _local(ctx), expected))
 
 
 @app.command()
@@ -94,7 +111,7 @@ def incident(
 ) -> None:
     """Stop the load worker of the running `tickwatch up` for a minute: lag, alert email,
     recovery, resolved email."""
-    from tickwatch.up_detector import request_drill
+    from tickwatch.up.detector import request_drill
 
     state_dir = _settings(ctx).stack.state_dir.resolve()
     try:

@@ -25,12 +25,16 @@ class WallClock(Protocol):
         ...
 
 
-class Clock(WallClock, Protocol):
-    """Wall time (event-time bounds, latencies), monotonic time (deadlines) and sleeping."""
+class MonotonicClock(Protocol):
+    """Just monotonic time: for deadlines and backoff schedules that never sleep themselves."""
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back."""
         ...
+
+
+class Clock(WallClock, MonotonicClock, Protocol):
+    """Wall time (event-time bounds, latencies), monotonic time (deadlines) and sleeping."""
 
     async def sleep(self, seconds: float) -> None:
         """Return after ``seconds`` of this clock's time (at once when ``seconds`` <= 0)."""
@@ -85,6 +89,10 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)
         await asyncio.sleep(0)
+
+
+SYSTEM_CLOCK = SystemClock()
+"""The shared real clock: the default wherever a clock is injected."""
 
 
 def utc(epoch_seconds: float) -> datetime:

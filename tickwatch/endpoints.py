@@ -1,21 +1,24 @@
-"""Where the pipeline's services are: from the settings, else from the local stack's stack.json.
+"""Where the pipeline's services are: from the settings, else from a local stack's records.
 
 A value set in the settings (``kafka.bootstrap``, ``clickhouse.url``, ``smtp.host``/``port``)
-always wins; an empty one means "the local stack", read from ``<state_dir>/stack.json`` as
-written by ``tickwatch stack up``.
+always wins; an empty one means "the local stack". This module never reads the local stack's
+file itself: the composition root (``tickwatch.cli``) passes a :class:`LocalAddresses` fallback
+(``tickwatch.stack.stackfile.local_addresses``, reading ``<state_dir>/stack.json`` as written by
+``tickwatch stack up``), so the workers never import the launcher.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from tickwatch.errors import KernelConfigError
 from tickwatch.settings import Settings
-from tickwatch.stack import stackfile
-from tickwatch.stack.errors import StackError
-from tickwatch.stack.stackfile import Record
+
+Record = dict[str, Any]
+"""One service as a local stack records it: address fields, ``pid``, ``external``."""
 
 Service = Literal["kafka", "clickhouse", "smtp", "prometheus"]
 _SETTING_HINT = {
@@ -26,8 +29,20 @@ _SETTING_HINT = {
 }
 
 
-class EndpointError(StackError):
+class EndpointError(KernelConfigError):
     """A required service has no address: neither configured nor started by the local stack."""
+
+
+@dataclass(frozen=True)
+class LocalAddresses:
+    """A fallback for addresses the settings leave empty: the records of a local stack.
+
+    ``read`` is called at most once per resolution, and only when some address is missing;
+    whatever it raises (an unreadable file) propagates. ``where`` names it in errors.
+    """
+
+    where: str
+    read: Callable[[], Mapping[str, Record]]
 
 
 @dataclass(frozen=True)
@@ -44,14 +59,16 @@ class Endpoints:
 
 
 def resolve_endpoints(
-    settings: Settings, require: Iterable[Service] = ("kafka", "clickhouse")
+    settings: Settings,
+    require: Iterable[Service] = ("kafka", "clickhouse"),
+    local: LocalAddresses | None = None,
 ) -> Endpoints:
     """Resolve every address; raise :class:`EndpointError` for a ``require``-d one that is unknown.
 
-    Reads ``stack.json`` only when some address is not in the settings. The error says which
+    Reads ``local`` only when some address is not in the settings. The error says which
     command to run or which variable to set. Never contacts the services.
     """
-    records = _local_stack(settings)
+    records = _local_stack(settings, local)
     kafka, clickhouse = records.get("kafka", {}), records.get("clickhouse", {})
     smtp, prom = records.get("smtp", {}), records.get("prometheus", {})
     endpoints = Endpoints(
@@ -63,13 +80,13 @@ def resolve_endpoints(
         mail_dir=_path(smtp.get("mail_dir")) if not settings.smtp.host else None,
         smtp_ca_cert=settings.smtp.ca_cert or _path(smtp.get("ca_cert")),
     )
-    _check(endpoints, set(require), settings)
+    _check(endpoints, set(require), local)
     return endpoints
 
 
-def _local_stack(settings: Settings) -> dict[str, Record]:
+def _local_stack(settings: Settings, local: LocalAddresses | None) -> Mapping[str, Record]:
     needs_file = not (settings.kafka.bootstrap and settings.clickhouse.url and settings.smtp.host)
-    return stackfile.read(settings.stack.state_dir.resolve()) if needs_file else {}
+    return local.read() if needs_file and local is not None else {}
 
 
 def _running(record: Record, key: str) -> str:
@@ -83,7 +100,7 @@ def _path(value: object) -> Path | None:
     return Path(str(value)) if value else None
 
 
-def _check(endpoints: Endpoints, required: set[str], settings: Settings) -> None:
+def _check(endpoints: Endpoints, required: set[str], local: LocalAddresses | None) -> None:
     present = {
         "kafka": endpoints.kafka_bootstrap,
         "clickhouse": endpoints.clickhouse_url,
@@ -94,8 +111,8 @@ def _check(endpoints: Endpoints, required: set[str], settings: Settings) -> None
     missing = [name for name in missing if not present[name]]
     if not missing:
         return
-    state = stackfile.path_in(settings.stack.state_dir.resolve())
-    lines = [f"no address for {', '.join(missing)}: not in the settings, not running in {state}."]
+    where = f"not running in {local.where}" if local else "no local stack given"
+    lines = [f"no address for {', '.join(missing)}: not in the settings, {where}."]
     lines += [
         f"  {name}: run `tickwatch stack up` or set {_SETTING_HINT[name]}" for name in missing
     ]

@@ -11,15 +11,18 @@ from rich.console import Console
 
 from tickwatch import access, migrations
 from tickwatch.clients import clickhouse_client
-from tickwatch.endpoints import EndpointError, resolve_endpoints
+from tickwatch.endpoints import EndpointError, LocalAddresses, resolve_endpoints
 from tickwatch.settings import Settings
 
 
-def run_migrate(settings: Settings) -> int:
-    """Apply pending migrations; print what was applied. Returns the process exit code."""
+def run_migrate(settings: Settings, local: LocalAddresses | None = None) -> int:
+    """Apply pending migrations; print what was applied. Returns the process exit code.
+
+    ``local`` is the local stack's addresses, used where the settings leave one empty.
+    """
     console = Console()
     try:
-        url = resolve_endpoints(settings, require=("clickhouse",)).clickhouse_url
+        url = resolve_endpoints(settings, require=("clickhouse",), local=local).clickhouse_url
     except EndpointError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2

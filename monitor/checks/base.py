@@ -9,10 +9,10 @@ from typing import Protocol
 
 from loguru import logger
 
-from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.sanitize import clean
+from tickwatch.types import CheckResult, Status
 
 
 class Check(Protocol):
@@ -59,7 +59,7 @@ def run_check(check: Check, clock: WallClock) -> list[CheckResult]:
     t0 = time.perf_counter()
     try:
         results = check.run()
-    except CheckUnavailable as exc:
+    except ServiceUnavailable as exc:
         results = [_unknown(check.name, started, str(exc))]
     except Exception as exc:  # a broken check must not stop the detector
         logger.exception("check {} failed", check.name)

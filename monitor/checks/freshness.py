@@ -4,8 +4,9 @@ Reads two small tables fed by materialized views (migration 0009), never the tic
 ``symbol_latest`` (one row per record type, source and symbol: its newest record, kept
 forever) on every run, and ``symbol_activity_daily`` (records per symbol and day) every
 ``baseline_refresh_s`` for each symbol's typical gap between records. The watched set is the
-union of the symbols the source's configuration expects (:mod:`monitor.expected_symbols`) and
-every symbol that has ever delivered, so a silent symbol never drops out with a false RESOLVED.
+union of the symbols the source's configuration expects (:mod:`pipeline.sources.expected`,
+handed in by ``tickwatch monitor``) and every symbol that has ever delivered, so a silent symbol
+never drops out with a false RESOLVED.
 Grading and grouping: :mod:`monitor.checks.freshness_grade`.
 """
 
@@ -14,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.freshness_grade import Limits, Watched, grade, group_results
-from monitor.expected_symbols import ExpectedSymbol, symbol_key
-from monitor.result import CheckResult
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
 from tickwatch.market_hours import TradingHours
+from tickwatch.types import CheckResult, ExpectedSymbol, symbol_key
 
 DAY_S = 86_400.0
 Key = tuple[str, str, str]  # record type, source, symbol

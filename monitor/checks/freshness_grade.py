@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.result import CheckResult, Status, worst
 from tickwatch.clock import utc
 from tickwatch.market_hours import TradingHours
+from tickwatch.types import CheckResult, Status, worst
 
 
 @dataclass(frozen=True, slots=True)

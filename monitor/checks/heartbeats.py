@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import CheckResult, Status
 
 FORGET_FACTOR = 20
 HEALTHY = frozenset({"ok", ""})

@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from monitor.burrow import LagVerdict, OffsetSample, evaluate
-from monitor.kafka_offsets import OffsetSource, PartitionOffsets, TopicPartitionKey
-from monitor.result import CheckResult, Status, worst
+from monitor.kafka_offsets import OffsetSource, PartitionOffsets
 from tickwatch.clock import WallClock
+from tickwatch.types import CheckResult, Status, TopicPartitionKey, worst
 
 
 @dataclass(frozen=True, slots=True)

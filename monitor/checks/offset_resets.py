@@ -10,9 +10,9 @@ alert stays open for the window and resolves after it; OK on the table when ther
 
 from __future__ import annotations
 
-from monitor.chconn import ClickHouseHandle
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import CheckResult, Status
 
 
 class OffsetResetCheck:

@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import CheckResult, Status
 
 
 def _grade(value: float, warn: float, crit: float) -> Status:

@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 import httpx
 
 from monitor.errors import MonitorConfigError
-from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
 from tickwatch.redact import redact_url, scrub
+from tickwatch.types import CheckResult, Status
 
 
 def parse_probe_urls(spec: str) -> list[str]:

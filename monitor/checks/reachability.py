@@ -1,7 +1,7 @@
 """Are the Kafka broker and ClickHouse answering? CRIT when not, within ``check_timeout_s``.
 
 These two checks are the alerts for an outage of a dependency; checks that read the dependency
-report UNKNOWN meanwhile (see :class:`monitor.result.Status`).
+report UNKNOWN meanwhile (see :class:`tickwatch.types.Status`).
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from monitor.chconn import ClickHouseHandle
-from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock
+from tickwatch.errors import ServiceUnavailable
+from tickwatch.types import CheckResult, Status
 
 
 class KafkaReachableCheck:
@@ -83,7 +83,7 @@ class ClickHouseReachableCheck:
         now = self._clock.time()
         try:
             version = self._ch.command("SELECT version()")
-        except CheckUnavailable as exc:
+        except ServiceUnavailable as exc:
             return [
                 CheckResult(
                     now,

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 from alerts.silence_store import SilenceStore
 from alerts.silences import parse_silences
 from alerts.windows import parse_windows
-from monitor.assembly import MAINTENANCE_FILE
+from monitor.build_detector import MAINTENANCE_FILE
 from monitor.status.board import CheckBoard, observed
 from monitor.status.history import History
 from monitor.status.view import Mutes, StatusView
 
 if TYPE_CHECKING:
-    from monitor.chconn import ClickHouseHandle
     from monitor.detector import Detector
     from monitor.status.server import StatusServer
+    from tickwatch.chhandle import ClickHouseHandle
     from tickwatch.clock import WallClock
     from tickwatch.settings import Settings
 

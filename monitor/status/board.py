@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from monitor.checks.base import Check
 from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
 from tickwatch.clock import WallClock
+from tickwatch.types import CheckResult, Status
 
 
 @dataclass(frozen=True, slots=True)

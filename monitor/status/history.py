@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor.chconn import ClickHouseHandle
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import utc
 
 SLOTS = 48  # uptime bar segments per window

@@ -19,12 +19,12 @@ from alerts.silence_store import SilenceStore
 from alerts.silences import Silence
 from alerts.windows import DAYS, MaintenanceWindow
 from monitor.errors import CheckUnavailable
-from monitor.result import Status
 from monitor.status import models as m
 from monitor.status.board import CheckBoard
 from monitor.status.history import History, NotificationRow, Slot
 from monitor.status.incidents import Incident, build_incidents
 from tickwatch.clock import WallClock, utc
+from tickwatch.types import Status
 
 LAG_CHECK, LATENCY_CHECK = "consumer_lag", "latency_p99"
 RESOLVED_ON_PAGE = 20  # the page lists every open incident and the newest resolved ones

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
-from pipeline.load.backoff import Backoff
 from pipeline.load.tables import ColumnBuffer
+from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
-
-TopicPartitionKey = tuple[str, int]
+from tickwatch.types import TopicPartitionKey
 
 
 @dataclass(eq=False)

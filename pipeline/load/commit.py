@@ -21,8 +21,9 @@ from loguru import logger
 from opentelemetry import trace
 
 from pipeline.errors import FatalError
-from pipeline.load.batch import Batch, TopicPartitionKey
+from pipeline.load.batch import Batch
 from tickwatch.telemetry.catalog import LoadMetrics
+from tickwatch.types import TopicPartitionKey
 
 INTENT_PREFIX = "tickwatch:v1:end="
 _tracer = trace.get_tracer("tickwatch.load")

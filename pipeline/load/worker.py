@@ -68,17 +68,18 @@ from opentelemetry import trace
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import MessageRejected
-from pipeline.load.backoff import Backoff
-from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
+from pipeline.load.batch import Batch, Batcher
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
 from pipeline.load.tables import TABLES
+from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
+from tickwatch.types import TopicPartitionKey
 
 POLL_TIMEOUT_S = 0.1
 _tracer = trace.get_tracer("tickwatch.load")
@@ -129,7 +130,9 @@ class LoadWorker:
             None, ClickHouseSettings(), metrics=metrics, clock=clock,
             policy=settings.auto_offset_reset,
         )  # fmt: skip
-        self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
+        self._backoff = Backoff(
+            settings.retry_initial_s, max(settings.retry_max_s, settings.retry_initial_s)
+        )
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False

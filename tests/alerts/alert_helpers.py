@@ -12,10 +12,10 @@ from alerts.notifier import Notifier, NotifyPolicy
 from alerts.silences import Silence
 from alerts.state import AlertPolicy
 from alerts.windows import MaintenanceWindow
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import CheckUnavailable
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import ManualClock
+from tickwatch.types import CheckResult, Status
 
 
 def result(

@@ -11,13 +11,13 @@ from prometheus_client import CollectorRegistry
 
 from alerts.outbox import Sender
 from alerts.render import Notification
-from monitor.assembly import build_detector
-from monitor.chconn import ClickHouseHandle
+from monitor.build_detector import build_detector
 from monitor.detector import Detector
-from monitor.result import CheckResult, Status
-from tickwatch.clock import ManualClock, WallClock
+from tickwatch.chhandle import ClickHouseHandle
+from tickwatch.clock import Clock, ManualClock
 from tickwatch.settings import AlertSettings, ClickHouseSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
+from tickwatch.types import CheckResult, Status
 
 from .alert_helpers import RecordingClickHouse, wait_until
 
@@ -35,7 +35,7 @@ class Mailbox:
 def make_detector(
     state_dir: Path,
     sender: Sender,
-    clock: WallClock,
+    clock: Clock,
     ch: ClickHouseHandle | None = None,
     clickhouse: ClickHouseSettings | None = None,
     **alerts: Any,

@@ -13,9 +13,9 @@ from alerts.journal import Journal
 from alerts.mailer import SmtpSender
 from alerts.outbox import Outbox
 from alerts.render import render
-from monitor.result import Status
 from tickwatch.clock import SystemClock
 from tickwatch.settings import SmtpSettings
+from tickwatch.types import Status
 
 from .alert_helpers import RecordingClickHouse, wait_until
 

@@ -12,8 +12,8 @@ from alerts.book import AlertBook
 from alerts.events import AlertEvent, EventKind
 from alerts.notifier import Notifier
 from alerts.state import AlertPolicy
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .alert_helpers import notifier, result
 

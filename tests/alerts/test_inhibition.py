@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.base import DEPENDS_ON, Check, run_check
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import LatencyCheck
 from monitor.checks.reachability import ClickHouseReachableCheck
 from monitor.detector import Detector
-from monitor.result import CheckResult, Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import CheckResult, Status
 
 from .alert_helpers import RecordingClickHouse, wait_until
 from .detector_scenarios import Mailbox, make_detector, restart, sigterm
@@ -139,12 +139,12 @@ class Switchable(ClickHouseHandle):
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Any]:
         if self.down:
-            self._drop()
+            self.close()
         return super().rows(sql, parameters)
 
     def command(self, sql: str) -> Any:
         if self.down:
-            self._drop()
+            self.close()
         return super().command(sql)
 
 

@@ -9,10 +9,10 @@ from clickhouse_connect.driver.client import Client
 from alerts.events import AlertEvent, EventKind
 from alerts.journal import Journal
 from alerts.render import Notification
-from monitor.chconn import ClickHouseHandle
-from monitor.result import Status
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import Status
 
 pytestmark = pytest.mark.clickhouse
 

@@ -6,7 +6,7 @@ from alerts.errors import DeliveryFailed
 from alerts.journal import Journal
 from alerts.outbox import Outbox
 from alerts.render import Notification
-from tickwatch.clock import ManualClock
+from tickwatch.clock import SystemClock
 
 from .alert_helpers import RecordingClickHouse, wait_until
 
@@ -34,7 +34,7 @@ def make(smtp: FlakySmtp, ch: RecordingClickHouse, max_items: int = 10) -> tuple
     journal = Journal(ch, "ops")
     outbox = Outbox(
         smtp, journal, ["oncall@x"], max_items=max_items, retry_initial_s=0.01,
-        retry_max_s=0.05, clock=ManualClock(),
+        retry_max_s=0.05, clock=SystemClock(),
     )  # fmt: skip
     return outbox, journal
 

@@ -20,10 +20,10 @@ from alerts.journal import Journal
 from alerts.mailer import SmtpSender, build_message
 from alerts.outbox import Outbox
 from alerts.render import Notification
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.cli import healthy
 from monitor.scheduler import build_scheduler
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import ManualClock, SystemClock
 from tickwatch.settings import ClickHouseSettings, SmtpSettings

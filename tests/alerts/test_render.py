@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from alerts.events import AlertEvent, EventKind
 from alerts.mailer import build_message
 from alerts.render import render
-from monitor.result import Status
+from tickwatch.types import Status
 
 SINCE = datetime(2026, 11, 21, 6, 0, tzinfo=UTC).timestamp()
 

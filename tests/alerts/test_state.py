@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alerts.events import EventKind
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .alert_helpers import book, feed
 

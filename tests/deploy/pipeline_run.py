@@ -9,7 +9,6 @@ directory so no ``.env`` is read, and stopped with SIGTERM (then SIGKILL after a
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tickwatch.children import stop_child
 from tickwatch.settings import Settings
+from tickwatch.up import settings_env
 
 LOOPBACK = "127.0.0.1"
 
@@ -45,13 +46,7 @@ class Worker:
 
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL; returns the exit code."""
-        if self.running():
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
+        stop_child(self.process, timeout_s, kill_wait_s=timeout_s)
         self._log.close()
         return int(self.process.returncode)
 
@@ -90,18 +85,7 @@ def worker_env(
     settings: Settings, smtp_host: str, smtp_port: int, ingest_seconds: float
 ) -> dict[str, str]:
     """The TICKWATCH_* environment docker-compose.yml gives the workers, aimed at the harness."""
-    kafka, ch = settings.kafka, settings.clickhouse
-    return {
-        "TICKWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "TICKWATCH_KAFKA_TOPIC_TRADES": kafka.topic_trades,
-        "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka.topic_quotes,
-        "TICKWATCH_KAFKA_TOPIC_BARS": kafka.topic_bars,
-        "TICKWATCH_KAFKA_TOPIC_DLQ": kafka.topic_dlq,
-        "TICKWATCH_KAFKA_PARTITIONS": str(kafka.partitions),
-        "TICKWATCH_KAFKA_CONSUMER_GROUP": kafka.consumer_group,
-        "TICKWATCH_CLICKHOUSE_URL": ch.url,
-        "TICKWATCH_CLICKHOUSE_MARKET_DATABASE": ch.market_database,
-        "TICKWATCH_CLICKHOUSE_OPS_DATABASE": ch.ops_database,
+    return settings_env(settings) | {  # Kafka topics, partitions and group; ClickHouse
         "TICKWATCH_SMTP_HOST": smtp_host,
         "TICKWATCH_SMTP_PORT": str(smtp_port),
         "TICKWATCH_TELEMETRY_METRICS_HOST": LOOPBACK,

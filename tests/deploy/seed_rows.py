@@ -19,9 +19,9 @@ from clickhouse_connect.driver.client import Client
 
 from alerts.events import EVENT_COLUMNS
 from alerts.journal import NOTIFICATION_COLUMNS
-from monitor.result import HEALTH_COLUMNS
 from pipeline.dlq import DEAD_LETTER_COLUMNS
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import HEALTH_COLUMNS
 
 SYMBOLS = ("AAPL", "MSFT", "SPY", "BTC-USD", "ETH-USD")
 Seeder = Callable[[Client, ClickHouseSettings, datetime], int]

@@ -114,7 +114,11 @@ def test_the_compose_collector_config_writes_spans_and_logs_into_clickhouse(
     image's components (same version), aimed at the harness ClickHouse: a worker's OTLP spans
     and logs land in the migrated tables, written by the contrib exporter in its schema."""
     from tests.deploy.pipeline_run import free_port, wait_for
-    from tests.telemetry.otelcol import COMPOSE_MANIFEST, ensure_collector, start_collector
+    from tests.tickwatch.telemetry.otelcol import (
+        COMPOSE_MANIFEST,
+        ensure_collector,
+        start_collector,
+    )
 
     config: dict[str, Any] = yaml.safe_load(COLLECTOR_CONFIG.read_text(encoding="utf-8"))
     exporter = config["exporters"]["clickhouse"]

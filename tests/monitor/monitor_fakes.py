@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import CheckUnavailable
-from monitor.kafka_offsets import PartitionOffsets, TopicPartitionKey
-from monitor.result import CheckResult, Status
+from monitor.kafka_offsets import PartitionOffsets
+from tickwatch.chhandle import ClickHouseHandle
+from tickwatch.types import CheckResult, Status, TopicPartitionKey
 
 
 class FakeClickHouse(ClickHouseHandle):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.burrow import LagVerdict, OffsetSample, evaluate
-from monitor.result import Status
+from tickwatch.types import Status
 
 
 def window(*pairs: tuple[int, int]) -> list[OffsetSample]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.chconn import ClickHouseHandle, bounded_factory
 from monitor.errors import CheckUnavailable
 from tests.hung_server import HangingProxy
+from tickwatch.chhandle import ClickHouseHandle, bounded_factory
 from tickwatch.settings import ClickHouseSettings
 
 

@@ -10,8 +10,8 @@ import pytest
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import LatencyCheck
 from monitor.errors import CheckUnavailable
-from monitor.result import Status
 from tickwatch.clock import ManualClock, utc
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
 

@@ -11,19 +11,18 @@ from clickhouse_connect.driver.client import Client
 from alerts.events import AlertEvent, EventKind
 from alerts.journal import Journal
 from alerts.render import render
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.freshness_grade import Limits
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.reachability import ClickHouseReachableCheck
-from monitor.expected_symbols import ExpectedSymbol
-from monitor.result import HEALTH_COLUMNS, CheckResult, Status
-from monitor.writer import BufferedWriter
+from tickwatch.buffer import BufferedWriter
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import ManualClock
 from tickwatch.market_hours import TradingHours
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import HEALTH_COLUMNS, CheckResult, ExpectedSymbol, Status
 
 pytestmark = pytest.mark.clickhouse
 

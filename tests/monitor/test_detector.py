@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry
 
 from alerts.events import AlertEvent
 from alerts.render import Notification
-from monitor.assembly import build_detector
+from monitor.build_detector import build_detector
 from monitor.detector import Detector
-from monitor.result import CheckResult, Status
 from tickwatch.clock import ManualClock
 from tickwatch.settings import AlertSettings, Settings, StackSettings
 from tickwatch.telemetry.catalog import MonitorMetrics
+from tickwatch.types import CheckResult, Status
 
 from .monitor_fakes import FakeClickHouse, result
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.freshness_grade import Limits
-from monitor.expected_symbols import ExpectedSymbol, expected_symbols
-from monitor.result import CheckResult, Status
+from pipeline.sources.expected import expected_symbols
 from tickwatch.clock import ManualClock
 from tickwatch.market_hours import TradingHours
 from tickwatch.settings import IngestSettings, Settings
+from tickwatch.types import CheckResult, ExpectedSymbol, Status
 
 from .activity_fake import ActivityTables
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
 

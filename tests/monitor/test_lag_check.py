@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from monitor.checks.lag import ConsumerLagCheck
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeOffsets
 

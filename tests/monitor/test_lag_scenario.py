@@ -19,10 +19,10 @@ from confluent_kafka import Consumer, Producer
 from prometheus_client import CollectorRegistry
 
 from alerts.mailer import SmtpSender
-from monitor.assembly import build_detector
-from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle
+from monitor.build_checks import build_checks
+from monitor.build_detector import build_detector
 from monitor.scheduler import build_scheduler
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings, SmtpSettings

@@ -15,8 +15,8 @@ from monitor.checks.base import run_check
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import KafkaReachableCheck
 from monitor.errors import MonitorConfigError
-from monitor.result import Status
 from tickwatch.clock import ManualClock
+from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
 
@@ -90,7 +90,7 @@ def test_unreachable_broker_is_crit_and_a_crashing_check_is_unknown() -> None:
 def test_every_check_is_one_job_that_never_overlaps_or_piles_up(tmp_path: Any) -> None:
     from prometheus_client import CollectorRegistry
 
-    from monitor.assembly import build_detector
+    from monitor.build_detector import build_detector
     from monitor.scheduler import build_scheduler
     from tickwatch.settings import Settings, StackSettings
     from tickwatch.telemetry.catalog import MonitorMetrics

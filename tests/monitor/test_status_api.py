@@ -15,15 +15,15 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from alerts.render import Notification
-from monitor.assembly import build_detector
+from monitor.build_detector import build_detector
 from monitor.detector import Detector
-from monitor.result import CheckResult, Status
 from monitor.status import CheckBoard, build_view, start_status
 from monitor.status.server import StatusServer
 from tickwatch.clock import ManualClock
 from tickwatch.settings import AlertSettings, Settings, StackSettings, StatusSettings
 from tickwatch.status_api import discover
 from tickwatch.telemetry.catalog import MonitorMetrics
+from tickwatch.types import CheckResult, Status
 
 from .monitor_fakes import FakeClickHouse
 

@@ -15,14 +15,14 @@ import pytest
 from alerts.events import EVENT_COLUMNS, AlertEvent, EventKind
 from alerts.journal import NOTIFICATION_COLUMNS
 from alerts.state import AlertState
-from monitor.chconn import ClickHouseHandle
 from monitor.errors import CheckUnavailable
-from monitor.result import HEALTH_COLUMNS, CheckResult, Status
 from monitor.status.board import CheckBoard, ObservedCheck
 from monitor.status.history import SLOTS, EventRow, History, NotificationRow
 from monitor.status.incidents import build_incidents
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import HEALTH_COLUMNS, CheckResult, Status
 
 T0 = 1_764_000_000.0
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from monitor.result import Status
 from tickwatch.settings import Settings
 from tickwatch.status_api import discover
+from tickwatch.types import Status
 
 from .test_pipeline_e2e import Workers, count, env_for, wait_for
 from .test_status_api import TOKEN, start_running

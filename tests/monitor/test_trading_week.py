@@ -18,9 +18,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.render import Notification
-from monitor.assembly import build_detector
-from monitor.build import build_freshness
+from monitor.build_checks import build_freshness
+from monitor.build_detector import build_detector
 from pipeline.records import Bar, Quote, Trade
+from pipeline.sources.expected import expected_symbols
 from pipeline.sources.simulator import Simulator
 from tickwatch.clock import ManualClock
 from tickwatch.market_hours import TradingHours
@@ -107,7 +108,7 @@ def run_week(week: Week, tmp_path: Path) -> tuple[list[Notification], list[float
     clock, tables = ManualClock(start), ActivityTables()
     sim = Simulator(settings.ingest, clock, hours=TradingHours())
     tape = sim.tape(start)
-    check = build_freshness(settings, tables.handle(), clock)
+    check = build_freshness(settings, tables.handle(), clock, expected_symbols(settings))
     detector = build_detector(settings, FakeClickHouse(), _no_mail,
                               MonitorMetrics(CollectorRegistry()), clock)  # fmt: skip
     queued: list[float] = []

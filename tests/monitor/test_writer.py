@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.writer import BufferedWriter
+from tickwatch.buffer import BufferedWriter
 
 from .monitor_fakes import FakeClickHouse
 

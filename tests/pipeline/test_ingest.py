@@ -23,6 +23,7 @@ from pipeline.sources import build_source
 from pipeline.sources.base import Source
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.simulator import Simulator
+from tickwatch.clock import SystemClock
 from tickwatch.settings import IngestSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -32,13 +33,25 @@ TOPICS = {RecordType.TRADE: "t", RecordType.QUOTE: "q", RecordType.BAR: "b"}
 NOW = 1_800_000_000.0
 
 
+class FrozenWallClock(SystemClock):
+    """Wall time fixed at NOW; real monotonic time, so shutdown budgets still run out."""
+
+    def time(self) -> float:
+        return NOW
+
+
 def worker_for(
     source: Source, registry: CollectorRegistry, duration_s: float = 0.0
 ) -> IngestWorker:
     metrics = IngestMetrics(registry)
     producer = TickProducer(FakeKafka, {}, TOPICS, metrics, "simulator")
     return IngestWorker(
-        source, producer, metrics, flush_timeout_s=1.0, duration_s=duration_s, clock=lambda: NOW
+        source,
+        producer,
+        metrics,
+        flush_timeout_s=1.0,
+        duration_s=duration_s,
+        clock=FrozenWallClock(),
     )
 
 
@@ -190,7 +203,7 @@ def test_stop_with_a_full_queue_gives_up_after_the_flush_timeout_and_says_so() -
     metrics = IngestMetrics(registry)
     producer = TickProducer(_FullKafka, {}, TOPICS, metrics, "simulator")
     source = FiniteSimulator(50, rate=1_000)
-    worker = IngestWorker(source, producer, metrics, flush_timeout_s=0.2, clock=lambda: NOW)
+    worker = IngestWorker(source, producer, metrics, flush_timeout_s=0.2, clock=FrozenWallClock())
 
     sigterm = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
     sigterm.start()  # arrives while send() is blocked on the full queue

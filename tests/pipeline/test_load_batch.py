@@ -6,8 +6,8 @@ import pytest
 
 from pipeline.codec import FIELDS, RecordType
 from pipeline.dlq import DeadLetter
-from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher
+from tickwatch.backoff import Backoff
 from tickwatch.clock import ManualClock
 
 KEY = ("t.trades", 0)

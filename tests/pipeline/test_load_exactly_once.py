@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipeline.codec import Trade, encode, to_wire
 from tickwatch.settings import Settings
+from tickwatch.up import settings_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -62,20 +63,11 @@ def produce_stream(bootstrap: str, topic: str) -> tuple[int, int]:
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    kafka, ch = settings.kafka, settings.clickhouse
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKWATCH_")}
+    env.update(settings_env(settings))  # Kafka topics and group, ClickHouse URL and databases
     env.update(
         {
             "PYTHONPATH": str(REPO),
-            "TICKWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
-            "TICKWATCH_KAFKA_TOPIC_TRADES": kafka.topic_trades,
-            "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka.topic_quotes,
-            "TICKWATCH_KAFKA_TOPIC_BARS": kafka.topic_bars,
-            "TICKWATCH_KAFKA_TOPIC_DLQ": kafka.topic_dlq,
-            "TICKWATCH_KAFKA_CONSUMER_GROUP": kafka.consumer_group,
-            "TICKWATCH_CLICKHOUSE_URL": ch.url,
-            "TICKWATCH_CLICKHOUSE_MARKET_DATABASE": ch.market_database,
-            "TICKWATCH_CLICKHOUSE_OPS_DATABASE": ch.ops_database,
             "TICKWATCH_LOAD_BATCH_MAX_ROWS": "1000",  # many batches: many insert/commit windows
             "TICKWATCH_LOAD_BATCH_MAX_MS": "100",
             "TICKWATCH_LOAD_SESSION_TIMEOUT_MS": "6000",  # a killed member is evicted quickly

@@ -14,9 +14,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from monitor.chconn import ClickHouseHandle
 from monitor.checks.offset_resets import OffsetResetCheck
-from monitor.result import Status
 from tests.pipeline.test_load_pipeline import (
     WorkerThread,
     committed,
@@ -26,9 +24,11 @@ from tests.pipeline.test_load_pipeline import (
     wait_for,
     with_load,
 )
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import KafkaSettings, Settings
+from tickwatch.types import Status
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 

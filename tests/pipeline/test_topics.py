@@ -6,9 +6,9 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from pipeline.records import RecordType
-from pipeline.topics import create_pipeline_topics, pipeline_topics, record_topics, record_types
+from pipeline.topics import record_topics, record_types
 from tickwatch.settings import KafkaSettings
-from tickwatch.stack.errors import StackError
+from tickwatch.topics import TopicAdminError, create_pipeline_topics, pipeline_topics
 
 
 def test_each_topic_carries_one_record_type() -> None:
@@ -28,7 +28,7 @@ def test_each_topic_carries_one_record_type() -> None:
 
 def test_unreachable_kafka_is_a_clear_error() -> None:
     kafka = KafkaSettings(bootstrap="127.0.0.1:1")
-    with pytest.raises(StackError, match=r"ticks\.trades"):
+    with pytest.raises(TopicAdminError, match=r"ticks\.trades"):
         create_pipeline_topics(kafka, kafka.bootstrap, timeout_s=1.0)
 
 

@@ -21,7 +21,6 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError
 from pydantic import SecretStr
 
-from pipeline.topics import create_pipeline_topics
 from tests.deploy.pipeline_run import start_worker
 from tickwatch.kafka_access import (
     KafkaSecurityError,
@@ -33,6 +32,7 @@ from tickwatch.settings import ClickHouseSettings, KafkaSettings
 from tickwatch.stack.certs import ensure_self_signed
 from tickwatch.stack.kafka_runtime import SecureListeners, server_properties
 from tickwatch.stack.kafka_tls import KafkaTlsMaterial
+from tickwatch.topics import create_pipeline_topics
 
 from .conftest import SecureKafka
 from .secure_run import count, pipeline_env, run_pipeline, secured_kafka

@@ -23,11 +23,11 @@ import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from pipeline.topics import create_pipeline_topics
 from tests.deploy.pipeline_run import Worker, free_port, start_worker, wait_for
 from tickwatch.clients import clickhouse_client
 from tickwatch.stack.kafka_tls import issue_server_cert
 from tickwatch.stack.tls_proxy import TlsProxy
+from tickwatch.topics import create_pipeline_topics
 
 from .conftest import RoleClickHouse, SecureKafka
 from .secure_run import count, pipeline_env, secured_kafka

@@ -18,6 +18,7 @@ from tickwatch.stack import components, process, stackfile
 from tickwatch.stack.errors import StackError
 from tickwatch.stack.prometheus import INSTALL_HINT, find_binary
 from tickwatch.stack.stackfile import COMPONENTS, Record
+from tickwatch.topics import TopicAdminError, create_pipeline_topics
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class LocalStack:
             stackfile.write(self.state_dir, records)
         try:
             self._create_topics(records["kafka"])
-        except StackError as exc:
+        except TopicAdminError as exc:
             raise StackError(f"kafka topics: {exc}") from exc
         return records
 
@@ -137,8 +138,6 @@ class LocalStack:
         return ""
 
     def _create_topics(self, kafka: Record) -> None:
-        from pipeline.topics import create_pipeline_topics  # the kernel imports pipeline lazily
-
         bootstrap = str(kafka.get("bootstrap", ""))
         replication = None if kafka.get("external") else 1  # the local broker is a single node
         create_pipeline_topics(

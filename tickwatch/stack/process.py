@@ -1,9 +1,10 @@
-"""Detached child processes: start with output to a log file, find again by pid, stop for sure."""
+"""Detached child processes: start with output to a log file, find again by pid.
+
+Stopping them (SIGTERM, then SIGKILL after a grace) is the kernel's :mod:`tickwatch.children`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -12,8 +13,20 @@ from typing import Literal
 
 import psutil
 
+from tickwatch.children import is_running, terminate, wait_exit
 from tickwatch.stack.errors import MissingToolError
 from tickwatch.stack.net import wait_until
+
+__all__ = [
+    "await_ready",
+    "is_running",
+    "log_tail",
+    "require_tool",
+    "spawn",
+    "started_at",
+    "terminate",
+    "wait_exit",
+]
 
 TAIL_LINES = 40
 
@@ -49,51 +62,6 @@ def spawn(
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
-
-
-def is_running(pid: int | None) -> bool:
-    """True when ``pid`` names a live process (zombies count as ended)."""
-    if not pid:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def wait_exit(pid: int, timeout_s: float) -> bool:
-    """Wait at most ``timeout_s`` for ``pid`` to end (reaping it if it is our child)."""
-    try:
-        psutil.Process(pid).wait(timeout=timeout_s)
-    except psutil.TimeoutExpired:
-        return not is_running(pid)
-    except psutil.Error:
-        return True
-    return True
-
-
-def terminate(pid: int | None, grace_s: float = 15.0) -> None:
-    """Stop ``pid``: SIGTERM, wait up to ``grace_s``, then SIGKILL and wait again (bounded).
-
-    Never raises for a process that is already gone.
-    """
-    if not pid or not is_running(pid):
-        _reap(pid)
-        return
-    with contextlib.suppress(psutil.Error):
-        psutil.Process(pid).terminate()
-    if wait_exit(pid, grace_s):
-        return
-    with contextlib.suppress(psutil.Error):
-        psutil.Process(pid).kill()
-    wait_exit(pid, 10.0)
-
-
-def _reap(pid: int | None) -> None:
-    """Collect the exit status of a finished child so it does not linger as a zombie."""
-    if pid:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
 
 
 def log_tail(log_path: Path, lines: int = TAIL_LINES) -> str:

@@ -13,12 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tickwatch.endpoints import LocalAddresses
 from tickwatch.stack.errors import StackError
 
 FILE_NAME = "stack.json"
 COMPONENTS = ("clickhouse", "kafka", "prometheus", "smtp")
 
-Record = dict[str, Any]
+Record = dict[str, Any]  # the same shape as tickwatch.endpoints.Record
 
 
 def path_in(state_dir: Path) -> Path:
@@ -43,6 +44,11 @@ def read(state_dir: Path) -> dict[str, Record]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise StackError(f"{path} is not a stack file; delete it and run `tickwatch stack up`")
     return data
+
+
+def local_addresses(state_dir: Path) -> LocalAddresses:
+    """The endpoint fallback the CLI gives the workers: this state dir's stack file, read lazily."""
+    return LocalAddresses(str(path_in(state_dir)), lambda: read(state_dir))
 
 
 def write(state_dir: Path, records: dict[str, Record]) -> Path:

@@ -26,7 +26,6 @@ ClickHouse writes of those two signals off, e.g. when a collector writes the sam
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,6 +40,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry
 
 from tickwatch.clients import clickhouse_client
+from tickwatch.clock import SYSTEM_CLOCK, WallClock
+from tickwatch.deadline import Deadline
 from tickwatch.settings import OtelSettings, Settings, TelemetrySettings
 from tickwatch.telemetry.catalog import (
     IngestMetrics,
@@ -50,7 +51,6 @@ from tickwatch.telemetry.catalog import (
     TelemetryMetrics,
     package_version,
 )
-from tickwatch.telemetry.collectors import Clock
 from tickwatch.telemetry.export import Exporter, Row, RowWriter
 from tickwatch.telemetry.heartbeats import HEARTBEATS_TABLE, Heartbeat, default_instance
 from tickwatch.telemetry.logging import (
@@ -154,7 +154,7 @@ class Telemetry:
         metrics_port: int | None = None,
         instance: str = "",
         health: Callable[[], bool] = lambda: True,
-        clock: Clock = time.time,
+        clock: WallClock = SYSTEM_CLOCK,
         writer: RowWriter | None = None,
     ) -> Telemetry:
         """Start everything; raises OSError when the metrics port cannot be bound.
@@ -212,9 +212,9 @@ class Telemetry:
         parts.log_handler = parts.otlp_log_handler = None
         if parts.provider is not None:
             release_global(parts.provider)
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout, SYSTEM_CLOCK)
         _shutdown_within([parts.provider, parts.log_provider], timeout)
-        parts.exporter.close(max(0.1, deadline - time.monotonic()))
+        parts.exporter.close(max(0.1, deadline.remaining()))
         parts.server.close(timeout)
 
 
@@ -223,7 +223,7 @@ class _Identity:
     service: str
     instance: str
     registry: CollectorRegistry
-    clock: Clock
+    clock: WallClock
     otel: OtelSettings
 
     @property
@@ -309,11 +309,11 @@ def _shutdown_within(
         for p in providers
         if p is not None
     ]
-    deadline = time.monotonic() + timeout
+    deadline = Deadline(timeout, SYSTEM_CLOCK)
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+        thread.join(deadline.remaining())
 
 
 def _sdk_version() -> str:
@@ -326,13 +326,17 @@ def _same_row(row: Row) -> Row:
     return row
 
 
-def _default_port(service: str, settings: Settings) -> int:
-    ports = {
+def metrics_ports(settings: Settings) -> dict[str, int]:
+    """Service -> the port its ``/metrics`` and ``/healthz`` listen on: the one statement of it."""
+    return {
         "ingest": settings.ingest.metrics_port,
         "load": settings.load.metrics_port,
         "monitor": settings.monitor.metrics_port,
     }
-    return ports.get(service, 0)
+
+
+def _default_port(service: str, settings: Settings) -> int:
+    return metrics_ports(settings).get(service, 0)
 
 
 def _clickhouse_writer(settings: Settings, url: str) -> ClickHouseRowWriter:

@@ -20,13 +20,13 @@ monitor instead.
 from __future__ import annotations
 
 import threading
-import time
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 import tickwatch.telemetry.definitions as defs
-from tickwatch.telemetry.collectors import BulkHistogram, Clock, Floats, LastSeenCollector
+from tickwatch.clock import SYSTEM_CLOCK, WallClock
+from tickwatch.telemetry.collectors import BulkHistogram, Floats, LastSeenCollector
 from tickwatch.telemetry.definitions import CATALOG, CHECK_STATUS_CODES, Kind, MetricDef
 
 __all__ = [
@@ -64,7 +64,7 @@ def bulk_histogram(defn: MetricDef, registry: CollectorRegistry) -> BulkHistogra
 
 
 def last_seen(
-    defn: MetricDef, registry: CollectorRegistry, clock: Clock, limit: int | None = None
+    defn: MetricDef, registry: CollectorRegistry, clock: WallClock, limit: int | None = None
 ) -> LastSeenCollector:
     """Register ``defn`` as a scrape-time "seconds since" gauge on ``registry``."""
     collector = LastSeenCollector(defn.name, defn.help, defn.labels[0], clock, limit)
@@ -76,7 +76,10 @@ class IngestMetrics:
     """What the ingest worker and its sources record."""
 
     def __init__(
-        self, registry: CollectorRegistry, per_symbol_limit: int = 50, clock: Clock = time.time
+        self,
+        registry: CollectorRegistry,
+        per_symbol_limit: int = 50,
+        clock: WallClock = SYSTEM_CLOCK,
     ) -> None:
         self._records = counter(defs.INGEST_RECORDS, registry)
         self._produce_errors = counter(defs.INGEST_PRODUCE_ERRORS, registry)

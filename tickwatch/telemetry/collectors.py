@@ -24,8 +24,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, HistogramMetricFam
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-Clock = Callable[[], float]
-"""Returns the current time as Unix epoch seconds (``time.time`` in production)."""
+from tickwatch.clock import WallClock
 
 Floats = Sequence[float] | npt.NDArray[np.float64]
 """Observations: a list of floats or a float64 numpy array."""
@@ -36,7 +35,7 @@ _format_bound: Callable[[float], str] = floatToGoString
 
 
 class LastSeenCollector(Collector):
-    """A gauge of ``clock() - last_seen[key]`` per key, computed when the registry is collected.
+    """A gauge of ``clock.time() - last_seen[key]`` per key, computed at collection time.
 
     ``limit`` caps the number of distinct keys (used for per-symbol labels): once more than
     ``limit`` keys have been seen, the collector forgets all of them and exposes no samples,
@@ -46,7 +45,7 @@ class LastSeenCollector(Collector):
     """
 
     def __init__(
-        self, name: str, documentation: str, label: str, clock: Clock, limit: int | None = None
+        self, name: str, documentation: str, label: str, clock: WallClock, limit: int | None = None
     ) -> None:
         self._name = name
         self._doc = documentation
@@ -80,7 +79,7 @@ class LastSeenCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             snapshot = list(self._seen.items())
-        now = self._clock()
+        now = self._clock.time()
         family = self._family()
         for key, when in snapshot:
             family.add_metric([key], max(0.0, now - when))

@@ -7,20 +7,24 @@ One daemon thread (:class:`Exporter`) runs the periodic jobs, turns queued items
 inserts them through a :class:`RowWriter`. When ClickHouse is unreachable the batch goes back to
 the front of its channel (still bounded: what does not fit is dropped and counted) and the next
 attempt waits with exponential backoff, so a dead ClickHouse costs the pipeline a bounded amount
-of memory and no blocking.
+of memory and no blocking. The pieces are the kernel's: a channel is a
+:class:`~tickwatch.buffer.BoundedQueue`, the delays come from :mod:`tickwatch.backoff`, and
+:class:`~tickwatch.telemetry.writer.ClickHouseRowWriter` inserts through the same reconnecting
+:class:`~tickwatch.chhandle.ClickHouseHandle` as the detector and the alert journal.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
+from tickwatch.backoff import Attempts, Backoff
+from tickwatch.buffer import BoundedQueue
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.telemetry.catalog import TelemetryMetrics
 
 T = TypeVar("T")
@@ -57,8 +61,11 @@ class RowWriter(Protocol):
     def close(self) -> None: ...
 
 
-class Channel(Generic[T]):
-    """A bounded FIFO of one signal's items, converted to rows only when they are written."""
+class Channel(BoundedQueue[T]):
+    """A bounded FIFO of one signal's items, converted to rows only when they are written.
+
+    When full, a new item is refused and counted in ``tickwatch_telemetry_dropped_total``.
+    """
 
     def __init__(
         self,
@@ -71,47 +78,17 @@ class Channel(Generic[T]):
         wake: Callable[[], None] = lambda: None,
         wake_at: int = 0,
     ) -> None:
+        super().__init__(
+            capacity,
+            overflow="newest",
+            on_drop=lambda n: metrics.dropped(signal, n),
+            wake=wake,
+            wake_at=wake_at,
+        )
         self.signal = signal
         self.table = table
         self._to_row = to_row
-        self._capacity = capacity
         self._metrics = metrics
-        self._wake = wake
-        self._wake_at = wake_at or capacity
-        self._items: deque[T] = deque()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def offer(self, item: T) -> bool:
-        """Queue ``item``; never blocks. Returns False (and counts a drop) when full."""
-        with self._lock:
-            if len(self._items) >= self._capacity:
-                accepted = False
-            else:
-                self._items.append(item)
-                accepted = True
-                size = len(self._items)
-        if not accepted:
-            self._metrics.dropped(self.signal)
-        elif size == self._wake_at:
-            self._wake()
-        return accepted
-
-    def take(self, n: int) -> list[T]:
-        """Remove and return up to ``n`` of the oldest items."""
-        with self._lock:
-            return [self._items.popleft() for _ in range(min(n, len(self._items)))]
-
-    def requeue(self, items: Sequence[T]) -> None:
-        """Put unwritten ``items`` back in front; what no longer fits (the oldest) is dropped."""
-        with self._lock:
-            room = max(0, self._capacity - len(self._items))
-            keep = list(items)[len(items) - room :] if room < len(items) else list(items)
-            self._items.extendleft(reversed(keep))
-        if len(keep) < len(items):
-            self._metrics.dropped(self.signal, len(items) - len(keep))
 
     def rows(self, items: Sequence[T]) -> tuple[list[T], list[Row]]:
         """Convert items to rows: (the items that converted, their rows).
@@ -135,22 +112,6 @@ class _Job:
     interval_s: float
     run: Callable[[], None]
     due: float = 0.0
-
-
-@dataclass
-class _Backoff:
-    initial_s: float
-    max_s: float
-    current_s: float = 0.0
-    not_before: float = 0.0
-
-    def failed(self, now: float) -> None:
-        self.current_s = min(self.max_s, self.current_s * 2 or self.initial_s)
-        self.not_before = now + self.current_s
-
-    def succeeded(self) -> None:
-        self.current_s = 0.0
-        self.not_before = 0.0
 
 
 @dataclass(frozen=True)
@@ -186,14 +147,18 @@ class Exporter:
         writer: RowWriter,
         metrics: TelemetryMetrics,
         config: ExporterConfig | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = SYSTEM_CLOCK,
     ) -> None:
         self._writer = writer
         self._metrics = metrics
         self._config = config or ExporterConfig()
         self._clock = clock
         self._state = _State()
-        self._backoff = _Backoff(self._config.retry_initial_s, self._config.retry_max_s)
+        retry = self._config
+        self._backoff = Attempts(
+            Backoff(retry.retry_initial_s, max(retry.retry_max_s, retry.retry_initial_s))
+        )
+        self._not_before = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -227,18 +192,18 @@ class Exporter:
     def run_once(self, now: float | None = None) -> None:
         """One round: run due jobs, then write every channel if a flush is due."""
         with self._round:
-            now = self._clock() if now is None else now
+            now = self._clock.monotonic() if now is None else now
             self._run_jobs(now)
             full = any(len(c) >= self._config.batch_max for c in self._state.channels)
             due = now - self._state.last_flush >= self._config.flush_interval_s
-            if (full or due) and now >= self._backoff.not_before:
+            if (full or due) and now >= self._not_before:
                 self._state.last_flush = now
                 self._flush_all(now)
 
     def flush(self) -> bool:
         """Write everything queued now, ignoring backoff; True if nothing is left unwritten."""
         with self._round:
-            self._flush_all(self._clock())
+            self._flush_all(self._clock.monotonic())
             return all(len(c) == 0 for c in self._state.channels)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -295,7 +260,7 @@ class Exporter:
         return True
 
     def _failed(self, now: float, exc: Exception) -> None:
-        self._backoff.failed(now)
+        self._not_before = now + self._backoff.next_delay()
         if not self._state.failing:
             self._state.failing = True
             logger.bind(**INTERNAL).warning(
@@ -303,7 +268,8 @@ class Exporter:
             )
 
     def _recovered(self) -> None:
-        self._backoff.succeeded()
+        self._backoff.reset()
+        self._not_before = 0.0
         if self._state.failing:
             self._state.failing = False
             logger.bind(**INTERNAL).info("telemetry export to ClickHouse recovered")

@@ -14,8 +14,8 @@ import os
 import socket
 from collections.abc import Callable
 
+from tickwatch.clock import WallClock
 from tickwatch.telemetry.catalog import ServiceMetrics
-from tickwatch.telemetry.collectors import Clock
 from tickwatch.telemetry.export import Channel, Row, TableSpec
 
 _LC = "LowCardinality(String)"
@@ -44,19 +44,19 @@ class Heartbeat:
         service: str,
         instance: str,
         *,
-        clock: Clock,
+        clock: WallClock,
         health: Callable[[], bool] = lambda: True,
     ) -> None:
         self._metrics = metrics
         self.channel = channel
         self._identity = (service, instance, socket.gethostname(), os.getpid())
         self._clock = clock
-        self._started = clock()
+        self._started = clock.time()
         self.health = health
         self.details: dict[str, str] = {}
 
     def __call__(self) -> None:
-        now = self._clock()
+        now = self._clock.time()
         self._metrics.heartbeat(now)
         channel = self.channel
         if channel is not None:

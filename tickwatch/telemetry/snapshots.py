@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from tickwatch.telemetry.collectors import Clock
+from tickwatch.clock import WallClock
 from tickwatch.telemetry.export import Channel, Row, TableSpec
 
 _LC = "LowCardinality(String)"
@@ -53,7 +53,7 @@ class MetricSnapshots:
         channel: Channel[Row],
         service: str,
         instance: str,
-        clock: Clock,
+        clock: WallClock,
     ) -> None:
         self._registry = registry
         self._channel = channel
@@ -62,5 +62,5 @@ class MetricSnapshots:
         self._clock = clock
 
     def __call__(self) -> None:
-        for row in snapshot_rows(self._registry, self._service, self._instance, self._clock()):
+        for row in snapshot_rows(self._registry, self._service, self._instance, self._clock.time()):
             self._channel.offer(row)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.telemetry.export import Row, TableSpec
 
 # Telemetry is written in small frequent batches from many processes; asynchronous inserts let
@@ -14,23 +15,21 @@ INSERT_SETTINGS = {"async_insert": 1, "wait_for_async_insert": 1}
 
 
 class ClickHouseRowWriter:
-    """Inserts rows through a clickhouse-connect client made lazily by ``connect``.
+    """Inserts rows through a :class:`~tickwatch.chhandle.ClickHouseHandle` built on ``connect``.
 
-    A failed insert discards the client (the next insert reconnects) and re-raises, so the
-    exporter requeues the batch and backs off. Only the exporter thread calls ``insert``.
+    A failed insert closes the client (the handle reconnects on the next insert) and raises
+    :class:`~tickwatch.errors.ServiceUnavailable`, so the exporter requeues the batch and backs
+    off. Only the exporter thread calls ``insert``.
     """
 
     def __init__(self, connect: Callable[[], Any], database: str) -> None:
-        self._connect = connect
+        self._handle = ClickHouseHandle(connect)
         self._database = database
-        self._client: Any = None
 
     def insert(self, table: TableSpec, rows: Sequence[Row]) -> None:
         """Insert ``rows`` into ``database.table``; raises on any failure."""
-        if self._client is None:
-            self._client = self._connect()
-        try:
-            self._client.insert(
+        self._handle.run(
+            lambda client: client.insert(
                 table.name,
                 rows,
                 column_names=table.column_names,
@@ -38,15 +37,11 @@ class ClickHouseRowWriter:
                 database=self._database,
                 settings=INSERT_SETTINGS,
             )
-        except Exception:
-            self.close()
-            raise
+        )
 
     def close(self) -> None:
         """Close the current client, if any."""
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._handle.close()
 
 
 class MemoryRowWriter:

@@ -32,12 +32,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from pipeline.records import Record, Trade
-from pipeline.sources.live.backoff import Backoff
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.ledger_recovery import recover_keys
 from pipeline.sources.live.session import DUPLICATE, Decoded, Session, Vendor
 from pipeline.sources.live.stall import ConnectionPolicy, receive
 from pipeline.sources.live.trade_ledger import TradeLedger
+from tickwatch.backoff import Attempts, Backoff
 from tickwatch.clock import Clock, SystemClock, micros
 from tickwatch.settings import KafkaSettings
 from tickwatch.telemetry.catalog import IngestMetrics
@@ -69,7 +69,9 @@ class WebSocketSource:
         self._metrics = metrics
         self._policy = policy
         self._clock = clock or SystemClock()
-        self._backoff = Backoff(policy.reconnect_initial_s, policy.reconnect_max_s, rng)
+        self._backoff = Attempts(
+            Backoff(policy.reconnect_initial_s, policy.reconnect_max_s, jitter=rng)
+        )
         self._ws: ClientConnection | None = None
         self._session: Session | None = None
         self._closed = False
