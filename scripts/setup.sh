@@ -66,7 +66,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 if command -v go >/dev/null 2>&1; then
   # Not fatal here: `make run` does not need it; the OTLP tests then fail naming the cause.
-  "$VENV/bin/python" -m tests.telemetry.otelcol --build --state-dir "$STATE" ||
+  "$VENV/bin/python" -m tests.tickwatch.telemetry.otelcol --build --state-dir "$STATE" ||
     say "could not build the test collector (ocb needs Go >= 1.25; see above): the OTLP tests will fail."
 fi
 

@@ -19,7 +19,8 @@ class Check(Protocol):
     """A health check: ``run()`` measures now and returns one result per target.
 
     ``run()`` may block up to the check timeout (it runs in a scheduler thread, never in the
-    notifier's) and raises :class:`CheckUnavailable` when what it reads cannot be reached.
+    notifier's) and raises :class:`~tickwatch.errors.ServiceUnavailable` (its subclass
+    ``CheckUnavailable`` from the Kafka offsets) when what it reads cannot be reached.
     """
 
     name: str

@@ -28,7 +28,7 @@ Key = tuple[str, str, str]  # record type, source, symbol
 class FreshnessCheck:
     """Per-symbol freshness; one result per ``<record type>/<asset class>``.
 
-    Raises ``CheckUnavailable`` (via the handle) when ClickHouse cannot be read.
+    Raises ``ServiceUnavailable`` (via the handle) when ClickHouse cannot be read.
     """
 
     name = "freshness"
@@ -56,7 +56,7 @@ class FreshnessCheck:
         self._gaps_at: float | None = None
 
     def run(self) -> list[CheckResult]:
-        """Query, grade, group. Raises CheckUnavailable."""
+        """Query, grade, group. Raises ServiceUnavailable."""
         now = self._clock.time()
         if self._gaps_at is None or now - self._gaps_at >= self._baseline_refresh:
             self._gaps, self._gaps_at = self._typical_gaps(now), now

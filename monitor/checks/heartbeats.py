@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from monitor.errors import CheckUnavailable
 from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.types import CheckResult, Status
 
 FORGET_FACTOR = 20
@@ -53,11 +53,11 @@ class HeartbeatCheck:
         self._back_since: float | None = None  # ClickHouse answers again since then
 
     def run(self) -> list[CheckResult]:
-        """Grade every expected or recently seen service. Raises CheckUnavailable."""
+        """Grade every expected or recently seen service. Raises ServiceUnavailable."""
         now = self._clock.time()
         try:
             seen = self._instances(now)
-        except CheckUnavailable:
+        except ServiceUnavailable:  # the handle's "ClickHouse cannot be read"
             self._unreachable = True
             raise
         if self._unreachable:

@@ -33,7 +33,7 @@ class OffsetResetCheck:
         self._clock = clock
 
     def run(self) -> list[CheckResult]:
-        """Raises CheckUnavailable."""
+        """Raises ServiceUnavailable."""
         now = self._clock.time()
         sql = (
             "SELECT topic, kafka_partition, count(), argMax(detail, time) "

@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from monitor.errors import CheckUnavailable
 from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock, utc
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.types import CheckResult, Status
 
 
@@ -47,7 +47,7 @@ class LatencyCheck:
         self._floor = 0.0  # only trades with an event time from here on count
 
     def run(self) -> list[CheckResult]:
-        """Raises CheckUnavailable."""
+        """Raises ServiceUnavailable."""
         now = self._clock.time()
         sql = (
             "SELECT count(), quantile(0.99)((toUnixTimestamp64Micro(inserted_at) - "
@@ -58,7 +58,7 @@ class LatencyCheck:
         params = {"since": utc(now - self.interval_s), "floor": utc(self._floor)}
         try:
             n, p99 = self._ch.rows(sql, params)[0]
-        except CheckUnavailable:
+        except ServiceUnavailable:  # the handle's "ClickHouse cannot be read"
             self._unreachable = True
             raise
         if self._unreachable:  # back after an outage: judge only trades from now on
@@ -104,7 +104,7 @@ class DeadLetterRateCheck:
         self._clock = clock
 
     def run(self) -> list[CheckResult]:
-        """Raises CheckUnavailable."""
+        """Raises ServiceUnavailable."""
         now = self._clock.time()
         sql = (
             "SELECT count(), topKIf(3)(reason, reason != '') "

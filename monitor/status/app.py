@@ -21,12 +21,12 @@ from pydantic import SecretStr
 
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence
-from monitor.errors import CheckUnavailable
 from monitor.status import models as m
 from monitor.status.incidents import Incident
 from monitor.status.page import FILTERS
 from monitor.status.view import StatusView
 from tickwatch.clock import WallClock, utc
+from tickwatch.errors import ServiceUnavailable
 
 TEMPLATES = Path(__file__).with_name("templates")
 WRITES_DISABLED = (
@@ -77,7 +77,7 @@ def create_app(
     def emails(limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
         try:
             notes = view.history.notifications(clock.time() - 86400.0)
-        except CheckUnavailable as exc:
+        except ServiceUnavailable as exc:
             raise HTTPException(503, f"alert history unavailable: {exc}") from None
         return [{"time": utc(n.time), "subject": n.subject, "status": n.status,
                  "alert_keys": list(n.keys)} for n in notes[-limit:]]  # fmt: skip

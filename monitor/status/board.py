@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass, replace
 
 from monitor.checks.base import Check
-from monitor.errors import CheckUnavailable
 from tickwatch.clock import WallClock
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.types import CheckResult, Status
 
 
@@ -77,10 +77,10 @@ class ObservedCheck:
         self.name, self.interval_s = check.name, check.interval_s
 
     def run(self) -> list[CheckResult]:
-        """As the wrapped check's ``run`` (raises CheckUnavailable the same way)."""
+        """As the wrapped check's ``run`` (raises ServiceUnavailable the same way)."""
         try:
             results = self._check.run()
-        except CheckUnavailable as exc:
+        except ServiceUnavailable as exc:
             self._board.unavailable(self.name, str(exc))
             raise
         except Exception as exc:  # run_check logs it and reports UNKNOWN; so does the board

@@ -1,6 +1,6 @@
 """What the status page reads from ClickHouse: uptime per check, alert history, notifications,
 and the insert rate. Every query is parameterised and bounded by a time window; every method
-raises :class:`~monitor.errors.CheckUnavailable` when ClickHouse cannot answer (the page then
+raises :class:`~tickwatch.errors.ServiceUnavailable` when ClickHouse cannot answer (the page then
 shows the detector's in-memory view and says that history is unavailable).
 """
 

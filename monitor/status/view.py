@@ -18,12 +18,12 @@ from alerts.muting import Muting
 from alerts.silence_store import SilenceStore
 from alerts.silences import Silence
 from alerts.windows import DAYS, MaintenanceWindow
-from monitor.errors import CheckUnavailable
 from monitor.status import models as m
 from monitor.status.board import CheckBoard
 from monitor.status.history import History, NotificationRow, Slot
 from monitor.status.incidents import Incident, build_incidents
 from tickwatch.clock import WallClock, utc
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.types import Status
 
 LAG_CHECK, LATENCY_CHECK = "consumer_lag", "latency_p99"
@@ -100,7 +100,7 @@ class StatusView:
         try:
             events, notes = self.history.events(start), self.history.notifications(start)
             error = ""
-        except CheckUnavailable as exc:
+        except ServiceUnavailable as exc:
             events, notes, error = [], [], str(exc)
         return build_incidents(events, notes, self.book.open_alerts(), now), notes, error
 
@@ -130,7 +130,7 @@ class StatusView:
                 names = sorted({c.check for c in checks})
                 uptime = self.history.uptime(names, now - self.uptime_hours * 3600.0, now)
                 rate = self.history.ticks_per_second(now)
-            except CheckUnavailable as exc:
+            except ServiceUnavailable as exc:
                 error = str(exc)
         sent = None if error else sum(1 for n in notes if n.status == "sent")
         summary = self._summary(checks, rate, sent, not error)

@@ -55,10 +55,10 @@ class Trade:
     exchange: str = ""
     trade_id: str = ""
     conditions: tuple[str, ...] = ()
-    source: str = ""
-    recv_ts: int = 0
     instrument: str = ""  # canonical symbol (pipeline.sources.live.instruments)
     venue: str = ""  # canonical venue: MIC where one exists
+    source: str = ""
+    recv_ts: int = 0
     kind: ClassVar[RecordType] = RecordType.TRADE
 
 
@@ -76,12 +76,12 @@ class Quote:
     bid_exchange: str = ""
     ask_exchange: str = ""
     conditions: tuple[str, ...] = ()
-    source: str = ""
-    recv_ts: int = 0
     instrument: str = ""
     bid_venue: str = ""
     ask_venue: str = ""
     lot_size: int = 1  # bid/ask sizes are shares: the vendor's size times this lot size
+    source: str = ""
+    recv_ts: int = 0
     kind: ClassVar[RecordType] = RecordType.QUOTE
 
 
@@ -100,9 +100,9 @@ class Bar:
     vwap: float = 0.0
     trade_count: int = 0
     asset_class: AssetClass = AssetClass.EQUITY
+    instrument: str = ""
     source: str = ""
     recv_ts: int = 0
-    instrument: str = ""
     kind: ClassVar[RecordType] = RecordType.BAR
 
 

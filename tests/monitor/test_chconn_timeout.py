@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.errors import CheckUnavailable
 from tests.hung_server import HangingProxy
 from tickwatch.chhandle import ClickHouseHandle, bounded_factory
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.settings import ClickHouseSettings
 
 
@@ -15,7 +15,7 @@ def test_a_hung_clickhouse_fails_the_call_with_the_checks_timeout() -> None:
     try:
         settings = ClickHouseSettings(send_receive_timeout_s=30.0)
         handle = ClickHouseHandle(bounded_factory(settings, hung.url, timeout_s=1.0))
-        with pytest.raises(CheckUnavailable) as caught:
+        with pytest.raises(ServiceUnavailable) as caught:
             handle.command("SELECT 1")
         assert "read timeout=1" in str(caught.value)  # the check's 1 s, not the default 30 s
     finally:

@@ -9,8 +9,8 @@ import pytest
 
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.pipeline_rates import LatencyCheck
-from monitor.errors import CheckUnavailable
 from tickwatch.clock import ManualClock, utc
+from tickwatch.errors import ServiceUnavailable
 from tickwatch.types import Status
 
 from .monitor_fakes import FakeClickHouse
@@ -25,7 +25,7 @@ def test_heartbeats_older_than_the_outage_are_unknown_for_one_timeout_then_crit(
     assert check.run()[0].status is Status.OK
     ch.down = True
     clock.advance(60)
-    with pytest.raises(CheckUnavailable):
+    with pytest.raises(ServiceUnavailable):
         check.run()
     ch.down = False
     clock.advance(5)
@@ -48,7 +48,7 @@ def test_latency_counts_only_trades_from_after_the_outage() -> None:
     assert check.run()[0].status is Status.CRIT  # no outage seen: the latency is real
     ch.down = True
     clock.advance(5)
-    with pytest.raises(CheckUnavailable):
+    with pytest.raises(ServiceUnavailable):
         check.run()
     ch.down = False
     clock.advance(60)

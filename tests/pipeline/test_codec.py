@@ -17,24 +17,29 @@ def test_fields_derived_from_the_records_are_the_wire_spec_in_table_column_order
     assert FIELDS[RecordType.TRADE] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("price", "num", R), ("size", "num", R), ("exchange", "text", ""),
-        ("trade_id", "text", ""), ("conditions", "texts", ()), ("source", "text", ""),
-        ("recv_ts", "uint", 0),
+        ("trade_id", "text", ""), ("conditions", "texts", ()), ("instrument", "text", ""),
+        ("venue", "text", ""), ("source", "text", ""), ("recv_ts", "uint", 0),
     )  # fmt: skip
     assert FIELDS[RecordType.QUOTE] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("bid_price", "num", R), ("bid_size", "num", R), ("ask_price", "num", R),
         ("ask_size", "num", R), ("bid_exchange", "text", ""), ("ask_exchange", "text", ""),
-        ("conditions", "texts", ()), ("source", "text", ""), ("recv_ts", "uint", 0),
+        ("conditions", "texts", ()), ("instrument", "text", ""), ("bid_venue", "text", ""),
+        ("ask_venue", "text", ""), ("lot_size", "uint", 1), ("source", "text", ""),
+        ("recv_ts", "uint", 0),
     )  # fmt: skip
     assert FIELDS[RecordType.BAR] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("interval_s", "uint", R), ("open", "num", R), ("high", "num", R), ("low", "num", R),
         ("close", "num", R), ("volume", "num", R), ("vwap", "num", 0.0),
-        ("trade_count", "uint", 0), ("source", "text", ""), ("recv_ts", "uint", 0),
+        ("trade_count", "uint", 0), ("instrument", "text", ""), ("source", "text", ""),
+        ("recv_ts", "uint", 0),
     )  # fmt: skip
 
 
-# Produced by the encoder before the codec package existed: the wire format, byte for byte.
+# Produced by the encoder before the codec package existed: the wire format, byte for byte,
+# plus the canonical instrument/venue fields that schema version 1 gained additively (migration
+# 0010; a producer that omits them stays valid, they take their defaults).
 GOLDEN = [
     (
         Trade("AAPL", 1763700000123456, 228.41, 100.0, exchange="V", trade_id="5298",
@@ -42,7 +47,7 @@ GOLDEN = [
         1763700000124001,
         b'{"symbol":"AAPL","ts":1763700000123456,"price":228.41,"size":100.0,'
         b'"asset_class":"equity","exchange":"V","trade_id":"5298","conditions":["@"],'
-        b'"source":"simulator","recv_ts":1763700000124001,"v":1,"type":"trade"}',
+        b'"instrument":"","venue":"","source":"simulator","recv_ts":1763700000124001,"v":1,"type":"trade"}',
     ),
     (
         Quote("BTC-USD", 1763700000200000, 97012.5, 0.4, 97013.0, 1.2,
@@ -51,7 +56,8 @@ GOLDEN = [
         0,
         b'{"symbol":"BTC-USD","ts":1763700000200000,"bid_price":97012.5,"bid_size":0.4,'
         b'"ask_price":97013.0,"ask_size":1.2,"asset_class":"crypto","bid_exchange":"CBSE",'
-        b'"ask_exchange":"CBSE","conditions":[],"source":"coinbase",'
+        b'"ask_exchange":"CBSE","conditions":[],"instrument":"","bid_venue":"","ask_venue":"",'
+        b'"lot_size":1,"source":"coinbase",'
         b'"recv_ts":1763700000200950,"v":1,"type":"quote"}',
     ),
     (
@@ -60,7 +66,7 @@ GOLDEN = [
         0,
         b'{"symbol":"SPY","ts":1763699940000000,"interval_s":60,"open":601.2,"high":601.9,'
         b'"low":601.0,"close":601.7,"volume":81234.0,"vwap":601.52,"trade_count":512,'
-        b'"asset_class":"etf","source":"alpaca","recv_ts":1763700000310000,"v":1,"type":"bar"}',
+        b'"asset_class":"etf","instrument":"","source":"alpaca","recv_ts":1763700000310000,"v":1,"type":"bar"}',
     ),
 ]  # fmt: skip
 
