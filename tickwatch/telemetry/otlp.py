@@ -150,27 +150,10 @@ def span_exporter(target: OtlpTarget) -> SpanExporter:
             OTLPSpanExporter as GrpcSpanExporter,
         )
 
-        insecure, credentials, compression = _grpc_transport(target)
-        return GrpcSpanExporter(
-            endpoint=target.endpoint,
-            insecure=insecure,
-            credentials=credentials,
-            headers=target.headers,
-            timeout=target.timeout_s,
-            compression=compression,
-        )
-    from opentelemetry.exporter.otlp.proto.http import Compression
+        return GrpcSpanExporter(**_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(
-        endpoint=target.endpoint,
-        certificate_file=_file(target.certificate),
-        client_key_file=_file(target.client_key),
-        client_certificate_file=_file(target.client_certificate),
-        headers=target.headers,
-        timeout=target.timeout_s,
-        compression=Compression.Gzip if target.gzip else Compression.NoCompression,
-    )
+    return OTLPSpanExporter(**_http_options(target))
 
 
 def log_exporter(target: OtlpTarget) -> LogRecordExporter:
@@ -180,27 +163,38 @@ def log_exporter(target: OtlpTarget) -> LogRecordExporter:
             OTLPLogExporter as GrpcLogExporter,
         )
 
-        insecure, credentials, compression = _grpc_transport(target)
-        return GrpcLogExporter(
-            endpoint=target.endpoint,
-            insecure=insecure,
-            credentials=credentials,
-            headers=target.headers,
-            timeout=target.timeout_s,
-            compression=compression,
-        )
-    from opentelemetry.exporter.otlp.proto.http import Compression
+        return GrpcLogExporter(**_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-    return OTLPLogExporter(
-        endpoint=target.endpoint,
-        certificate_file=_file(target.certificate),
-        client_key_file=_file(target.client_key),
-        client_certificate_file=_file(target.client_certificate),
-        headers=target.headers,
-        timeout=target.timeout_s,
-        compression=Compression.Gzip if target.gzip else Compression.NoCompression,
-    )
+    return OTLPLogExporter(**_http_options(target))
+
+
+def _grpc_options(target: OtlpTarget) -> dict[str, Any]:
+    """Every option of the SDK's gRPC exporters (spans and logs take the same), explicitly."""
+    insecure, credentials, compression = _grpc_transport(target)
+    return {
+        "endpoint": target.endpoint,
+        "insecure": insecure,
+        "credentials": credentials,
+        "headers": target.headers,
+        "timeout": target.timeout_s,
+        "compression": compression,
+    }
+
+
+def _http_options(target: OtlpTarget) -> dict[str, Any]:
+    """Every option of the SDK's HTTP/protobuf exporters (spans and logs take the same)."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    return {
+        "endpoint": target.endpoint,
+        "certificate_file": _file(target.certificate),
+        "client_key_file": _file(target.client_key),
+        "client_certificate_file": _file(target.client_certificate),
+        "headers": target.headers,
+        "timeout": target.timeout_s,
+        "compression": Compression.Gzip if target.gzip else Compression.NoCompression,
+    }
 
 
 def _grpc_transport(target: OtlpTarget) -> tuple[bool, Any, Any]:
