@@ -130,7 +130,9 @@ class LoadWorker:
             policy=settings.auto_offset_reset,
         )  # fmt: skip
         self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
-        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
+        self.batcher = Batcher(
+            settings.batch_max_rows, settings.batch_max_ms, clock, settings.batch_backlog_max_ms
+        )
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
 
@@ -171,7 +173,7 @@ class LoadWorker:
             for jump in self.batcher.take_jumps():
                 self._events.jumped(jump)
             report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
-        self.batcher.tick()
+        self.batcher.tick(backlogged=len(messages) >= self._settings.poll_batch)
         self.flush_ready()
         self._events.flush()
         self._apply_backpressure()
