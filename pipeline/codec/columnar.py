@@ -108,7 +108,9 @@ def decode_poll(
     recv = columns[-1][kept]
     columns[-1] = np.where(recv == 0, np.asarray(kafka_ms, dtype=np.int64)[taken] * 1000, recv)
     every = len(kept) == table.num_rows
-    out = [_pylist(c, None if every else kept) for c in columns[:-1]]
+    names = [f"{kind.value}.{name}" for name, _, _ in FIELDS[kind]]
+    pairs = zip(columns[:-1], names[:-1], strict=True)
+    out = [_pylist(column, None if every else kept, name) for column, name in pairs]
     return PollColumns([*out, columns[-1].tolist()], rows.tolist())
 
 
@@ -273,11 +275,28 @@ def _bounds_ok(c: dict[str, Any], kind: RecordType, rules: ValidationRules) -> n
     return ok
 
 
-def _pylist(column: Any, kept: np.ndarray | None) -> list[Any]:
-    """Rows ``kept`` (None: all) of a column as a Python list, the form the insert sends."""
-    if not isinstance(column, np.ndarray) and pa.types.is_list(column.type):
-        column = column if kept is None else column.take(pa.array(kept))
-        return list(column.to_pylist())
-    if not isinstance(column, np.ndarray):
-        column = column.to_numpy(zero_copy_only=False)  # objects: faster than to_pylist
-    return list((column if kept is None else column[kept]).tolist())
+def _pylist(column: Any, kept: np.ndarray | None, name: str) -> list[Any]:
+    """Rows ``kept`` (None: all) of a column as a Python list, the form the insert sends.
+
+    Equal strings and equal string lists are one Python object each (through the column's
+    dictionary): a pending row then costs a few pointers instead of a string per field. A
+    field seen to be mostly distinct (a trade id) skips the dictionary from then on: there it
+    would cost time and save nothing.
+    """
+    if isinstance(column, np.ndarray):
+        return list((column if kept is None else column[kept]).tolist())
+    column = column if kept is None else column.take(pa.array(kept))
+    if pa.types.is_list(column.type):
+        seen: dict[tuple[str, ...], list[str]] = {}
+        return [seen.setdefault(tuple(v), v) for v in column.to_pylist()]
+    if name in _DISTINCT:
+        return list(column.to_numpy(zero_copy_only=False).tolist())
+    encoded = pc.dictionary_encode(column)
+    if len(encoded.dictionary) > len(column) // 2 >= DISTINCT_MIN_ROWS:
+        _DISTINCT.add(name)
+    words = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return list(words[encoded.indices.to_numpy()].tolist())
+
+
+DISTINCT_MIN_ROWS = 500  # judge a field's distinctness on polls at least twice this size
+_DISTINCT: set[str] = set()  # "kind.field" names of mostly distinct text fields
