@@ -4,22 +4,24 @@ The simulator ingest worker at ``IDLE_RATE`` ticks/s and one load worker run for
 then for a window of ``latency_window_s`` seconds. Over the window: CPU per process from
 ``/proc/<pid>/stat`` (utime + stime, as a share of one core) for ingest, load, the Kafka broker
 and the ClickHouse server (the last two only when this run started them); ClickHouse's INSERTs
-per second per table and merged ÷ inserted rows from ``system.part_log`` (new parts = inserts,
-merged parts' rows = merge writes) of this run's databases. The detector is not started here.
+per second per table from the tables' block numbers in ``system.parts`` (each INSERT that
+writes a part takes the next one; the local server has no ``system.part_log``), and merged ÷
+inserted rows from ``system.events`` (``MergedRows`` ÷ ``InsertedRows``, the whole server, which
+holds only this run's databases). The detector is not started here.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.context import BenchContext
 from bench.deadline import Deadline
 from bench.figures import Figure, Goal
 from bench.live import ingest_worker, start_load
+from bench.warehouse import BenchDatabases
 
 NAME = "idle"
 IDLE_RATE = 200
@@ -28,15 +30,28 @@ TOTAL_CORE = Goal("≤ 15 % of one core (whole stack)", 0.15, higher_is_better=F
 CLICKHOUSE_CORE = Goal("≤ 7 % of one core", 0.07, higher_is_better=False)
 INSERTS_PER_TABLE = Goal("≤ 1 INSERT/s per table", 1.0, higher_is_better=False)
 AMPLIFICATION = Goal("≤ 10× merged ÷ inserted rows", 10.0, higher_is_better=False)
-PART_LOG_SQL = """
-SELECT table, countIf(event_type = 'NewPart') AS inserts,
-       sumIf(rows, event_type = 'NewPart') AS inserted,
-       sumIf(rows, event_type = 'MergeParts') AS merged
-FROM system.part_log
-WHERE database = {db:String} AND event_time >= fromUnixTimestamp({since:UInt32})
-  AND event_time < fromUnixTimestamp({until:UInt32})
-GROUP BY table ORDER BY table
+BLOCKS_SQL = """
+SELECT concat(database, '.', table), max(max_block_number) FROM system.parts
+WHERE database IN ({market:String}, {ops:String}) AND active GROUP BY 1
 """
+EVENTS = ("InsertQuery", "InsertedRows", "MergedRows")
+EVENTS_SQL = "SELECT event, value FROM system.events WHERE event IN ('" + "', '".join(EVENTS) + "')"
+
+
+@dataclass(frozen=True)
+class ServerCounters:
+    """Per table, the newest block number (one per INSERT that wrote rows); server events."""
+
+    blocks: dict[str, int]
+    events: dict[str, int]
+
+
+def server_counters(ctx: BenchContext, databases: BenchDatabases) -> ServerCounters:
+    client = ctx.warehouse.client
+    params = {"market": databases.market, "ops": databases.ops}
+    blocks = {str(t): int(n) for t, n in client.query(BLOCKS_SQL, parameters=params).result_rows}
+    events = {str(e): int(v) for e, v in client.query(EVENTS_SQL).result_rows}
+    return ServerCounters(blocks, events)
 
 
 def cpu_ticks(pid: int) -> int:
@@ -58,20 +73,16 @@ def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
             deadline.sleep(WARMUP_S, "idle warm-up")
             pids = {"ingest worker": ingest.pid, "load worker": load.pid}
             pids.update(_services(ctx))
+            first = server_counters(ctx, databases)
             before = {name: cpu_ticks(pid) for name, pid in pids.items()}
-            since = time.time()
+            since = time.monotonic()
             deadline.sleep(window, "idle window")
             after = {name: cpu_ticks(pid) for name, pid in pids.items()}
-            until = time.time()
-        ctx.warehouse.client.command("SYSTEM FLUSH LOGS")
-        tables = ctx.warehouse.client.query(
-            PART_LOG_SQL, parameters={"db": databases.market, "since": int(since) + 1,
-                                      "until": int(until)},
-        ).result_rows  # fmt: skip
+            seconds = time.monotonic() - since
+            last = server_counters(ctx, databases)
     finally:
         ctx.warehouse.drop(databases)
-    seconds = until - since
-    return _cpu_figures(before, after, seconds) + _table_figures(tables, int(until) - int(since))
+    return _cpu_figures(before, after, seconds) + _server_figures(first, last, seconds)
 
 
 def _services(ctx: BenchContext) -> dict[str, int]:
@@ -92,16 +103,18 @@ def _cpu_figures(before: dict[str, int], after: dict[str, int], seconds: float) 
     ]
 
 
-def _table_figures(tables: Sequence[Sequence[Any]], seconds: int) -> list[Figure]:
-    out: list[Figure] = []
-    inserted_all = merged_all = 0
-    for table, inserts, inserted, merged in tables:
-        out.append(Figure(NAME, f"INSERTs/s into {table}", inserts / max(seconds, 1), "/s",
-                          INSERTS_PER_TABLE, note=f"{inserted:,} rows"))  # fmt: skip
-        inserted_all += inserted
-        merged_all += merged
-    if inserted_all:
-        note = f"{merged_all:,} merged ÷ {inserted_all:,} inserted"
-        ratio = merged_all / inserted_all
+def _server_figures(first: ServerCounters, last: ServerCounters, seconds: float) -> list[Figure]:
+    """INSERTs/s per table (block numbers), all INSERT queries/s, merged ÷ inserted rows."""
+    out = [
+        Figure(NAME, f"INSERTs/s into {table}", (n - first.blocks.get(table, 0)) / seconds, "/s",
+               INSERTS_PER_TABLE)
+        for table, n in sorted(last.blocks.items())
+    ]  # fmt: skip
+    events = {e: last.events.get(e, 0) - first.events.get(e, 0) for e in EVENTS}
+    out.append(Figure(NAME, "INSERT queries/s (server, all tables)",
+                      events["InsertQuery"] / seconds, "/s"))  # fmt: skip
+    if events["InsertedRows"]:
+        note = f"{events['MergedRows']:,} merged ÷ {events['InsertedRows']:,} inserted"
+        ratio = events["MergedRows"] / events["InsertedRows"]
         out.append(Figure(NAME, "merge write amplification", ratio, "×", AMPLIFICATION, note=note))
     return out
