@@ -115,7 +115,7 @@ def _main(options: BenchOptions, stack: StackSettings) -> int:
     finally:
         services.stop()
         _clean_up(state_dir, keep or any(o.status in _BAD for o in outcomes))
-    report.print_table(outcomes, described)
+    report.print_table(outcomes, described, report.previous_figures(options.results_dir))
     report.print_profiles(outcomes)
     if options.write_results:
         path = report.write(

@@ -59,15 +59,18 @@ class BenchContext:
     def prefilled(self, deadline: Deadline) -> PrefilledTopic:
         """The trades topic holding ``options.trades`` records; filled on first use (seeded)."""
         if self._prefilled is None:
-            tape = TradeTape(
-                self.options.trades,
-                self.options.seed,
-                self.options.symbols,
-                self._started_us - TAPE_LEAD_S * 1_000_000,
-            )
             topics = self.topics("prefilled")
-            self._prefilled = prefill(self.services.bootstrap, topics, tape, deadline)
+            self._prefilled = prefill(self.services.bootstrap, topics, self.tape(), deadline)
         return self._prefilled
+
+    def tape(self) -> TradeTape:
+        """The seeded tape the trades topic is (or would be) pre-filled with."""
+        return TradeTape(
+            self.options.trades,
+            self.options.seed,
+            self.options.symbols,
+            self._started_us - TAPE_LEAD_S * 1_000_000,
+        )
 
     @property
     def prefill_result(self) -> PrefilledTopic | None:

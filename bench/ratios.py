@@ -10,8 +10,9 @@ STEADY = "rows/s (steady)"
 
 
 def derive(outcomes: list[ScenarioOutcome]) -> ScenarioOutcome | None:
-    """tickwatch / Kafka engine and tickwatch / naive consumer, from whichever ran; None if the
-    load scenario did not produce a rate or neither reference ran."""
+    """tickwatch / Kafka engine, tickwatch / ceiling (ClickHouse alone) and tickwatch / naive
+    consumer, from whichever ran; None if the load scenario did not produce a rate or no
+    reference ran."""
     tickwatch = _value(outcomes, "load", STEADY)
     if tickwatch is None:
         return None
@@ -20,6 +21,11 @@ def derive(outcomes: list[ScenarioOutcome]) -> ScenarioOutcome | None:
     if engine:
         figures.append(
             Figure(NAME, "tickwatch / Kafka engine", tickwatch / engine, "×", goals.VS_KAFKA_ENGINE)
+        )
+    ceiling = _value(outcomes, "ceiling", STEADY)
+    if ceiling:
+        figures.append(
+            Figure(NAME, "tickwatch / ceiling", tickwatch / ceiling, "×", goals.VS_CEILING)
         )
     naive = _value(outcomes, "naive", "rows/s")
     if naive:

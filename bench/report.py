@@ -16,8 +16,24 @@ from bench.figures import ScenarioOutcome
 from bench.options import BenchOptions
 
 
-def table(outcomes: list[ScenarioOutcome], machine: dict[str, Any]) -> Table:
-    """One row per figure, plus one per scenario that ended without figures."""
+def previous_figures(results_dir: Path) -> dict[tuple[str, str], str]:
+    """The figures of the last run written to ``results_dir`` (``latest.json``) as the table
+    showed them, by (scenario, figure); empty when there is none or it cannot be read."""
+    try:
+        data = json.loads((results_dir / "latest.json").read_text(encoding="utf-8"))
+        return {(f["scenario"], f["name"]): str(f["shown"]) for f in data["figures"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def table(
+    outcomes: list[ScenarioOutcome],
+    machine: dict[str, Any],
+    previous: dict[tuple[str, str], str] | None = None,
+) -> Table:
+    """One row per figure, plus one per scenario that ended without figures; ``previous``
+    (see :func:`previous_figures`) fills a column beside the new values, so a regression shows."""
+    previous = previous or {}
     caption = (
         f"{machine.get('cpu_model')} · {machine.get('logical_cores')} cores · "
         f"{machine.get('memory_gb')} GB · ClickHouse {machine.get('clickhouse')} · "
@@ -25,26 +41,31 @@ def table(outcomes: list[ScenarioOutcome], machine: dict[str, Any]) -> Table:
         f"Python {machine.get('python')}"
     )
     out = Table(title="tickwatch benchmarks", caption=caption, show_lines=False)
-    for column in ("scenario", "figure", "value", "goal", "verdict"):
+    for column in ("scenario", "figure", "value", "previous", "goal", "verdict"):
         out.add_column(column, overflow="fold")
     for outcome in outcomes:
         if outcome.status != "ok" and not outcome.figures:
-            out.add_row(outcome.name, outcome.status, escape(outcome.error[:300]), "", "")
+            out.add_row(outcome.name, outcome.status, escape(outcome.error[:300]), "", "", "")
         for figure in outcome.figures:
             goal = figure.goal.text if figure.goal else ""
             verdict = figure.verdict()
             style = "green" if verdict == "met" else "red" if verdict else ""
             note = f" ({figure.note})" if figure.note and figure.value is not None else ""
+            before = escape(previous.get((figure.scenario, figure.name), ""))
             out.add_row(
-                figure.scenario, escape(figure.name), escape(figure.shown() + note), goal,
+                figure.scenario, escape(figure.name), escape(figure.shown() + note), before, goal,
                 f"[{style}]{verdict}[/{style}]" if style else verdict,
             )  # fmt: skip
     return out
 
 
-def print_table(outcomes: list[ScenarioOutcome], machine: dict[str, Any]) -> None:
+def print_table(
+    outcomes: list[ScenarioOutcome],
+    machine: dict[str, Any],
+    previous: dict[tuple[str, str], str] | None = None,
+) -> None:
     """Print the table to stdout (wide enough for the figures, whatever the terminal says)."""
-    Console(width=160).print(table(outcomes, machine))
+    Console(width=180).print(table(outcomes, machine, previous))
 
 
 def document(

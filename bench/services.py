@@ -38,6 +38,11 @@ class BenchServices:
         return self._clickhouse.pid if self._clickhouse is not None else None
 
     @property
+    def kafka_pid(self) -> int | None:
+        """The Kafka broker's pid when this run started it."""
+        return self._kafka.pid if self._kafka is not None else None
+
+    @property
     def private(self) -> bool:
         """True when this run started its own broker and server."""
         return self._kafka is not None or self._clickhouse is not None

@@ -162,6 +162,9 @@ class LoadSettings(Section):
 
     batch_max_rows: int = Field(50_000, ge=1, le=5_000_000)
     batch_max_ms: int = Field(500, ge=1, le=600_000)
+    # While the consumer is behind (a poll came back full), batches may grow this old instead:
+    # fewer, larger INSERTs when catching up (issue 14). At or below batch_max_ms: no effect.
+    batch_backlog_max_ms: int = Field(2_000, ge=1, le=600_000)
     max_pending_rows: int = Field(500_000, ge=1)
     poll_batch: int = Field(5_000, ge=1, le=1_000_000)
     max_past_s: float = Field(7 * 86400.0, gt=0)

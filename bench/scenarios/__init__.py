@@ -13,7 +13,9 @@ from bench.context import BenchContext
 from bench.deadline import Deadline
 from bench.figures import Figure
 from bench.scenarios import (
+    ceiling,
     detection,
+    idle,
     ingest,
     kafka_engine,
     latency,
@@ -38,11 +40,13 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("load", "load worker throughput (one process)", load.run),
     Scenario("kafka-engine", "ClickHouse Kafka table engine, same topic", kafka_engine.run),
+    Scenario("ceiling", "ClickHouse alone: the same rows as pre-built Arrow INSERTs", ceiling.run),
     Scenario("naive", "naive consumer, one INSERT per message", naive.run),
     Scenario("steps", "load worker steps per row, and JSONEachRow pass-through", steps.run),
     Scenario("telemetry", "load throughput, telemetry on vs off", telemetry.run),
     Scenario("ingest", "ingest throughput, simulator → Kafka", ingest.run),
     Scenario("latency", "end-to-end latency at fixed rates", latency.run),
+    Scenario("idle", "the stack at 200 ticks/s: CPU, INSERTs/s, merges", idle.run),
     Scenario("detection", "downtime detection: load worker stopped → email", detection.run),
 )
 NAMES = tuple(s.name for s in SCENARIOS)

@@ -41,5 +41,9 @@ def figures(scenario: str, result: LoadRun) -> list[Figure]:
     if result.server_cpu_s is not None:
         out.append(Figure(scenario, "ClickHouse server CPU", result.server_cpu_s, "s"))
         total = (worker.cpu_s + result.server_cpu_s) / (tp.rows / 1e6)
-        out.append(Figure(scenario, "CPU per 1M rows (worker + server)", total, "s"))
+        out.append(
+            Figure(
+                scenario, "CPU per 1M rows (worker + server)", total, "s", goals.CPU_PER_MILLION_S
+            )
+        )
     return out

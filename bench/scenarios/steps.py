@@ -34,16 +34,18 @@ STEP_ROWS = 50_000
 REPEATS = 3
 INPUT_COLUMNS = (
     "v UInt8, type String, symbol String, asset_class String, ts Int64, price Float64, "
-    "size Float64, exchange String, trade_id String, conditions Array(String), "
-    "instrument String, venue String, source String, "
-    "recv_ts Int64, kafka_partition UInt16, kafka_offset UInt64, kafka_ms Int64"
+    "size Float64, exchange String, trade_id String, conditions Array(String), source String, "
+    "recv_ts Int64, instrument String, venue String, kafka_partition UInt16, "
+    "kafka_offset UInt64, kafka_ms Int64"
 )
 RAW_INSERT_SQL = (
-    "INSERT INTO {table} SELECT symbol, asset_class, fromUnixTimestamp64Micro(ts, 'UTC'), price, "
-    "size, exchange, trade_id, conditions, instrument, venue, source, "
-    "fromUnixTimestamp64Micro(recv_ts, 'UTC'), "
-    "fromUnixTimestamp64Milli(kafka_ms, 'UTC'), now64(6), kafka_partition, kafka_offset "
-    "FROM input('{columns}') WHERE v = 1 AND type = 'trade' FORMAT JSONEachRow"
+    "INSERT INTO {table} (symbol, asset_class, event_time, price, size, exchange, trade_id, "
+    "conditions, source, received_at, instrument, venue, kafka_time, inserted_at, "
+    "kafka_partition, kafka_offset) "
+    "SELECT symbol, asset_class, fromUnixTimestamp64Micro(ts, 'UTC'), price, "
+    "size, exchange, trade_id, conditions, source, fromUnixTimestamp64Micro(recv_ts, 'UTC'), "
+    "instrument, venue, fromUnixTimestamp64Milli(kafka_ms, 'UTC'), now64(6), kafka_partition, "
+    "kafka_offset FROM input('{columns}') WHERE v = 1 AND type = 'trade' FORMAT JSONEachRow"
 )
 
 

@@ -6,7 +6,8 @@ the valid rows (column buffers) and the dead letters. A batch is *open* while it
 identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
 
 An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
-old (checked by :meth:`Batcher.tick` against the injected clock), or — for the first batch after
+old (``batch_backlog_max_ms`` while the consumer is behind; checked by :meth:`Batcher.tick`
+against the injected clock), or — for the first batch after
 an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
 """
@@ -92,9 +93,12 @@ class PartitionState:
 class Batcher:
     """Forms batches for every assigned partition. Never blocks; reads only the injected clock."""
 
-    def __init__(self, max_rows: int, max_ms: int, clock: Clock) -> None:
+    def __init__(
+        self, max_rows: int, max_ms: int, clock: Clock, backlog_max_ms: int | None = None
+    ) -> None:
         self._max_rows = max_rows
         self._max_s = max_ms / 1000
+        self._backlog_max_s = max(max_ms, backlog_max_ms or max_ms) / 1000
         self._clock = clock
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
         self.jumps: list[OffsetJump] = []
@@ -149,15 +153,20 @@ class Batcher:
         elif batch.size >= self._max_rows:
             self._seal(state)
 
-    def tick(self) -> None:
-        """Seal every open batch older than ``batch_max_ms`` (recovery batches excepted)."""
+    def tick(self, backlogged: bool = False) -> None:
+        """Seal every open batch older than ``batch_max_ms`` (recovery batches excepted).
+
+        ``backlogged`` (the last poll came back full: more is waiting in Kafka) stretches the
+        age to ``batch_backlog_max_ms``, so a worker catching up inserts batches that fill
+        towards ``batch_max_rows`` instead of one small batch per partition every
+        ``batch_max_ms`` (fewer, larger INSERTs: less ClickHouse work per row). Any cut is
+        safe for exactly-once: only a recorded batch must be re-formed, and recovery batches
+        are cut at their recorded end whatever the clock says.
+        """
         now = self._clock.monotonic()
+        max_s = self._backlog_max_s if backlogged else self._max_s
         for state in self.partitions.values():
-            if (
-                state.open
-                and state.recovery_end is None
-                and now - state.open.opened_at >= self._max_s
-            ):
+            if state.open and state.recovery_end is None and now - state.open.opened_at >= max_s:
                 self._seal(state)
 
     def seal_all(self) -> None:

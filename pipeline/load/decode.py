@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from confluent_kafka import KafkaError, Message
 from loguru import logger
 
 from pipeline.codec import RecordType, ValidationRules, decode, validate
+from pipeline.codec.columnar import decode_poll
 from pipeline.dlq import DeadLetter, bounded
 from pipeline.errors import FatalError, InvalidMessage
-from pipeline.load.batch import Batcher
+from pipeline.load.batch import Batch, Batcher
 from tickwatch.clock import Clock
 from tickwatch.telemetry.catalog import LoadMetrics
 
@@ -38,19 +40,22 @@ class MessageDecoder:
     def add(self, messages: list[Message], batcher: Batcher) -> int:
         """Put every message in its partition's open batch; return how many were taken.
 
-        A message that fails decoding or validation becomes a :class:`DeadLetter` in the same
-        batch, so it is committed together with its neighbours; a payload over
-        ``dlq_max_bytes`` is kept truncated (:func:`pipeline.dlq.bounded`). Re-delivered
-        messages (offset already batched) are skipped. Raises :class:`FatalError` on a fatal
-        consumer error. Afterwards :attr:`newest` holds each partition's newest (offset, Kafka
-        time in ms).
+        The values of each topic are decoded and validated together, as columns
+        (:func:`pipeline.codec.columnar.decode_poll`); a message that path does not accept is
+        decoded alone (:func:`~pipeline.codec.decode`, :func:`~pipeline.codec.validate`), which
+        either accepts it or names the reason. A message that fails becomes a
+        :class:`DeadLetter` in the same batch, so it is committed together with its neighbours;
+        a payload over ``dlq_max_bytes`` is kept truncated (:func:`pipeline.dlq.bounded`).
+        Re-delivered messages (offset already batched) are skipped. Raises :class:`FatalError`
+        on a fatal consumer error. Afterwards :attr:`newest` holds each partition's newest
+        (offset, Kafka time in ms).
         """
         self.newest = newest = {}
         now_us = int(self._clock.time() * 1e6)
         per_topic: Counter[str] = Counter()
-        for message in messages:
-            if self._consumer_error(message):
-                continue
+        good = [m for m in messages if not self._consumer_error(m)]
+        columns, rows = self._decode_columns(good, now_us)
+        for message, row in zip(good, rows, strict=True):
             topic, partition, offset = coordinates(message)
             key = (topic, partition)
             batch = batcher.open_batch(key, offset) if key in batcher.partitions else None
@@ -59,20 +64,50 @@ class MessageDecoder:
             per_topic[topic] += 1
             timestamp_ms = message.timestamp()[1]
             newest[key] = (offset, timestamp_ms)
-            try:
-                row = validate(decode(message.value()), batch.kind, self._rules, now_us)
-                batch.rows.append(row, timestamp_ms, offset)
-            except InvalidMessage as exc:
-                letter = _dead_letter(message, key, offset, exc)
-                kept = bounded(letter, self._dlq_max_bytes)
-                if kept is not letter:
-                    self._metrics.dlq_truncated()
-                batch.dead_letters.append(kept)
-                self._metrics.dead_letter(exc.reason)
+            if row >= 0:
+                batch.rows.take(columns[topic], row, timestamp_ms, offset)
+            else:
+                self._one(message, key, offset, batch, now_us)
             batcher.added(key)
         for topic, n in per_topic.items():
             self._metrics.records_consumed(topic, n)
         return sum(per_topic.values())
+
+    def _decode_columns(
+        self, messages: list[Message], now_us: int
+    ) -> tuple[dict[str, list[list[Any]]], list[int]]:
+        """Per topic, the accepted rows as columns; per message, its row in them (-1: none)."""
+        by_topic: dict[str, list[int]] = {}
+        for i, message in enumerate(messages):
+            by_topic.setdefault(message.topic() or "", []).append(i)
+        columns: dict[str, list[list[Any]]] = {}
+        rows = [-1] * len(messages)
+        for topic, group in by_topic.items():
+            kind = self._kinds.get(topic)
+            if kind is None:
+                continue
+            values = [messages[i].value() for i in group]
+            kafka_ms = [messages[i].timestamp()[1] for i in group]
+            poll = decode_poll(values, kafka_ms, kind, self._rules, now_us)
+            columns[topic] = poll.columns
+            for i, row in zip(group, poll.where, strict=True):
+                rows[i] = row
+        return columns, rows
+
+    def _one(
+        self, message: Message, key: tuple[str, int], offset: int, batch: Batch, now_us: int
+    ) -> None:
+        """The per-message path: the row, or the dead letter with its reason."""
+        try:
+            row = validate(decode(message.value()), batch.kind, self._rules, now_us)
+            batch.rows.append(row, message.timestamp()[1], offset)
+        except InvalidMessage as exc:
+            letter = _dead_letter(message, key, offset, exc)
+            kept = bounded(letter, self._dlq_max_bytes)
+            if kept is not letter:
+                self._metrics.dlq_truncated()
+            batch.dead_letters.append(kept)
+            self._metrics.dead_letter(exc.reason)
 
     @staticmethod
     def _consumer_error(message: Message) -> bool:

@@ -133,7 +133,9 @@ class LoadWorker:
         self._backoff = Backoff(
             settings.retry_initial_s, max(settings.retry_max_s, settings.retry_initial_s)
         )
-        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
+        self.batcher = Batcher(
+            settings.batch_max_rows, settings.batch_max_ms, clock, settings.batch_backlog_max_ms
+        )
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
 
@@ -159,17 +161,22 @@ class LoadWorker:
         )
 
     def step(self) -> None:
-        """Poll once, batch what came, insert and commit every batch that is ready."""
-        with _tracer.start_as_current_span("load.poll") as span:
-            messages = self._consumer.consume(self._settings.poll_batch, POLL_TIMEOUT_S)
-            span.set_attribute("messages", len(messages))
+        """Poll once, batch what came, insert and commit every batch that is ready.
+
+        Spans only for work done: a poll that brought nothing records none (issue 18); one
+        that did records ``load.poll`` (from before the call) and ``load.decode``."""
+        polled_ns = int(self._clock.time() * 1e9)
+        messages = self._consumer.consume(self._settings.poll_batch, POLL_TIMEOUT_S)
         if messages:
+            span = _tracer.start_span("load.poll", start_time=polled_ns)
+            span.set_attribute("messages", len(messages))
+            span.end()
             with _tracer.start_as_current_span("load.decode") as span:
                 span.set_attribute("rows", self._decoder.add(messages, self.batcher))
             for jump in self.batcher.take_jumps():
                 self._events.jumped(jump)
             report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
-        self.batcher.tick()
+        self.batcher.tick(backlogged=len(messages) >= self._settings.poll_batch)
         self.flush_ready()
         self._events.flush()
         self._apply_backpressure()

@@ -87,3 +87,43 @@ def test_profile_summary_reads_main_thread_stacks_only(tmp_path: Path) -> None:
         ("insert (pipeline/load/insert.py:80)", 0.3),
     ]
     assert summary.own[0] == ("decode (pipeline/validation.py:130)", 0.7)
+
+
+def test_ratios_put_the_load_rate_over_every_reference() -> None:
+    from bench import ratios
+    from bench.figures import Figure, ScenarioOutcome
+
+    def outcome(name: str, figure: str, value: float) -> ScenarioOutcome:
+        return ScenarioOutcome(name, "ok", 1.0, [Figure(name, figure, value, "rows/s")])
+
+    derived = ratios.derive(
+        [
+            outcome("load", "rows/s (steady)", 100.0),
+            outcome("kafka-engine", "rows/s (steady)", 50.0),
+            outcome("ceiling", "rows/s (steady)", 200.0),
+            outcome("naive", "rows/s", 10.0),
+        ]
+    )
+    assert derived is not None
+    assert {f.name: f.value for f in derived.figures} == {
+        "tickwatch / Kafka engine": 2.0,
+        "tickwatch / ceiling": 0.5,
+        "tickwatch / naive consumer": 10.0,
+    }
+
+
+def test_previous_figures_come_from_the_last_results_file(tmp_path: Path) -> None:
+    from bench.report import previous_figures
+
+    assert previous_figures(tmp_path) == {}
+    figures = [{"scenario": "load", "name": "rows/s (steady)", "shown": "1,000 rows/s"}]
+    (tmp_path / "latest.json").write_bytes(orjson.dumps({"figures": figures}))
+    assert previous_figures(tmp_path) == {("load", "rows/s (steady)"): "1,000 rows/s"}
+
+
+def test_idle_cpu_is_read_from_proc_stat() -> None:
+    import os
+
+    from bench.scenarios.idle import cpu_ticks
+
+    assert cpu_ticks(os.getpid()) >= 0

@@ -141,3 +141,21 @@ def test_token_names_topic_partition_and_range() -> None:
 )
 def test_backoff_doubles_up_to_the_cap(failures: int, delay: float) -> None:
     assert Backoff(0.5, 15.0).delay(failures) == delay
+
+
+def test_a_backlogged_consumer_lets_batches_grow_to_the_backlog_age() -> None:
+    clock = ManualClock()
+    batcher = Batcher(100, 500, clock, backlog_max_ms=2_000)
+    batcher.assign(KEY, RecordType.TRADE, None)
+    add(batcher, 0, 1, 2)
+    clock.advance(0.6)
+    batcher.tick(backlogged=True)
+    assert batcher.ready() == []  # behind: 0.6 s is not old enough
+    add(batcher, 3)
+    clock.advance(1.5)
+    batcher.tick(backlogged=True)
+    assert ranges(batcher.ready()) == [(0, 3)]
+    add(batcher, 4)
+    clock.advance(0.5)
+    batcher.tick()  # caught up: the normal age applies again
+    assert len(batcher.partitions[KEY].sealed) == 2

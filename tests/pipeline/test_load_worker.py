@@ -459,3 +459,27 @@ def test_steps_are_traced_with_their_rows_and_offsets(
         if s.name == "load.insert" and s.attributes
     )
     assert inserts == [(0, 0, 3, 4), (0, 4, 4, 1), (1, 0, 3, 4), (1, 4, 4, 1)]
+
+
+def test_polls_that_bring_nothing_record_no_span(broker: FakeBroker, ch: FakeClickHouse) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tickwatch.telemetry.tracing import install_global, release_global
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_global(provider)
+    try:
+        rig = Rig(broker, ch)
+        rig.run_until_idle(10)  # the 10 messages come in the first polls; the rest are empty
+        before = len(exporter.get_finished_spans())
+        rig.run_until_idle(20)
+    finally:
+        release_global(provider)
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans if s.name == "load.poll"]
+    assert all(s.attributes and s.attributes["messages"] for s in spans if s.name == "load.poll")
+    assert len(spans) == before  # twenty empty polls, no span

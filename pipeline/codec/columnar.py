@@ -1,0 +1,302 @@
+"""The columnar path: a whole poll of one record type decoded and validated at once.
+
+:func:`decode_poll` joins the message values with newlines, parses them with pyarrow's JSON
+reader against the schema derived from :data:`pipeline.codec.spec.FIELDS`, and checks every rule
+of :func:`pipeline.codec.validate.validate` on whole columns (numpy / Arrow compute). It returns
+the accepted rows as columns, and for every message either its row number in those columns or
+``-1``: a message it did not accept outright. The caller runs the per-message path
+(:func:`~pipeline.codec.decode.decode` + :func:`~pipeline.codec.validate.validate`) on those, which
+names the reason (or accepts a value this path is too strict for, such as an explicit ``null``
+for an optional field). Like :mod:`pipeline.codec.fast`, it never accepts what the per-message path
+rejects, and the values it accepts are the ones the per-message path produces (a test compares the
+two on every reason).
+
+Why each shortcut is safe:
+
+* The reader is strict: a wrong JSON type, a duplicate key, a non-integer for an integer field,
+  invalid UTF-8 or a lone surrogate raises for the whole block, which is then split in halves
+  until the bad messages are alone (``-1``). A block whose row count differs from its message
+  count (an empty value, two objects in one value) is split the same way; values holding a line
+  break are never joined.
+* The reader cannot tell a missing field from ``null``: nulls are read as "missing" (the
+  default) only when no value in the block contains the bytes ``null``; otherwise a row with a
+  null goes to the per-message path.
+* Values holding a ``\\u`` escape go to the per-message path (control characters, surrogates).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from pipeline.codec.records import SCHEMA_VERSION, RecordType
+from pipeline.codec.spec import ASSET_CLASSES, FIELDS, REQUIRED, SYMBOL_MAX_LEN, TEXT_MAX_LEN
+from pipeline.codec.validate import BAR_VOLUME_TRADES, UINT32_MAX, ValidationRules
+
+__all__ = ["PollColumns", "decode_poll"]
+
+_ARROW = {
+    "num": pa.float64(),
+    "uint": pa.int64(),
+    "time": pa.int64(),
+    "text": pa.string(),
+    "symbol": pa.string(),
+    "asset": pa.string(),
+    "texts": pa.list_(pa.string()),
+}
+_CONTROL = "[\\x{00}-\\x{1f}\\x{7f}-\\x{9f}]"
+SPLIT_BELOW = 2  # a failing block is split until each culprit is alone
+
+
+@dataclass(frozen=True, slots=True)
+class PollColumns:
+    """Accepted rows as columns in :data:`FIELDS` order (Python lists), and for each message its
+    row in them or -1 (not accepted here: run the per-message path)."""
+
+    columns: list[list[Any]]
+    where: list[int]
+
+
+def _schema(kind: RecordType) -> pa.Schema:
+    fields = [pa.field("v", pa.int64()), pa.field("type", pa.string())]
+    return pa.schema(fields + [pa.field(n, _ARROW[k]) for n, k, _ in FIELDS[kind]])
+
+
+_OPTIONS = {
+    kind: pj.ParseOptions(explicit_schema=_schema(kind), unexpected_field_behavior="ignore")
+    for kind in FIELDS
+}
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 26)
+
+
+def decode_poll(
+    values: list[bytes | None],
+    kafka_ms: list[int],
+    kind: RecordType,
+    rules: ValidationRules,
+    now_us: int,
+) -> PollColumns:
+    """Decode and validate ``values`` (one record type) as columns; see the module docstring.
+
+    A ``recv_ts`` of 0 (not given) becomes the message's Kafka time, ``kafka_ms``, as
+    :meth:`pipeline.load.tables.ColumnBuffer.append` does on the per-message path.
+    """
+    joined = b"\n".join(values) if None not in values else b"\r"  # type: ignore[arg-type]
+    if b"\r" in joined or b"\\u" in joined or joined.count(b"\n") != len(values) - 1:
+        clean = [i for i, v in enumerate(values) if v and _plain(v)]
+        joined = b""
+    else:
+        clean = list(range(len(values)))
+    parts: list[tuple[list[int], pa.Table]] = []
+    _read(values, clean, kind, parts, joined)
+    if not parts:
+        return PollColumns([[] for _ in FIELDS[kind]], [-1] * len(values))
+    indexes = [i for block, _ in parts for i in block]
+    table = pa.concat_tables([t for _, t in parts])
+    nulls_missing = b"null" not in (joined or b"\n".join([values[i] for i in indexes]))  # type: ignore[misc]
+    columns, ok = _checked(table, kind, rules, now_us, nulls_missing)
+    kept = np.flatnonzero(ok)
+    taken = np.asarray(indexes, dtype=np.int64)[kept]
+    rows = np.full(len(values), -1, dtype=np.int64)
+    rows[taken] = np.arange(len(taken))
+    recv = columns[-1][kept]
+    columns[-1] = np.where(recv == 0, np.asarray(kafka_ms, dtype=np.int64)[taken] * 1000, recv)
+    every = len(kept) == table.num_rows
+    names = [f"{kind.value}.{name}" for name, _, _ in FIELDS[kind]]
+    pairs = zip(columns[:-1], names[:-1], strict=True)
+    out = [_pylist(column, None if every else kept, name) for column, name in pairs]
+    return PollColumns([*out, columns[-1].tolist()], rows.tolist())
+
+
+def _read(
+    values: list[bytes | None],
+    block: list[int],
+    kind: RecordType,
+    out: list[tuple[list[int], pa.Table]],
+    joined: bytes = b"",
+) -> None:
+    """Parse ``values[block]`` (``joined``, when given, is their join); a block that fails is
+    split until its culprits are alone."""
+    if not block:
+        return
+    joined = joined or b"\n".join([values[i] for i in block])  # type: ignore[misc]
+    try:
+        table = pj.read_json(io.BytesIO(joined), _READ, _OPTIONS[kind])
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        table = None
+    if table is not None and table.num_rows == len(block):
+        out.append((block, table))
+    elif len(block) >= SPLIT_BELOW:
+        mid = len(block) // 2
+        _read(values, block[:mid], kind, out)
+        _read(values, block[mid:], kind, out)
+
+
+def _plain(value: bytes) -> bool:
+    """No line break (it would split the value in two rows) and no ``\\u`` escape."""
+    return b"\n" not in value and b"\r" not in value and b"\\u" not in value
+
+
+def _checked(
+    table: pa.Table, kind: RecordType, rules: ValidationRules, now_us: int, nulls_missing: bool
+) -> tuple[list[Any], np.ndarray]:
+    """The columns (numpy for numbers, Arrow otherwise) and the mask of rows passing every rule."""
+    n = table.num_rows
+    ok = _arr(pc.equal(table["v"], SCHEMA_VERSION), n) & _arr(
+        pc.equal(table["type"], kind.value), n
+    )
+    columns: list[Any] = []
+    named: dict[str, Any] = {}
+    for name, field_kind, default in FIELDS[kind]:
+        column = table[name].combine_chunks()
+        if column.null_count:  # a row with a null is refused, or given the default
+            if default is REQUIRED or not nulls_missing:
+                ok &= ~_arr(column.is_null(), n)
+            column = column.fill_null(pa.scalar(_filler(field_kind, default), column.type))
+        value: Any = column
+        if field_kind in ("num", "uint", "time"):
+            value = column.to_numpy(zero_copy_only=False)
+            if field_kind == "num":
+                ok &= np.isfinite(value)
+            else:
+                ok &= value >= 0
+        else:
+            ok &= _text_ok(column, field_kind)
+        columns.append(value)
+        named[name] = value
+    ok &= _symbol_ok(named["symbol"], rules, n)
+    ok &= _time_ok(named["ts"], rules, now_us, zero_ok=False)
+    ok &= _time_ok(named["recv_ts"], rules, now_us, zero_ok=True)
+    ok &= _RULES[kind](named)
+    ok &= _bounds_ok(named, kind, rules)
+    return columns, ok
+
+
+def _filler(field_kind: str, default: Any) -> Any:
+    """The value a null becomes: the field's default, or any value of its type when required
+    (that row is refused anyway; the value only keeps the column's type)."""
+    if field_kind == "texts":
+        return []
+    if default is not REQUIRED:
+        return default
+    return 0.0 if field_kind == "num" else 0 if field_kind in ("uint", "time") else ""
+
+
+def _arr(mask: Any, n: int) -> np.ndarray:
+    """An Arrow boolean array as numpy, null = False."""
+    if mask.null_count:
+        mask = mask.fill_null(False)
+    out = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+    return out if len(out) == n else np.zeros(n, dtype=bool)
+
+
+def _text_ok(column: Any, field_kind: str) -> np.ndarray:
+    n = len(column)
+    if field_kind == "texts":
+        counts = np.asarray(pc.list_value_length(column).fill_null(0).to_numpy(), dtype=np.int64)
+        ok = counts <= TEXT_MAX_LEN
+        items = pc.list_flatten(column)
+        if len(items):
+            bad = ~_text_ok(items, "text")
+            parents = np.asarray(pc.list_parent_indices(column).to_numpy())
+            ok &= np.bincount(parents[bad], minlength=n) == 0
+        return ok
+    ok = _arr(pc.less_equal(pc.utf8_length(column), TEXT_MAX_LEN), n)
+    ok &= ~_arr(pc.match_substring_regex(column, _CONTROL), n)
+    if field_kind == "asset":
+        ok &= _arr(pc.is_in(column, pa.array(sorted(ASSET_CLASSES))), n)
+    return ok
+
+
+def _symbol_ok(symbols: Any, rules: ValidationRules, n: int) -> np.ndarray:
+    length = pc.utf8_length(symbols)
+    ok = _arr(pc.and_(pc.greater(length, 0), pc.less_equal(length, SYMBOL_MAX_LEN)), n)
+    distinct = pc.unique(symbols).to_pylist()
+    good = [s for s in distinct if s is not None and rules.symbol_pattern.fullmatch(s)]
+    return np.asarray(ok & _arr(pc.is_in(symbols, pa.array(good, pa.string())), n), dtype=bool)
+
+
+def _time_ok(ts: np.ndarray, rules: ValidationRules, now_us: int, zero_ok: bool) -> np.ndarray:
+    inside = (ts >= now_us - rules.max_past_us) & (ts <= now_us + rules.max_future_us)
+    return np.asarray(inside | (ts == 0) if zero_ok else inside, dtype=bool)
+
+
+def _not_negative(x: np.ndarray) -> np.ndarray:
+    return np.asarray((x > 0) | ((x == 0) & ~np.signbit(x)), dtype=bool)
+
+
+def _trade_ok(c: dict[str, Any]) -> np.ndarray:
+    return np.asarray((c["price"] > 0) & _not_negative(c["size"]))
+
+
+def _quote_ok(c: dict[str, Any]) -> np.ndarray:
+    bid, ask = c["bid_price"], c["ask_price"]
+    sizes = _not_negative(c["bid_size"]) & _not_negative(c["ask_size"])
+    return np.asarray((bid > 0) & (ask > 0) & sizes & (bid <= ask))
+
+
+def _bar_ok(c: dict[str, Any]) -> np.ndarray:
+    o, h, lo, cl, interval = c["open"], c["high"], c["low"], c["close"], c["interval_s"]
+    positive = (o > 0) & (h > 0) & (lo > 0) & (cl > 0)
+    sizes = _not_negative(c["volume"]) & _not_negative(c["vwap"])
+    shape = (lo <= np.minimum(o, cl)) & (np.maximum(o, cl) <= h)
+    return np.asarray(positive & sizes & shape & (interval > 0) & (interval <= UINT32_MAX))
+
+
+_RULES = {RecordType.TRADE: _trade_ok, RecordType.QUOTE: _quote_ok, RecordType.BAR: _bar_ok}
+_PRICES = {
+    RecordType.TRADE: ("price",),
+    RecordType.QUOTE: ("bid_price", "ask_price"),
+    RecordType.BAR: ("open", "high", "low", "close", "vwap"),
+}
+_SIZES = {RecordType.TRADE: ("size",), RecordType.QUOTE: ("bid_size", "ask_size")}
+_SIZES[RecordType.BAR] = ("volume",)
+
+
+def _bounds_ok(c: dict[str, Any], kind: RecordType, rules: ValidationRules) -> np.ndarray:
+    """Prices and sizes within the asset class's sanity bounds (``load.<class>_max_*``)."""
+    classes = sorted(rules.bounds)
+    code = np.asarray(pc.index_in(c["asset_class"], pa.array(classes)).fill_null(0).to_numpy())
+    max_price = np.asarray([rules.bounds[a][0] for a in classes])[code]
+    max_size = np.asarray([rules.bounds[a][1] for a in classes])[code]
+    if kind is RecordType.BAR:
+        max_size = max_size * BAR_VOLUME_TRADES
+    ok = np.ones(len(code), dtype=bool)
+    for name in _PRICES[kind]:
+        ok &= ~(c[name] > max_price)
+    for name in _SIZES[kind]:
+        ok &= ~(c[name] > max_size)
+    return ok
+
+
+def _pylist(column: Any, kept: np.ndarray | None, name: str) -> list[Any]:
+    """Rows ``kept`` (None: all) of a column as a Python list, the form the insert sends.
+
+    Equal strings and equal string lists are one Python object each (through the column's
+    dictionary): a pending row then costs a few pointers instead of a string per field. A
+    field seen to be mostly distinct (a trade id) skips the dictionary from then on: there it
+    would cost time and save nothing.
+    """
+    if isinstance(column, np.ndarray):
+        return list((column if kept is None else column[kept]).tolist())
+    column = column if kept is None else column.take(pa.array(kept))
+    if pa.types.is_list(column.type):
+        seen: dict[tuple[str, ...], list[str]] = {}
+        return [seen.setdefault(tuple(v), v) for v in column.to_pylist()]
+    if name in _DISTINCT:
+        return list(column.to_numpy(zero_copy_only=False).tolist())
+    encoded = pc.dictionary_encode(column)
+    if len(encoded.dictionary) > len(column) // 2 >= DISTINCT_MIN_ROWS:
+        _DISTINCT.add(name)
+    words = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return list(words[encoded.indices.to_numpy()].tolist())
+
+
+DISTINCT_MIN_ROWS = 500  # judge a field's distinctness on polls at least twice this size
+_DISTINCT: set[str] = set()  # "kind.field" names of mostly distinct text fields
