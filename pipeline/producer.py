@@ -17,7 +17,16 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline.records import Bar, Payload, Quote, RawMessage, RecordType, Trade, encode_value
+from pipeline.records import (
+    Bar,
+    Payload,
+    Quote,
+    RawMessage,
+    RecordType,
+    Trade,
+    TradeCorrection,
+    encode_value,
+)
 from tickwatch.clients import kafka_config
 from tickwatch.settings import Settings
 from tickwatch.telemetry.catalog import IngestMetrics
@@ -68,8 +77,9 @@ class TickProducer:
     ) -> None:
         self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
         self._topics = topics
-        self._topic_of = {cls: topics[cls.kind] for cls in (Trade, Quote, Bar)}
-        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in (Trade, Quote, Bar)}
+        classes = (Trade, Quote, Bar, TradeCorrection)
+        self._topic_of = {cls: topics[cls.kind] for cls in classes}
+        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in classes}
         self._metrics, self._source = metrics, source
         self._latencies: list[float] = []
         self.delivered = 0

@@ -17,6 +17,7 @@ def record_topics(kafka: KafkaSettings) -> dict[RecordType, str]:
         RecordType.TRADE: kafka.topic_trades,
         RecordType.QUOTE: kafka.topic_quotes,
         RecordType.BAR: kafka.topic_bars,
+        RecordType.CORRECTION: kafka.topic_corrections,
     }
 
 
