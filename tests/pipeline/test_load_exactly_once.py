@@ -71,6 +71,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "TICKWATCH_KAFKA_TOPIC_TRADES": kafka.topic_trades,
             "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka.topic_quotes,
             "TICKWATCH_KAFKA_TOPIC_BARS": kafka.topic_bars,
+            "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": kafka.topic_corrections,
             "TICKWATCH_KAFKA_TOPIC_DLQ": kafka.topic_dlq,
             "TICKWATCH_KAFKA_CONSUMER_GROUP": kafka.consumer_group,
             "TICKWATCH_CLICKHOUSE_URL": ch.url,
