@@ -11,6 +11,7 @@ from pipeline.codec import RecordType, Trade, TradeCorrection, ValidationRules, 
 from pipeline.codec.spec import index
 from pipeline.codec.wire import to_wire
 from pipeline.errors import InvalidMessage
+from pipeline.sources.replay_rows import to_record
 from tickwatch.settings import LoadSettings
 
 NOW_US = 1763700000000000
@@ -61,3 +62,14 @@ def test_trade_flags_default_to_eligible_and_must_be_0_or_1() -> None:
         with pytest.raises(InvalidMessage) as caught:
             check(body | {name: 5}, RecordType.TRADE)
         assert caught.value.reason == "bad_flag"
+
+
+def test_a_replay_file_may_carry_corrections() -> None:
+    row = {"type": "correction", "symbol": "AAPL", "ts": "1763700000000000", "action": "correct",
+           "trade_id": "5", "price": "1.5", "size": "100", "corrected_id": "6",
+           "corrected_price": "1.6", "corrected_size": "100", "corrected_conditions": "@ I",
+           "corrected_updates_high_low": "0"}  # fmt: skip
+    fix = to_record(row, None, "f.csv line 2")
+    assert isinstance(fix, TradeCorrection)
+    assert fix.corrected_conditions == ("@", "I") and fix.corrected_updates_high_low == 0
+    check(to_wire(fix))

@@ -54,7 +54,7 @@ def test_corrections_cancels_and_conditions_end_to_end_with_a_replay(
     assert_candles_match(ch_client, corrected(ticks, fixes))
 
     # The committed offsets are lost: a new worker reads both topics again from the start.
-    admin = AdminClient(kafka.client_config(kafka_bootstrap))
+    admin = AdminClient(dict(kafka.client_config(kafka_bootstrap)))
     admin.delete_consumer_groups([kafka.consumer_group])[kafka.consumer_group].result(30)
     again = WorkerThread(settings, kafka_bootstrap)
     consumed = "tickwatch_load_records_consumed_total"
