@@ -3,9 +3,13 @@
 -- 1. Eligibility. Each trade carries three flags mapped at ingest from its conditions
 --    (pipeline/sources/conditions.py holds the vendor tables and their sources): whether it may
 --    set open/close, high/low, and whether it counts in volume (and so in vwap). Rows written
---    before this migration read 1/1/1: they counted in every candle already. The candle views'
---    queries are changed in place (MODIFY QUERY: no window in which a trade misses a view or is
---    counted twice). An ineligible trade contributes the neutral element of each state: 0 to
+--    before this migration read 1/1/1: they counted in every candle already. The candle views
+--    are dropped and created again, not changed with MODIFY QUERY: on chdb-core 26.9 a view
+--    changed in place derived other deduplication tokens for its target before a server restart
+--    than after it, so a batch written before a restart and replayed after it was counted twice
+--    in the candle states (found by tests/pipeline/test_corrections_clickhouse.py). Run this
+--    migration with the load workers stopped (compose's migrate service runs before them): a
+--    trade inserted between the DROP and the CREATE would miss the candles. An ineligible trade contributes the neutral element of each state: 0 to
 --    max(high) (prices are > 0), +inf to min(low), a far-future / far-past time to the open /
 --    close argMin / argMax, 0 to volume and notional. open_close_trades / high_low_trades count
 --    the trades that could set those fields, so the final views can say NULL where none could.
@@ -81,7 +85,9 @@ ALTER TABLE {market}.candles_1m_state
     ADD COLUMN IF NOT EXISTS high_low_trades SimpleAggregateFunction(sum, UInt64)
         DEFAULT trade_count;
 
-ALTER TABLE {market}.candles_1s_mv MODIFY QUERY
+DROP VIEW IF EXISTS {market}.candles_1s_mv;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {market}.candles_1s_mv TO {market}.candles_1s_state AS
 SELECT
     symbol,
     toStartOfSecond(event_time) AS bucket,
@@ -99,7 +105,9 @@ SELECT
 FROM {market}.trades
 GROUP BY symbol, bucket;
 
-ALTER TABLE {market}.candles_1m_mv MODIFY QUERY
+DROP VIEW IF EXISTS {market}.candles_1m_mv;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {market}.candles_1m_mv TO {market}.candles_1m_state AS
 SELECT
     symbol,
     toStartOfMinute(event_time) AS bucket,

@@ -4,8 +4,9 @@ Wire format (schema version 1): one JSON object per Kafka message, encoded with 
 the symbol (UTF-8) so every symbol keeps its order within its partition. Times are integers in
 microseconds since the Unix epoch, UTC. Every record carries::
 
-    {"v": 1, "type": "trade" | "quote" | "bar", "symbol": "AAPL", "asset_class": "equity",
-     "ts": 1763700000123456, "source": "simulator", "recv_ts": 1763700000123999, ...}
+    {"v": 1, "type": "trade" | "quote" | "bar" | "correction", "symbol": "AAPL",
+     "asset_class": "equity", "ts": 1763700000123456, "source": "simulator",
+     "recv_ts": 1763700000123999, ...}
 
 ``ts`` is the exchange event time (bar start for bars); ``recv_ts`` is when tickwatch's ingest
 worker received the record. Type-specific fields are the dataclass fields below. ``instrument``

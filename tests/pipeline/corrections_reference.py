@@ -106,6 +106,6 @@ def _candle(group: list[Trade]) -> Candle:
         min(extremes) if extremes else None,
         by_time[-1].price if by_time else None,
         volume,
-        round(vwap, 6),
+        vwap,  # compared within rel 1e-9: ClickHouse sums in another order
         len(group),
     )
