@@ -77,7 +77,7 @@ class TickProducer:
     ) -> None:
         self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
         self._topics = topics
-        classes = (Trade, Quote, Bar, TradeCorrection)
+        classes = [c for c in (Trade, Quote, Bar, TradeCorrection) if c.kind in topics]
         self._topic_of = {cls: topics[cls.kind] for cls in classes}
         self._type_of: dict[type, str] = {cls: cls.kind.value for cls in classes}
         self._metrics, self._source = metrics, source

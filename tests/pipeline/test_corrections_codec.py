@@ -6,13 +6,18 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from pipeline.codec import RecordType, Trade, TradeCorrection, ValidationRules, decode, validate
 from pipeline.codec.spec import index
 from pipeline.codec.wire import to_wire
 from pipeline.errors import InvalidMessage
+from pipeline.producer import TickProducer
 from pipeline.sources.replay_rows import to_record
 from tickwatch.settings import LoadSettings
+from tickwatch.telemetry.catalog import IngestMetrics
+
+from .ingest_helpers import FakeKafka
 
 NOW_US = 1763700000000000
 RULES = ValidationRules.from_settings(LoadSettings())
@@ -73,3 +78,23 @@ def test_a_replay_file_may_carry_corrections() -> None:
     assert isinstance(fix, TradeCorrection)
     assert fix.corrected_conditions == ("@", "I") and fix.corrected_updates_high_low == 0
     check(to_wire(fix))
+
+
+def test_the_ingest_producer_sends_corrections_to_their_topic_keyed_by_symbol() -> None:
+    topics = {
+        RecordType.TRADE: "t",
+        RecordType.QUOTE: "q",
+        RecordType.BAR: "b",
+        RecordType.CORRECTION: "c",
+    }
+    registry = CollectorRegistry()
+    producer = TickProducer(FakeKafka, {}, topics, IngestMetrics(registry), "alpaca")
+    assert producer.send([FIX, Trade("AAPL", NOW_US, 1.0, 1.0)], NOW_US + 5) == 2
+    kafka = producer._producer
+    assert isinstance(kafka, FakeKafka)
+    kafka.poll(0)
+    (topic, value, key), (trade_topic, _, _) = kafka.messages
+    assert (topic, key, trade_topic) == ("c", b"IWM", "t")
+    assert check(orjson.loads(value))[index(C, "recv_ts")] == NOW_US + 5
+    sample = {"source": "alpaca", "type": "correction"}
+    assert registry.get_sample_value("tickwatch_ingest_records_total", sample) == 1
