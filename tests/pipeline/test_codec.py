@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
+import orjson
 import pytest
 
-from pipeline.codec import FIELDS, AssetClass, Bar, Quote, RecordType, Trade, encode_value
+from pipeline.codec import (
+    FIELDS,
+    AssetClass,
+    Bar,
+    Quote,
+    RecordType,
+    Trade,
+    checked_row,
+    encode_value,
+)
 from pipeline.codec.spec import REQUIRED, spec_of
 
 R = REQUIRED
@@ -18,19 +28,24 @@ def test_fields_derived_from_the_records_are_the_wire_spec_in_table_column_order
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("price", "num", R), ("size", "num", R), ("exchange", "text", ""),
         ("trade_id", "text", ""), ("conditions", "texts", ()), ("source", "text", ""),
-        ("recv_ts", "uint", 0),
+        ("instrument", "text", ""), ("venue", "text", ""), ("tape", "text", ""),
+        ("updates_open_close", "uint", 1), ("updates_high_low", "uint", 1),
+        ("updates_volume", "uint", 1), ("recv_ts", "uint", 0),
     )  # fmt: skip
     assert FIELDS[RecordType.QUOTE] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("bid_price", "num", R), ("bid_size", "num", R), ("ask_price", "num", R),
         ("ask_size", "num", R), ("bid_exchange", "text", ""), ("ask_exchange", "text", ""),
-        ("conditions", "texts", ()), ("source", "text", ""), ("recv_ts", "uint", 0),
+        ("conditions", "texts", ()), ("source", "text", ""), ("instrument", "text", ""),
+        ("bid_venue", "text", ""), ("ask_venue", "text", ""), ("lot_size", "uint", 1),
+        ("recv_ts", "uint", 0),
     )  # fmt: skip
     assert FIELDS[RecordType.BAR] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("interval_s", "uint", R), ("open", "num", R), ("high", "num", R), ("low", "num", R),
         ("close", "num", R), ("volume", "num", R), ("vwap", "num", 0.0),
-        ("trade_count", "uint", 0), ("source", "text", ""), ("recv_ts", "uint", 0),
+        ("trade_count", "uint", 0), ("source", "text", ""), ("instrument", "text", ""),
+        ("recv_ts", "uint", 0),
     )  # fmt: skip
 
 
@@ -66,10 +81,21 @@ GOLDEN = [
 
 
 @pytest.mark.parametrize(("record", "recv_ts", "wire"), GOLDEN)
-def test_json_v1_bytes_are_unchanged(
+def test_json_v1_stays_compatible_with_the_bytes_before_the_codec_package(
     record: Trade | Quote | Bar, recv_ts: int, wire: bytes
 ) -> None:
-    assert encode_value(record, recv_ts) == wire
+    """Fields added since (with defaults, issue 13) only add keys: every key the old bytes had is
+    still there with its value, and the old bytes still load as the same record."""
+    old, new = orjson.loads(wire), orjson.loads(encode_value(record, recv_ts))
+    assert {k: new[k] for k in old} == old
+    defaults = {f.name: f.default for f in fields(type(record))}
+    assert all(new[k] == _plain(defaults[k]) for k in new.keys() - old.keys())
+    kind = record.kind
+    assert checked_row(old, kind) == checked_row(new, kind)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def test_a_new_field_is_one_line_in_the_dataclass() -> None:
