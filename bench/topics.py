@@ -12,7 +12,7 @@ from tickwatch.topics import create_topics
 
 @dataclass(frozen=True)
 class TopicSet:
-    """The four topics a tickwatch worker uses, unique to one scenario run."""
+    """The topics a tickwatch worker uses, unique to one scenario run."""
 
     prefix: str
 
@@ -29,12 +29,16 @@ class TopicSet:
         return f"{self.prefix}.bars"
 
     @property
+    def corrections(self) -> str:
+        return f"{self.prefix}.corrections"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}.dlq"
 
     @property
-    def names(self) -> tuple[str, str, str, str]:
-        return (self.trades, self.quotes, self.bars, self.dlq)
+    def names(self) -> tuple[str, ...]:
+        return (self.trades, self.quotes, self.bars, self.corrections, self.dlq)
 
     def env(self) -> dict[str, str]:
         """The ``TICKWATCH_KAFKA_TOPIC_*`` variables that point a worker at these topics."""
@@ -42,11 +46,12 @@ class TopicSet:
             "TICKWATCH_KAFKA_TOPIC_TRADES": self.trades,
             "TICKWATCH_KAFKA_TOPIC_QUOTES": self.quotes,
             "TICKWATCH_KAFKA_TOPIC_BARS": self.bars,
+            "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": self.corrections,
             "TICKWATCH_KAFKA_TOPIC_DLQ": self.dlq,
         }
 
     def create(self, bootstrap: str, partitions: int) -> None:
-        """Create all four topics (the local broker does not auto-create). Blocks ≤ 30 s."""
+        """Create all the topics (the local broker does not auto-create). Blocks ≤ 30 s."""
         create_topics({"bootstrap.servers": bootstrap}, self.names, partitions)
 
 

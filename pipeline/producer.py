@@ -16,7 +16,16 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline.records import Bar, Payload, Quote, RawMessage, RecordType, Trade, encode_value
+from pipeline.records import (
+    Bar,
+    Payload,
+    Quote,
+    RawMessage,
+    RecordType,
+    Trade,
+    TradeCorrection,
+    encode_value,
+)
 from tickwatch.clients import kafka_config
 from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.deadline import Deadline
@@ -72,8 +81,9 @@ class TickProducer:
         self._clock = clock
         self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
         self._topics = topics
-        self._topic_of = {cls: topics[cls.kind] for cls in (Trade, Quote, Bar)}
-        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in (Trade, Quote, Bar)}
+        classes = [c for c in (Trade, Quote, Bar, TradeCorrection) if c.kind in topics]
+        self._topic_of = {cls: topics[cls.kind] for cls in classes}
+        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in classes}
         self._metrics, self._source = metrics, source
         self._latencies: list[float] = []
         self.delivered = 0

@@ -12,6 +12,7 @@ from pipeline.codec.records import (
     Record,
     RecordType,
     Trade,
+    TradeCorrection,
 )
 from pipeline.codec.wire import encode, encode_value, to_wire
 
@@ -26,6 +27,7 @@ __all__ = [
     "Record",
     "RecordType",
     "Trade",
+    "TradeCorrection",
     "encode",
     "encode_value",
     "to_wire",

@@ -167,6 +167,7 @@ def kafka_settings(kafka_bootstrap: str) -> Iterator[KafkaSettings]:
         topic_trades=f"{prefix}.trades",
         topic_quotes=f"{prefix}.quotes",
         topic_bars=f"{prefix}.bars",
+        topic_corrections=f"{prefix}.corrections",
         topic_dlq=f"{prefix}.dlq",
         partitions=TEST_PARTITIONS,
         consumer_group=_unique("g"),

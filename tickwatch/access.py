@@ -41,7 +41,7 @@ NO_SQL_ACCESS_STORAGE = ("ACCESS_STORAGE_FOR_INSERTION_NOT_FOUND", "ACCESS_STORA
 
 Role = Literal["migrate", "load", "telemetry", "monitor", "grafana"]
 ROLES: tuple[Role, ...] = get_args(Role)
-MARKET_TABLES = ("trades", "quotes", "bars")
+MARKET_TABLES = ("trades", "quotes", "bars", "trade_corrections")  # the loaded tables
 CANDLE_STATE_TABLES = ("candles_1s_state", "candles_1m_state")  # materialized-view targets
 ACTIVITY_TABLES = ("symbol_activity_daily", "symbol_latest")  # per-symbol freshness view targets
 TELEMETRY_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", "pipeline_metrics",

@@ -54,6 +54,7 @@ class KafkaSettings(Section):
     topic_trades: str = "ticks.trades"
     topic_quotes: str = "ticks.quotes"
     topic_bars: str = "ticks.bars"
+    topic_corrections: str = "ticks.corrections"
     topic_dlq: str = "ticks.dlq"
     partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=7)

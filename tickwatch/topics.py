@@ -25,7 +25,12 @@ class TopicAdminError(KernelError):
 
 def record_topic_names(kafka: KafkaSettings) -> dict[str, str]:
     """The Kafka topic each record type (by its wire name) is written to."""
-    return {"trade": kafka.topic_trades, "quote": kafka.topic_quotes, "bar": kafka.topic_bars}
+    return {
+        "trade": kafka.topic_trades,
+        "quote": kafka.topic_quotes,
+        "bar": kafka.topic_bars,
+        "correction": kafka.topic_corrections,
+    }
 
 
 def pipeline_topics(kafka: KafkaSettings) -> list[str]:

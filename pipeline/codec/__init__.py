@@ -28,6 +28,7 @@ from pipeline.codec.records import (
     Record,
     RecordType,
     Trade,
+    TradeCorrection,
 )
 from pipeline.codec.spec import FIELDS
 from pipeline.codec.validate import REASONS, ValidationRules, validate
@@ -46,6 +47,7 @@ __all__ = [
     "Record",
     "RecordType",
     "Trade",
+    "TradeCorrection",
     "ValidationRules",
     "checked_row",
     "decode",

@@ -4,8 +4,9 @@ Wire format (schema version 1): one JSON object per Kafka message, encoded with 
 the symbol (UTF-8) so every symbol keeps its order within its partition. Times are integers in
 microseconds since the Unix epoch, UTC. Every record carries::
 
-    {"v": 1, "type": "trade" | "quote" | "bar", "symbol": "AAPL", "asset_class": "equity",
-     "ts": 1763700000123456, "source": "simulator", "recv_ts": 1763700000123999, ...}
+    {"v": 1, "type": "trade" | "quote" | "bar" | "correction", "symbol": "AAPL",
+     "asset_class": "equity", "ts": 1763700000123456, "source": "simulator",
+     "recv_ts": 1763700000123999, ...}
 
 ``ts`` is the exchange event time (bar start for bars); ``recv_ts`` is when tickwatch's ingest
 worker received the record. Type-specific fields are the dataclass fields below. ``instrument``
@@ -41,6 +42,7 @@ class RecordType(StrEnum):
     TRADE = "trade"
     QUOTE = "quote"
     BAR = "bar"
+    CORRECTION = "correction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,11 @@ class Trade:
     conditions: tuple[str, ...] = ()
     instrument: str = ""  # canonical symbol (pipeline.sources.live.instruments)
     venue: str = ""  # canonical venue: MIC where one exists
+    tape: str = ""  # US equities: the SIP tape (A, B: CTA; C: UTP) the conditions belong to
+    # Eligibility from the conditions (pipeline.sources.conditions), 1 = counts, 0 = does not:
+    updates_open_close: int = 1
+    updates_high_low: int = 1
+    updates_volume: int = 1
     source: str = ""
     recv_ts: int = 0
     kind: ClassVar[RecordType] = RecordType.TRADE
@@ -106,7 +113,43 @@ class Bar:
     kind: ClassVar[RecordType] = RecordType.BAR
 
 
-Record = Trade | Quote | Bar
+@dataclass(frozen=True, slots=True)
+class TradeCorrection:
+    """A vendor's later word on trade ``trade_id`` of ``source``/``symbol`` (issue 13 §4).
+
+    ``action`` is ``correct`` (the trade was reprinted as ``corrected_*``, with its own id and
+    eligibility), ``cancel`` or ``error`` (it never happened). ``ts`` is the event time of the
+    trade it names (Alpaca's ``t``), which places it in its candle buckets. ``price``/``size``/
+    ``conditions`` are the original trade's as the vendor repeats them.
+    """
+
+    symbol: str
+    ts: int
+    action: str
+    trade_id: str
+    price: float
+    size: float
+    asset_class: AssetClass = AssetClass.EQUITY
+    exchange: str = ""
+    conditions: tuple[str, ...] = ()
+    corrected_id: str = ""
+    corrected_price: float = 0.0
+    corrected_size: float = 0.0
+    corrected_conditions: tuple[str, ...] = ()
+    corrected_updates_open_close: int = 1
+    corrected_updates_high_low: int = 1
+    corrected_updates_volume: int = 1
+    tape: str = ""
+    source: str = ""
+    recv_ts: int = 0
+    instrument: str = ""
+    venue: str = ""
+    kind: ClassVar[RecordType] = RecordType.CORRECTION
+
+
+CORRECTION_ACTIONS = ("correct", "cancel", "error")
+
+Record = Trade | Quote | Bar | TradeCorrection
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import dataclasses
 from enum import StrEnum
 from typing import Any, get_type_hints
 
-from pipeline.codec.records import AssetClass, Bar, Quote, RecordType, Trade
+from pipeline.codec.records import AssetClass, Bar, Quote, RecordType, Trade, TradeCorrection
 
 SYMBOL_MAX_LEN = 32
 TEXT_MAX_LEN = 256
@@ -64,6 +64,7 @@ FIELDS: dict[RecordType, Spec] = {
     RecordType.TRADE: spec_of(Trade),
     RecordType.QUOTE: spec_of(Quote),
     RecordType.BAR: spec_of(Bar),
+    RecordType.CORRECTION: spec_of(TradeCorrection),
 }
 
 

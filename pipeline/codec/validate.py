@@ -26,7 +26,7 @@ from typing import Any
 
 from pipeline.codec.decode import checked_row
 from pipeline.codec.fast import typed_row
-from pipeline.codec.records import AssetClass, RecordType
+from pipeline.codec.records import CORRECTION_ACTIONS, AssetClass, RecordType
 from pipeline.codec.spec import FIELDS, SYMBOL_MAX_LEN, index, indexes
 from pipeline.errors import InvalidMessage
 from tickwatch.settings import LoadSettings
@@ -49,6 +49,8 @@ REASONS = (
     "too_old",
     "in_future",
     "out_of_range",
+    "bad_flag",
+    "bad_action",
     "control_character",
     "implausible_price",
     "implausible_size",
@@ -183,7 +185,7 @@ def _at(kind: RecordType, *names: str) -> tuple[int, ...]:
     return tuple(index(kind, name) for name in names)
 
 
-_T, _Q, _B = RecordType.TRADE, RecordType.QUOTE, RecordType.BAR
+_T, _Q, _B, _C = RecordType.TRADE, RecordType.QUOTE, RecordType.BAR, RecordType.CORRECTION
 # Row positions, by field name (FIELDS is derived from the record dataclasses).
 _SYMBOL, _ASSET, _TS = _at(_T, "symbol", "asset_class", "ts")
 _TRADE_PRICES, _TRADE_SIZES = _at(_T, "price"), _at(_T, "size")
@@ -192,14 +194,41 @@ _QUOTE_SIZES = _at(_Q, "bid_size", "ask_size")
 _INTERVAL = index(_B, "interval_s")
 _OHLC = _at(_B, "open", "high", "low", "close")
 _BAR_SIZES = _at(_B, "volume", "vwap")
+_FLAGS = {k: tuple(i for i, (n, _, _) in enumerate(FIELDS[k]) if "updates_" in n) for k in (_T, _C)}
+_ACTION = index(_C, "action")
+_FIX_PRICE, _FIX_SIZES = index(_C, "corrected_price"), _at(_C, "size", "corrected_size")
 # Checked against the sanity bounds (a bar's vwap 0 = not given, else a price).
-_PRICES = {_T: _TRADE_PRICES, _Q: (_BID, _ASK), _B: (*_OHLC, index(_B, "vwap"))}
-_SIZES = {_T: _TRADE_SIZES, _Q: _QUOTE_SIZES, _B: _at(_B, "volume")}
+_PRICES = {
+    _T: _TRADE_PRICES,
+    _Q: (_BID, _ASK),
+    _B: (*_OHLC, index(_B, "vwap")),
+    _C: (index(_C, "price"), _FIX_PRICE),
+}
+_SIZES = {_T: _TRADE_SIZES, _Q: _QUOTE_SIZES, _B: _at(_B, "volume"), _C: _FIX_SIZES}
+
+
+def _flags(row: list[Any], kind: RecordType) -> None:
+    """Eligibility flags (``updates_*``) are 0 or 1: they are multiplied into candle sums."""
+    for i in _FLAGS[kind]:
+        if row[i] not in (0, 1):
+            name = FIELDS[kind][i][0]
+            raise InvalidMessage("bad_flag", f"{name}={row[i]!r} must be 0 or 1")
 
 
 def _check_trade(row: list[Any]) -> None:
     _positive(row, _T, _TRADE_PRICES)
     _non_negative(row, _T, _TRADE_SIZES)
+    _flags(row, _T)
+
+
+def _check_correction(row: list[Any]) -> None:
+    """A correction names its action and, when it reprints the trade, a positive price."""
+    action = row[_ACTION]
+    if action not in CORRECTION_ACTIONS:
+        raise InvalidMessage("bad_action", f"action={action!r} not one of {CORRECTION_ACTIONS}")
+    _positive(row, _C, (index(_C, "price"), _FIX_PRICE) if action == "correct" else _PRICES[_C][:1])
+    _non_negative(row, _C, _FIX_SIZES)
+    _flags(row, _C)
 
 
 def _check_quote(row: list[Any]) -> None:
@@ -224,6 +253,6 @@ def _check_bar(row: list[Any]) -> None:
         )
 
 
-_CHECKS = {_T: _check_trade, _Q: _check_quote, _B: _check_bar}
+_CHECKS = {_T: _check_trade, _Q: _check_quote, _B: _check_bar, _C: _check_correction}
 _TEXT_GET = {kind: _getter(_TEXTS[kind]) for kind in FIELDS}
 _PRICE_GET = {kind: _getter(_PRICES[kind]) for kind in FIELDS}

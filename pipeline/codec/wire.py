@@ -9,14 +9,22 @@ from typing import Any
 
 import orjson
 
-from pipeline.codec.records import SCHEMA_VERSION, Bar, Encoded, Quote, Record, Trade
+from pipeline.codec.records import (
+    SCHEMA_VERSION,
+    Bar,
+    Encoded,
+    Quote,
+    Record,
+    Trade,
+    TradeCorrection,
+)
 
 # Field names and one attrgetter per record type: reading a frozen slots dataclass this way costs
 # ~1 µs, where ``dataclasses.asdict`` (a deep copy) costs ~14 µs and would cap one ingest process
 # near 70k records/s.
 _FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {
     cls: (names, attrgetter(*names))
-    for cls in (Trade, Quote, Bar)
+    for cls in (Trade, Quote, Bar, TradeCorrection)
     for names in [tuple(f.name for f in fields(cls))]
 }
 
@@ -34,6 +42,8 @@ def to_wire(record: Record, recv_ts: int = 0) -> dict[str, Any]:
     body["asset_class"] = record.asset_class.value
     if "conditions" in body:
         body["conditions"] = list(body["conditions"])
+    if "corrected_conditions" in body:
+        body["corrected_conditions"] = list(body["corrected_conditions"])
     if recv_ts and not body["recv_ts"]:
         body["recv_ts"] = recv_ts
     return body

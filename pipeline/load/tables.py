@@ -12,7 +12,12 @@ from typing import Any
 
 from pipeline.codec import FIELDS, SCHEMA_VERSION, RecordType
 
-TABLES = {RecordType.TRADE: "trades", RecordType.QUOTE: "quotes", RecordType.BAR: "bars"}
+TABLES = {
+    RecordType.TRADE: "trades",
+    RecordType.QUOTE: "quotes",
+    RecordType.BAR: "bars",
+    RecordType.CORRECTION: "trade_corrections",
+}
 _RENAMED = {"ts": "event_time", "recv_ts": "received_at"}
 KAFKA_COLUMNS = ("kafka_time", "inserted_at", "kafka_partition", "kafka_offset")
 EVENT_TIME = 2  # index of event_time in every row

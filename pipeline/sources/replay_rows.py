@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.errors import SourceError
-from pipeline.records import AssetClass, Bar, Quote, Record, RecordType, Trade
+from pipeline.records import AssetClass, Bar, Quote, Record, RecordType, Trade, TradeCorrection
 
 RECORD_CLASSES: dict[RecordType, type[Record]] = {
     RecordType.TRADE: Trade,
     RecordType.QUOTE: Quote,
     RecordType.BAR: Bar,
+    RecordType.CORRECTION: TradeCorrection,
 }
 TIME_FIELDS = frozenset({"ts", "recv_ts"})
 
@@ -74,7 +75,7 @@ def _kind(value: Any, default: RecordType | None, where: str) -> RecordType:
         return RecordType(str(value).lower())
     except ValueError:
         raise ReplayError(
-            f"{where}: column 'type' = {value!r}: expected trade, quote or bar"
+            f"{where}: column 'type' = {value!r}: expected trade, quote, bar or correction"
         ) from None
 
 
@@ -121,4 +122,5 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "recv_ts": _time,
     "asset_class": lambda v: AssetClass(str(v).lower()),
     "conditions": _conditions,
+    "corrected_conditions": _conditions,
 }

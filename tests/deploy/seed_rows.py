@@ -383,6 +383,7 @@ SEEDERS: dict[str, Seeder] = {
     "market.trades": trades_and_quotes,
     "market.quotes": trades_and_quotes,
     "market.candles_1s_state": trades_and_quotes,  # filled by the materialized view
+    "market.candles_1s": trades_and_quotes,  # the view over it (and trade_corrections)
     "ops.health_checks": health_checks,
     "ops.alert_events": alert_events,
     "ops.notifications": notifications,

@@ -38,6 +38,7 @@ def env_for(settings: Settings, smtp: Any, state: Path) -> dict[str, str]:
     env.update({
         "TICKWATCH_KAFKA_BOOTSTRAP": k.bootstrap, "TICKWATCH_KAFKA_TOPIC_TRADES": k.topic_trades,
         "TICKWATCH_KAFKA_TOPIC_QUOTES": k.topic_quotes, "TICKWATCH_KAFKA_TOPIC_BARS": k.topic_bars,
+        "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": k.topic_corrections,
         "TICKWATCH_KAFKA_TOPIC_DLQ": k.topic_dlq, "TICKWATCH_KAFKA_PARTITIONS": str(k.partitions),
         "TICKWATCH_KAFKA_CONSUMER_GROUP": k.consumer_group,
         "TICKWATCH_CLICKHOUSE_URL": c.url,

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
+import orjson
 import pytest
 
-from pipeline.codec import FIELDS, AssetClass, Bar, Quote, RecordType, Trade, encode_value
+from pipeline.codec import (
+    FIELDS,
+    AssetClass,
+    Bar,
+    Quote,
+    RecordType,
+    Trade,
+    checked_row,
+    encode_value,
+)
 from pipeline.codec.spec import REQUIRED, spec_of
 
 R = REQUIRED
@@ -18,7 +28,9 @@ def test_fields_derived_from_the_records_are_the_wire_spec_in_table_column_order
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
         ("price", "num", R), ("size", "num", R), ("exchange", "text", ""),
         ("trade_id", "text", ""), ("conditions", "texts", ()), ("instrument", "text", ""),
-        ("venue", "text", ""), ("source", "text", ""), ("recv_ts", "uint", 0),
+        ("venue", "text", ""), ("tape", "text", ""), ("updates_open_close", "uint", 1),
+        ("updates_high_low", "uint", 1), ("updates_volume", "uint", 1),
+        ("source", "text", ""), ("recv_ts", "uint", 0),
     )  # fmt: skip
     assert FIELDS[RecordType.QUOTE] == (
         ("symbol", "symbol", R), ("asset_class", "asset", "equity"), ("ts", "time", R),
@@ -37,9 +49,7 @@ def test_fields_derived_from_the_records_are_the_wire_spec_in_table_column_order
     )  # fmt: skip
 
 
-# Produced by the encoder before the codec package existed: the wire format, byte for byte,
-# plus the canonical instrument/venue fields that schema version 1 gained additively (migration
-# 0010; a producer that omits them stays valid, they take their defaults).
+# Produced by the encoder before the codec package existed: the wire format, byte for byte.
 GOLDEN = [
     (
         Trade("AAPL", 1763700000123456, 228.41, 100.0, exchange="V", trade_id="5298",
@@ -47,7 +57,7 @@ GOLDEN = [
         1763700000124001,
         b'{"symbol":"AAPL","ts":1763700000123456,"price":228.41,"size":100.0,'
         b'"asset_class":"equity","exchange":"V","trade_id":"5298","conditions":["@"],'
-        b'"instrument":"","venue":"","source":"simulator","recv_ts":1763700000124001,"v":1,"type":"trade"}',
+        b'"source":"simulator","recv_ts":1763700000124001,"v":1,"type":"trade"}',
     ),
     (
         Quote("BTC-USD", 1763700000200000, 97012.5, 0.4, 97013.0, 1.2,
@@ -56,8 +66,7 @@ GOLDEN = [
         0,
         b'{"symbol":"BTC-USD","ts":1763700000200000,"bid_price":97012.5,"bid_size":0.4,'
         b'"ask_price":97013.0,"ask_size":1.2,"asset_class":"crypto","bid_exchange":"CBSE",'
-        b'"ask_exchange":"CBSE","conditions":[],"instrument":"","bid_venue":"","ask_venue":"",'
-        b'"lot_size":1,"source":"coinbase",'
+        b'"ask_exchange":"CBSE","conditions":[],"source":"coinbase",'
         b'"recv_ts":1763700000200950,"v":1,"type":"quote"}',
     ),
     (
@@ -66,16 +75,27 @@ GOLDEN = [
         0,
         b'{"symbol":"SPY","ts":1763699940000000,"interval_s":60,"open":601.2,"high":601.9,'
         b'"low":601.0,"close":601.7,"volume":81234.0,"vwap":601.52,"trade_count":512,'
-        b'"asset_class":"etf","instrument":"","source":"alpaca","recv_ts":1763700000310000,"v":1,"type":"bar"}',
+        b'"asset_class":"etf","source":"alpaca","recv_ts":1763700000310000,"v":1,"type":"bar"}',
     ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("record", "recv_ts", "wire"), GOLDEN)
-def test_json_v1_bytes_are_unchanged(
+def test_json_v1_stays_compatible_with_the_bytes_before_the_codec_package(
     record: Trade | Quote | Bar, recv_ts: int, wire: bytes
 ) -> None:
-    assert encode_value(record, recv_ts) == wire
+    """Fields added since (with defaults, issue 13) only add keys: every key the old bytes had is
+    still there with its value, and the old bytes still load as the same record."""
+    old, new = orjson.loads(wire), orjson.loads(encode_value(record, recv_ts))
+    assert {k: new[k] for k in old} == old
+    defaults = {f.name: f.default for f in fields(type(record))}
+    assert all(new[k] == _plain(defaults[k]) for k in new.keys() - old.keys())
+    kind = record.kind
+    assert checked_row(old, kind) == checked_row(new, kind)
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def test_a_new_field_is_one_line_in_the_dataclass() -> None:

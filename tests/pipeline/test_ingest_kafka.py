@@ -122,6 +122,7 @@ def _child_env(kafka: KafkaSettings, tmp_path: Path) -> dict[str, str]:
             "TICKWATCH_KAFKA_TOPIC_TRADES": kafka.topic_trades,
             "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka.topic_quotes,
             "TICKWATCH_KAFKA_TOPIC_BARS": kafka.topic_bars,
+            "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": kafka.topic_corrections,
             "TICKWATCH_KAFKA_PARTITIONS": str(kafka.partitions),
             "TICKWATCH_STACK_STATE_DIR": str(tmp_path / "state"),
             "TICKWATCH_INGEST_RATE": "20000",

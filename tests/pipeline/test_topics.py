@@ -12,18 +12,22 @@ from tickwatch.topics import TopicAdminError, create_pipeline_topics, pipeline_t
 
 
 def test_each_topic_carries_one_record_type() -> None:
-    kafka = KafkaSettings(topic_trades="a", topic_quotes="b", topic_bars="c", topic_dlq="d")
+    kafka = KafkaSettings(
+        topic_trades="a", topic_quotes="b", topic_bars="c", topic_corrections="e", topic_dlq="d"
+    )
     assert record_topics(kafka) == {
         RecordType.TRADE: "a",
         RecordType.QUOTE: "b",
         RecordType.BAR: "c",
+        RecordType.CORRECTION: "e",
     }
     assert record_types(kafka) == {
         "a": RecordType.TRADE,
         "b": RecordType.QUOTE,
         "c": RecordType.BAR,
+        "e": RecordType.CORRECTION,
     }
-    assert pipeline_topics(kafka) == ["a", "b", "c", "d"]
+    assert pipeline_topics(kafka) == ["a", "b", "c", "e", "d"]
 
 
 def test_unreachable_kafka_is_a_clear_error() -> None:

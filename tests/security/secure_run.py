@@ -27,6 +27,7 @@ def secured_kafka(secure: SecureKafka, listener: str) -> KafkaSettings:
         "topic_trades": f"{prefix}.trades",
         "topic_quotes": f"{prefix}.quotes",
         "topic_bars": f"{prefix}.bars",
+        "topic_corrections": f"{prefix}.corrections",
         "topic_dlq": f"{prefix}.dlq",
         "partitions": PARTITIONS,
         "consumer_group": f"{prefix}-load",

@@ -124,6 +124,7 @@ def _up_env(kafka: KafkaSettings, ch: ClickHouseSettings, state_dir: Path) -> di
             "TICKWATCH_KAFKA_TOPIC_TRADES": kafka.topic_trades,
             "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka.topic_quotes,
             "TICKWATCH_KAFKA_TOPIC_BARS": kafka.topic_bars,
+            "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": kafka.topic_corrections,
             "TICKWATCH_KAFKA_TOPIC_DLQ": kafka.topic_dlq,
             "TICKWATCH_KAFKA_PARTITIONS": str(kafka.partitions),
             "TICKWATCH_KAFKA_CONSUMER_GROUP": kafka.consumer_group,

@@ -11,9 +11,10 @@ wrong, and a new connection would get the same answer. 404 (auth timeout), 406 (
 exceeded), 407 (slow client) and 500 (internal error) reconnect after the backoff delay; so does
 a code Alpaca adds later, counted and logged.
 
-Trade corrections (``T=c``) and cancels/errors (``T=x``) arrive with a symbol's trades; they are
-parsed and counted as ``trade_correction_not_stored`` / ``trade_cancel_not_stored`` drops
-(:mod:`~pipeline.sources.live.corrections`), never as ``unknown_type``.
+Trade corrections (``T=c``) and cancels/errors (``T=x``) arrive with a symbol's trades; they
+become :class:`~pipeline.records.TradeCorrection` records
+(:mod:`~pipeline.sources.live.corrections`) produced to the corrections topic, never
+``unknown_type``.
 Alpaca has no sequence numbers; trade ids are per exchange and not contiguous, so there is no
 gap detection for this vendor.
 """
@@ -40,10 +41,7 @@ STOCKS_URL = "wss://stream.data.alpaca.markets/v2/{feed}"
 CRYPTO_URL = "wss://stream.data.alpaca.markets/v1beta3/crypto/us"
 AUTH_FAILURES = frozenset({402, 409})
 FATAL = frozenset({400, 401, 403, 405, 408, 410, 411})
-_ANNOUNCEMENTS = {
-    "c": (corrections.alpaca_correction, corrections.CORRECTION_NOT_STORED),
-    "x": (corrections.alpaca_cancel, corrections.CANCEL_NOT_STORED),
-}
+_ANNOUNCEMENTS = {"c": corrections.alpaca_correction, "x": corrections.alpaca_cancel}
 
 
 class AlpacaSession:
@@ -72,7 +70,7 @@ class AlpacaSession:
                     logger.debug("alpaca: malformed {kind} message: {err}", kind=kind, err=exc)
                     out.drop(MALFORMED)
             elif kind in _ANNOUNCEMENTS:
-                _announcement(msg, out)
+                _announcement(msg, out, recv_us)
             elif kind in ("success", "subscription", "error"):
                 self._control(msg, out)
             else:
@@ -97,17 +95,17 @@ class AlpacaSession:
         return dump_json({"action": "auth", "key": key, "secret": secret})
 
 
-def _announcement(msg: dict[str, object], out: Decoded) -> None:
-    """A correction or cancel: parsed, logged, counted under its own drop reason."""
-    parse, reason = _ANNOUNCEMENTS[str(msg.get("T"))]
+def _announcement(msg: dict[str, object], out: Decoded, recv_us: int) -> None:
+    """A correction or cancel: a record for the corrections topic (malformed: a drop)."""
+    parse = _ANNOUNCEMENTS[str(msg.get("T"))]
     try:
-        announced = parse(msg, alpaca_map.SOURCE)
+        announced = parse(msg, alpaca_map.SOURCE, recv_us)
     except WireError as exc:
         logger.debug("alpaca: malformed {kind} message: {err}", kind=msg.get("T"), err=exc)
         out.drop(MALFORMED)
         return
-    logger.info("alpaca: {reason}: {announced}", reason=reason, announced=announced)
-    out.drop(reason)
+    logger.info("alpaca: trade {action}: {announced}", action=announced.action, announced=announced)
+    out.records.append(announced)
 
 
 def _error(msg: dict[str, object]) -> FatalFeedError | RetryableFeedError:

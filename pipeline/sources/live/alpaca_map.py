@@ -15,10 +15,11 @@ exchange codes (the SIP participant ids), kept as they are in ``exchange``; ``ve
 quote sizes ``bs``/``as`` are round lots of 100 shares ("The Alpaca quote sizes are actually in
 round lots: ... 15 * 100 = 1500 shares", Alpaca staff on forum.alpaca.markets, "Why can I see odd
 lot quotes in SIP feed"): stored as shares with ``lot_size`` 100;
-crypto quote sizes are coin amounts (``lot_size`` 1). The tape ``z`` has no field in
-the records and is not kept. Crypto trades carry the taker side ``tks`` (``B``/``S``), which
-becomes the only condition: the same aggressor-side convention as the Binance and Coinbase
-mappers. Bars (``T=b``) are minute bars starting at ``t``.
+crypto quote sizes are coin amounts (``lot_size`` 1). The tape ``z`` is kept in ``tape``: it
+says whose condition table (CTA for A/B, UTP for C) the codes follow, which decides the trade's
+candle eligibility flags (:mod:`pipeline.sources.conditions`). Crypto trades carry the taker
+side ``tks`` (``B``/``S``), which becomes the only condition: the same aggressor-side convention
+as the Binance and Coinbase mappers. Bars (``T=b``) are minute bars starting at ``t``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.records import AssetClass, Bar, Quote, Record, Trade
+from pipeline.sources.conditions import ALL, alpaca_eligibility
 from pipeline.sources.live.instruments import alpaca_venue, equity, split_pair
 from pipeline.sources.live.wire import get, integer, number, rfc3339_us, strings, text
 
@@ -43,6 +45,8 @@ def trade(msg: Message, recv_us: int, asset: AssetClass) -> Trade:
     """``T=t`` → :class:`Trade`."""
     conditions = strings(msg.get("tks")) if asset is AssetClass.CRYPTO else strings(msg.get("c"))
     symbol, exchange = text(get(msg, "S")), str(msg.get("x", ""))
+    tape = str(msg.get("z", ""))
+    rules = ALL if asset is AssetClass.CRYPTO else alpaca_eligibility(conditions, tape)
     return Trade(
         symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
@@ -56,6 +60,10 @@ def trade(msg: Message, recv_us: int, asset: AssetClass) -> Trade:
         recv_ts=recv_us,
         instrument=instrument(symbol, asset),
         venue=alpaca_venue(exchange),
+        tape=tape,
+        updates_open_close=rules.open_close,
+        updates_high_low=rules.high_low,
+        updates_volume=rules.volume,
     )
 
 

@@ -10,89 +10,81 @@ Shapes (Alpaca's stock stream; the forum answer that documents ``c`` and ``x``):
      "t":"2021-02-22T15:51:44.208Z"}
 
 ``oi``/``op``/``os``/``oc`` are the original trade's id, price, size and conditions, ``ci``..``cc``
-the corrected ones; ``a`` is the cancel's action, ``C`` (cancel) or ``E`` (error).
-
-They are parsed into the typed values below (a malformed one is counted ``malformed``) and then
-counted as dropped with the reasons :data:`CORRECTION_NOT_STORED` / :data:`CANCEL_NOT_STORED`
-and logged with the ids they name: storing them and repairing the affected candles is issue 13
-§4, not built yet. Until then a corrected or cancelled trade stays in ``market.trades`` as it
-was first printed, and the drop counters say how often that happened.
+the corrected ones; ``a`` is the cancel's action, ``C`` (cancel) or ``E`` (error); ``t`` is the
+named trade's time. Both become :class:`~pipeline.records.TradeCorrection` records (action
+``correct`` / ``cancel`` / ``error``), produced to their own topic and stored in
+``market.trade_corrections``; the candle views apply them (``clickhouse/0015_*.sql``). The
+reprinted trade's eligibility comes from its conditions under the tape ``z``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pipeline.records import AssetClass, TradeCorrection
+from pipeline.sources.conditions import alpaca_eligibility
+from pipeline.sources.live.instruments import alpaca_venue, equity
+from pipeline.sources.live.wire import (
+    WireError,
+    get,
+    integer,
+    number,
+    rfc3339_us,
+    strings,
+    text,
+)
 
-from pipeline.sources.live.wire import get, integer, number, rfc3339_us, strings, text
-
-CORRECTION_NOT_STORED = "trade_correction_not_stored"
-CANCEL_NOT_STORED = "trade_cancel_not_stored"
+CANCEL_ACTIONS = {"C": "cancel", "E": "error"}
 Message = dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
-class TradeCorrection:
-    """Trade ``original_id`` on ``exchange`` was reprinted as ``corrected_id`` (price, size)."""
-
-    source: str
-    symbol: str
-    exchange: str
-    ts: int
-    original_id: str
-    original_price: float
-    original_size: float
-    original_conditions: tuple[str, ...]
-    corrected_id: str
-    corrected_price: float
-    corrected_size: float
-    corrected_conditions: tuple[str, ...]
-    tape: str
-
-
-@dataclass(frozen=True, slots=True)
-class TradeCancel:
-    """Trade ``trade_id`` on ``exchange`` was cancelled (``action`` C) or was an error (E)."""
-
-    source: str
-    symbol: str
-    exchange: str
-    ts: int
-    trade_id: str
-    price: float
-    size: float
-    action: str
-    tape: str
-
-
-def alpaca_correction(msg: Message, source: str) -> TradeCorrection:
-    """``T=c`` → :class:`TradeCorrection`; raises ``WireError`` naming a bad field."""
+def alpaca_correction(msg: Message, source: str, recv_us: int = 0) -> TradeCorrection:
+    """``T=c`` → a ``correct`` :class:`TradeCorrection`; raises ``WireError`` naming a bad field."""
+    symbol, exchange, tape = text(get(msg, "S")), str(msg.get("x", "")), str(msg.get("z", ""))
+    corrected = strings(msg.get("cc"))
+    rules = alpaca_eligibility(corrected, tape)
     return TradeCorrection(
-        source=source,
-        symbol=text(get(msg, "S")),
-        exchange=str(msg.get("x", "")),
+        symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
-        original_id=str(integer(get(msg, "oi"))),
-        original_price=number(get(msg, "op")),
-        original_size=number(get(msg, "os")),
-        original_conditions=strings(msg.get("oc")),
+        action="correct",
+        trade_id=str(integer(get(msg, "oi"))),
+        price=number(get(msg, "op")),
+        size=number(get(msg, "os")),
+        asset_class=AssetClass.EQUITY,
+        exchange=exchange,
+        conditions=strings(msg.get("oc")),
         corrected_id=str(integer(get(msg, "ci"))),
         corrected_price=number(get(msg, "cp")),
         corrected_size=number(get(msg, "cs")),
-        corrected_conditions=strings(msg.get("cc")),
-        tape=str(msg.get("z", "")),
+        corrected_conditions=corrected,
+        corrected_updates_open_close=rules.open_close,
+        corrected_updates_high_low=rules.high_low,
+        corrected_updates_volume=rules.volume,
+        tape=tape,
+        source=source,
+        recv_ts=recv_us,
+        instrument=equity(symbol),
+        venue=alpaca_venue(exchange),
     )
 
 
-def alpaca_cancel(msg: Message, source: str) -> TradeCancel:
-    """``T=x`` → :class:`TradeCancel`; raises ``WireError`` naming a bad field."""
-    return TradeCancel(
-        source=source,
-        symbol=text(get(msg, "S")),
-        exchange=str(msg.get("x", "")),
+def alpaca_cancel(msg: Message, source: str, recv_us: int = 0) -> TradeCorrection:
+    """``T=x`` → a ``cancel``/``error`` :class:`TradeCorrection`; raises ``WireError`` naming a
+    bad field (an action other than ``C``/``E`` included)."""
+    symbol, exchange = text(get(msg, "S")), str(msg.get("x", ""))
+    action = text(get(msg, "a"))
+    if action not in CANCEL_ACTIONS:
+        raise WireError(f"field 'a' = {action!r} is not C or E")
+    return TradeCorrection(
+        symbol=symbol,
         ts=rfc3339_us(get(msg, "t")),
+        action=CANCEL_ACTIONS[action],
         trade_id=str(integer(get(msg, "i"))),
         price=number(get(msg, "p")),
         size=number(get(msg, "s")),
-        action=text(get(msg, "a")),
+        asset_class=AssetClass.EQUITY,
+        exchange=exchange,
         tape=str(msg.get("z", "")),
+        source=source,
+        recv_ts=recv_us,
+        instrument=equity(symbol),
+        venue=alpaca_venue(exchange),
     )

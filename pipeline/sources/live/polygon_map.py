@@ -19,9 +19,11 @@ Documented shapes::
 ``t``, ``s`` and ``e`` are epoch milliseconds (→ µs). Exchange ids (``x``, ``bx``, ``ax``) are
 Polygon's integer ids, kept as decimal strings in ``exchange``; ``venue`` is their MIC from
 Polygon's exchanges table (:mod:`~pipeline.sources.live.instruments`). Stock condition codes are
-kept as strings. Crypto trade conditions 1 (sell side) and 2 (buy side) name the aggressor, so
-they become the aggressor-side condition ``S`` / ``B`` that the Binance, Coinbase and Alpaca
-crypto mappers emit; any other crypto code is kept as it is.
+kept as strings and decide the trade's candle eligibility flags (Polygon's condition
+``update_rules``, :mod:`pipeline.sources.conditions`); a stock trade's tape ``z`` (1, 2, 3) is
+kept as ``A``/``B``/``C``. Crypto trade conditions 1 (sell side) and 2 (buy side) name the
+aggressor, so they become the aggressor-side condition ``S`` / ``B`` that the Binance, Coinbase
+and Alpaca crypto mappers emit; any other crypto code is kept as it is.
 
 Stock quote sizes ``bs``/``as`` are "the number of round lot orders ... The normal round lot
 size is 100 shares" (Polygon's quotes reference): they are stored as shares (x 100) with
@@ -38,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.records import AssetClass, Bar, Quote, Record, Trade
+from pipeline.sources.conditions import ALL, polygon_eligibility
 from pipeline.sources.live.instruments import equity, polygon_venue, split_pair
 from pipeline.sources.live.wire import WireError, get, integer, millis_us, number, strings, text
 
@@ -45,6 +48,7 @@ SOURCE = "polygon"
 Message = dict[str, object]
 BAR_SECONDS = {"A": 1, "AM": 60, "XAS": 1, "XA": 60}
 ROUND_LOT = 100  # shares per round lot in stock quote sizes (Polygon's quotes reference)
+TAPES = {"1": "A", "2": "B", "3": "C"}  # Polygon stock trades' z: 1 NYSE, 2 AMEX, 3 Nasdaq
 CRYPTO_SIDE = {"1": "S", "2": "B"}  # Polygon crypto conditions: 1 sellside, 2 buyside
 
 
@@ -70,6 +74,7 @@ def trade(msg: Message, recv_us: int) -> Trade:
     if crypto:
         conditions = tuple(CRYPTO_SIDE.get(c, c) for c in conditions)
     exchange = str(msg.get("x", ""))
+    rules = ALL if crypto else polygon_eligibility(conditions)
     return Trade(
         symbol=symbol_of(msg),
         ts=millis_us(get(msg, "t")),
@@ -83,6 +88,10 @@ def trade(msg: Message, recv_us: int) -> Trade:
         recv_ts=recv_us,
         instrument=instrument_of(msg),
         venue=polygon_venue(exchange, crypto),
+        tape=TAPES.get(str(msg.get("z", "")), ""),
+        updates_open_close=rules.open_close,
+        updates_high_low=rules.high_low,
+        updates_volume=rules.volume,
     )
 
 

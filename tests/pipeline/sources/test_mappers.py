@@ -13,10 +13,22 @@ RECV = 1763700000123456
 def test_alpaca_stock_trade_quote_bar() -> None:
     eq = AssetClass.EQUITY
     assert alpaca_map.trade(alpaca.TRADE, RECV, eq) == Trade(
-        symbol="AAPL", ts=1614009104208000, price=126.55, size=1.0, asset_class=eq,
-        exchange="D", trade_id="96921", conditions=("@", "I"), source="alpaca", recv_ts=RECV,
-        instrument="AAPL", venue="XADF",
-    )  # fmt: skip
+        symbol="AAPL",
+        ts=1614009104208000,
+        price=126.55,
+        size=1.0,
+        asset_class=eq,
+        exchange="D",
+        trade_id="96921",
+        conditions=("@", "I"),
+        source="alpaca",
+        recv_ts=RECV,
+        instrument="AAPL",
+        venue="XADF",
+        tape="C",
+        updates_open_close=0,
+        updates_high_low=0,
+    )  # fmt: skip  (UTP "I", odd lot: volume only)
     # Stock quote sizes are round lots: 1 and 4 lots are 100 and 400 shares.
     assert alpaca_map.quote(alpaca.QUOTE, RECV, eq) == Quote(
         symbol="AMD", ts=1614009105335689, bid_price=87.66, bid_size=100.0, ask_price=87.68,
@@ -42,10 +54,21 @@ def test_alpaca_crypto_trade_keeps_taker_side() -> None:
 
 def test_polygon_stocks() -> None:
     assert polygon_map.trade(polygon.TRADE, RECV) == Trade(
-        symbol="MSFT", ts=1536036818784000, price=114.125, size=100.0, exchange="4",
-        trade_id="12345", conditions=("0", "12"), source="polygon", recv_ts=RECV,
-        instrument="MSFT", venue="XADF",
-    )  # fmt: skip
+        symbol="MSFT",
+        ts=1536036818784000,
+        price=114.125,
+        size=100.0,
+        exchange="4",
+        trade_id="12345",
+        conditions=("0", "12"),
+        source="polygon",
+        recv_ts=RECV,
+        instrument="MSFT",
+        venue="XADF",
+        tape="C",
+        updates_open_close=0,
+        updates_high_low=0,
+    )  # fmt: skip  (Polygon 12, Form T: volume only)
     # bs/as are round lots of 100 shares (Polygon's quotes reference): stored as shares.
     assert polygon_map.quote(polygon.QUOTE, RECV) == Quote(
         symbol="MSFT", ts=1536036818784000, bid_price=114.125, bid_size=10000.0,

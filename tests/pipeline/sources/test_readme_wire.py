@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records import AssetClass, Record, to_wire
-from pipeline.sources.live import alpaca_map, coinbase_map, polygon_map
+from pipeline.sources.live import alpaca_map, coinbase_map, corrections, polygon_map
 
 from .fixtures import alpaca, coinbase, polygon
 
+# Alpaca's documented trade correction (pipeline/sources/live/corrections.py)
+CORRECTION = {"T": "c", "S": "IWM", "x": "D", "oi": 79372207866957, "op": 208.65, "os": 14950,
+              "oc": [" ", "7", "V"], "ci": 79372223926359, "cp": 208.65, "cs": 14950,
+              "cc": [" ", "7", "Z", "V"], "z": "B",
+              "t": "2022-01-20T17:26:08.000760661Z"}  # fmt: skip
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
@@ -37,5 +42,6 @@ def test_readme_wire_examples_match_the_mappers() -> None:
         polygon_map.quote(polygon.QUOTE, 1536036818785102),
         coinbase_map.ticker(coinbase.TICKER, 1666222102062950),
         alpaca_map.bar(alpaca.BAR, 1614021360120000, AssetClass.EQUITY),
+        corrections.alpaca_correction(CORRECTION, alpaca_map.SOURCE, 1642699568100000),
     ]
     assert readme_examples() == [to_wire(record) for record in emitted]

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from pipeline.records import AssetClass
+from pipeline.records import AssetClass, TradeCorrection
 from pipeline.sources.live import instruments
 from pipeline.sources.live.alpaca import AlpacaSession
 from pipeline.sources.live.errors import FatalFeedError, RetryableFeedError
@@ -103,11 +103,22 @@ def alpaca_session() -> AlpacaSession:
     return AlpacaSession(["IWM"], SecretStr("k"), SecretStr("s"), AssetClass.EQUITY)
 
 
-def test_alpaca_corrections_and_cancels_are_named_drops_not_unknown_types() -> None:
+def test_alpaca_corrections_and_cancels_become_records_for_the_corrections_topic() -> None:
     out = alpaca_session().on_frame(orjson.dumps([CORRECTION, CANCEL]), RECV)
-    assert out.records == []
-    assert out.drops == {"trade_correction_not_stored": 1, "trade_cancel_not_stored": 1}
+    assert out.drops == {}
+    fix, cancel = out.records
+    assert isinstance(fix, TradeCorrection) and isinstance(cancel, TradeCorrection)
+    assert (fix.action, fix.trade_id, fix.corrected_id) == ("correct", "79372207866957",
+                                                            "79372223926359")  # fmt: skip
+    assert fix.tape == "B" and fix.corrected_conditions == (" ", "7", "Z", "V")
+    # CTA: 7 (qualified contingent) counts in volume only; Z alone would allow high/low.
+    assert (fix.corrected_updates_open_close, fix.corrected_updates_high_low) == (0, 0)
+    assert fix.corrected_updates_volume == 1 and fix.recv_ts == RECV
+    assert (cancel.action, cancel.trade_id, cancel.price, cancel.tape) == (
+        "cancel", "52983525028174", 125.5, "C")  # fmt: skip
     bad = alpaca_session().on_frame(orjson.dumps([CORRECTION | {"oi": "x"}]), RECV)
+    assert bad.drops == {"malformed": 1}
+    bad = alpaca_session().on_frame(orjson.dumps([CANCEL | {"a": "Q"}]), RECV)
     assert bad.drops == {"malformed": 1}
 
 

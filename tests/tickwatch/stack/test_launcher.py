@@ -22,7 +22,8 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def _topic_names(prefix: str) -> dict[str, str]:
-    return {f"topic_{kind}": f"{prefix}.{kind}" for kind in ("trades", "quotes", "bars", "dlq")}
+    kinds = ("trades", "quotes", "bars", "corrections", "dlq")
+    return {f"topic_{kind}": f"{prefix}.{kind}" for kind in kinds}
 
 
 def _pids(records: dict[str, stackfile.Record]) -> dict[str, int]:

@@ -261,6 +261,7 @@ def test_a_worker_with_only_the_otlp_endpoint_set_delivers_spans_and_logs(
         "TICKWATCH_KAFKA_TOPIC_TRADES": kafka_settings.topic_trades,
         "TICKWATCH_KAFKA_TOPIC_QUOTES": kafka_settings.topic_quotes,
         "TICKWATCH_KAFKA_TOPIC_BARS": kafka_settings.topic_bars,
+        "TICKWATCH_KAFKA_TOPIC_CORRECTIONS": kafka_settings.topic_corrections,
         "TICKWATCH_KAFKA_TOPIC_DLQ": kafka_settings.topic_dlq,
         "TICKWATCH_CLICKHOUSE_URL": ch_settings.url,
         "TICKWATCH_CLICKHOUSE_OPS_DATABASE": ch_settings.ops_database,
