@@ -85,8 +85,12 @@ def decode_poll(
     """Decode and validate ``values`` (one record type) as columns; see the module docstring.
 
     A ``recv_ts`` of 0 (not given) becomes the message's Kafka time, ``kafka_ms``, as
-    :meth:`pipeline.load.tables.ColumnBuffer.append` does on the per-message path.
+    :meth:`pipeline.load.tables.ColumnBuffer.append` does on the per-message path. A record type
+    without vectorised rules (:data:`COLUMNAR_KINDS`; corrections are rare) is left whole to the
+    per-message path (every row -1).
     """
+    if kind not in _RULES:
+        return PollColumns([[] for _ in FIELDS[kind]], [-1] * len(values))
     joined = b"\n".join(values) if None not in values else b"\r"  # type: ignore[arg-type]
     if b"\r" in joined or b"\\u" in joined or joined.count(b"\n") != len(values) - 1:
         clean = [i for i, v in enumerate(values) if v and _plain(v)]
@@ -250,6 +254,7 @@ def _bar_ok(c: dict[str, Any]) -> np.ndarray:
 
 
 _RULES = {RecordType.TRADE: _trade_ok, RecordType.QUOTE: _quote_ok, RecordType.BAR: _bar_ok}
+COLUMNAR_KINDS = frozenset(_RULES)  # the record types decoded as columns
 _PRICES = {
     RecordType.TRADE: ("price",),
     RecordType.QUOTE: ("bid_price", "ask_price"),

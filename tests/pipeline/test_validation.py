@@ -145,9 +145,9 @@ def test_invalid_message_is_rejected_with_its_reason(
     ("kind", "body", "expected"),
     [
         (RecordType.TRADE, TRADE, ["AAPL", "equity", NOW_US, 189.5, 100.0, "V", "", ["@"], "", "",
-                                   "", "", 1, 1, 1, 0]),
+                                   "", 1, 1, 1, "", 0]),
         (RecordType.QUOTE, QUOTE, ["EUR/USD", "equity", NOW_US, 1.0841, 1e6, 1.0842, 2e6, "", "",
-                                   [], "", "", "", "", 1, 0]),
+                                   [], "", "", "", 1, "", 0]),
         (RecordType.BAR, BAR, ["BTC-USD", "equity", NOW_US, 60, 100.0, 110.0, 95.0, 105.0, 12.5,
                                101.0, 42, "", "", 0]),
     ],
