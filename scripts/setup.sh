@@ -59,6 +59,17 @@ fi
 "$VENV/bin/python" -m tickwatch.stack.kafka_broker --fetch-jars --state-dir "$STATE" ||
   die "could not resolve the Kafka jars with Maven (see the messages above)."
 
+# --- The S3 server (gofakes3 from the Go module proxy) for the archive ----------------------
+if [ -x "$STATE/bin/gofakes3" ]; then
+  :
+elif command -v go >/dev/null 2>&1 || apt_install golang-go; then
+  say "building the S3 server (gofakes3) into $STATE/bin"
+  "$VENV/bin/python" -c "from pathlib import Path; from tickwatch.stack.s3_server import ensure_binary; ensure_binary(Path('$STATE/bin'))" ||
+    die "could not build the S3 server with Go (see $STATE/bin/build.log)."
+else
+  say "Go missing: the local S3 server (archive) will not start (apt-get install golang-go)."
+fi
+
 # --- Prometheus + Alertmanager (optional for `make run`, required by the tests) ------------
 missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)

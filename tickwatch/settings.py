@@ -37,6 +37,7 @@ class StackSettings(Section):
     kafka_heap_mb: int = Field(512, ge=128, le=8192)
     start_prometheus: bool = True
     start_smtp: bool = True
+    start_s3: bool = True
     ready_timeout_s: float = Field(90.0, gt=0)
 
 

@@ -14,6 +14,7 @@ request signatures: credentials are exercised against real S3 only.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -50,6 +51,25 @@ def ensure_binary(bin_dir: Path) -> Path:
             f"building {GOFAKES3} failed; log {log}:\n{process.log_tail(log)}"
         )
     return binary
+
+
+def skip_reason(enabled: bool, bin_dir: Path) -> str:
+    """Why the local stack does not start the S3 server (empty: it does)."""
+    if not enabled:
+        return "disabled (stack.start_s3 = false)"
+    if not (bin_dir / "gofakes3").is_file():
+        hint = "" if shutil.which("go") else " (needs Go: apt-get install golang-go)"
+        return f"not built: `make setup` builds it into {bin_dir}{hint}"
+    return ""
+
+
+def answers(endpoint: str, timeout_s: float = 1.0) -> bool:
+    """True when an S3 server answers at ``endpoint`` (any HTTP answer); never raises."""
+    try:
+        httpx.get(endpoint, timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 class S3Server:

@@ -16,7 +16,7 @@ from typing import Any
 from tickwatch.stack.errors import StackError
 
 FILE_NAME = "stack.json"
-COMPONENTS = ("clickhouse", "kafka", "prometheus", "smtp")
+COMPONENTS = ("clickhouse", "kafka", "prometheus", "smtp", "s3")
 
 Record = dict[str, Any]
 
