@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 some day failed (the others went on), 2 bad configuration 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -113,11 +114,20 @@ def run(
     ctx: typer.Context,
     tables: TableOption = None,
     retain: Annotated[bool, typer.Option(help="Drop verified days past retention.")] = True,
+    every: Annotated[
+        float, typer.Option(min=0, help="Run again every N seconds until stopped (0 = once).")
+    ] = 0.0,
 ) -> None:
-    """Archive and verify every closed day, then drop verified days past retention."""
+    """Archive and verify every closed day, then drop verified days past retention.
+
+    With ``--every`` it repeats until SIGTERM/Ctrl-C; stopping mid-day is safe (resumable).
+    """
     specs = _tables(tables)
     with _job(ctx) as job:
         code = _print(job.run(specs, retain=retain))
+        while every > 0:
+            time.sleep(every)
+            code = _print(job.run(specs, retain=retain))
     raise typer.Exit(code)
 
 

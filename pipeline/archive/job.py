@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from loguru import logger
 
-from pipeline.archive.errors import ArchiveError
+from pipeline.archive.errors import ArchiveError, ArchiveUnavailable
 from pipeline.archive.export import DayArchive
 from pipeline.archive.manifest import Manifest, Piece
 from pipeline.archive.retention import Dropped, Retention, hot_days
@@ -57,8 +58,13 @@ class ArchiveJob:
         )  # fmt: skip
 
     def closed_days(self, spec: ArchivedTable) -> list[date]:
+        """Days of ``spec``'s hot table before today (UTC); raises ArchiveUnavailable."""
         today = datetime.fromtimestamp(self.clock.time(), UTC).date()
-        return [d for d in hot_days(self.client, self.market_database, spec.hot_table) if d < today]
+        try:
+            days = hot_days(self.client, self.market_database, spec.hot_table)
+        except (ClickHouseError, OSError) as exc:
+            raise ArchiveUnavailable(f"{spec.name}: listing its days failed: {exc}") from exc
+        return [d for d in days if d < today]
 
     def run(self, tables: list[ArchivedTable] | None = None, *, retain: bool = True) -> RunReport:
         """Archive + verify every closed day of ``tables`` (all by default), then retention."""
