@@ -2,9 +2,9 @@
 
 Why gofakes3 (``github.com/johannesboyne/gofakes3``, pinned :data:`GOFAKES3`): it builds with
 ``go install`` from the Go module proxy into one static binary, keeps its buckets in a bolt file
-(an archive survives a restart of the stack, unlike moto's in-memory server), serves path-style
-and, with ``-hostbucketbase``, virtual-host addressing, and ClickHouse's ``s3()`` table function
-reads and writes it (multipart uploads, ranged GETs, ListObjectsV2 for globs). It does not check
+(an archive survives a restart of the stack, unlike moto's in-memory server), and ClickHouse's
+``s3()`` table function reads and writes it (multipart uploads, ranged GETs, listings for
+globs). It is run path-style (``<bucket>.localhost`` names do not resolve here) and does not check
 request signatures: credentials are exercised against real S3 only.
 
 :func:`ensure_binary` builds the binary once into a directory (cached across runs);
