@@ -118,3 +118,46 @@ def test_retention_keeps_a_day_that_changed_after_its_archive(
     assert job.retention().run(trades) == []  # hot day no longer equals its archive: kept
     rows = _count(ch_client, f"{db}.trades", "event_time", DAY)
     assert job.run(trades).dropped[0].rows == rows  # re-archived, verified, then dropped
+
+
+def test_a_run_stopped_after_export_resumes_with_verification_only(
+    ch_client: Client, ch_settings: ClickHouseSettings, archive_settings: ArchiveSettings
+) -> None:
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    load_sim_day(ch_client, start, 600, rate=5.0)
+    clock = ManualClock(_at(NEXT, 1))
+    job = _job(ch_client, ch_settings, archive_settings, clock)
+    quotes = table("quotes")
+    archive = job.day_archive
+    exported = archive._export(quotes, DAY, archive.hot_stats(quotes, DAY))  # then "killed"
+    assert job.manifest.piece("quotes", DAY) == exported  # status exported, not verified
+    (piece,) = job.run([quotes]).verified
+    assert piece.status == "verified" and piece.stats == exported.stats
+    assert job.manifest.count_events("quotes", DAY, "export") == 1  # not written again
+
+
+def test_a_corrupted_object_is_a_mismatch_and_never_dropped(
+    ch_client: Client, ch_settings: ClickHouseSettings, archive_settings: ArchiveSettings
+) -> None:
+    db = ch_settings.market_database
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    load_sim_day(ch_client, start, 600, rate=5.0)
+    clock = ManualClock(_at(NEXT, 1))
+    job = _job(ch_client, ch_settings, archive_settings, clock)
+    bars = table("bars")
+    (piece,) = job.run([bars]).verified
+    store = job.store
+    ch_client.command(  # overwrite the object with half of the day
+        f"INSERT INTO FUNCTION {store.s3_function('url', 'structure')} "
+        f"SELECT * FROM {db}.bars WHERE toDate(event_time) = {{day:Date}} AND symbol < 'M'",
+        parameters={"url": store.url(piece.object_key), "day": DAY,
+                    "structure": job.day_archive.structure(bars)},
+        settings={"s3_truncate_on_insert": 1},
+    )  # fmt: skip
+    report = job.verify([bars])
+    assert [(t, d) for t, d, _ in report.failed] == [("bars", DAY)]
+    assert "manifest expects" in report.failed[0][2]
+    assert job.manifest.piece("bars", DAY).status == "mismatch"  # type: ignore[union-attr]
+    clock.set(_at(DAY + timedelta(days=40), 1))
+    assert job.retention().run([bars]) == []
+    assert _count(ch_client, f"{db}.bars", "event_time", DAY) == piece.stats.rows
