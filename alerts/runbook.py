@@ -19,6 +19,8 @@ RUNBOOK = {
     "dlq_rate": "Read ops.dead_letters (reason, detail) for the newest rows: bad input from the "
     "source or a validation rule that is too strict.",
     "probe": "The probed endpoint does not answer: check the service behind the URL.",
+    "archive": "Did `tickwatch archive run` run today? Its output names each failed day; "
+    "ops.archive_events and ops.archive_manifest (FINAL) show what was exported and verified.",
 }
 
 DEFAULT = "Open the Grafana dashboard and the detector's log for this check."
