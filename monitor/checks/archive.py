@@ -72,8 +72,9 @@ class ArchiveCheck:
         return {str(table): str(status) for table, status in rows}
 
     def _had_rows(self, spec: ArchivedTable, day: date) -> bool:
+        # the hot table, not the candle views: no aggregation, one partition read
         rows = self._ch.rows(
-            f"SELECT count() > 0 FROM {self._market}.{spec.source} WHERE {spec.day_filter()}",
+            f"SELECT count() > 0 FROM {self._market}.{spec.hot_table} WHERE {spec.day_filter()}",
             {"day": day},
         )
         return bool(rows and rows[0][0])

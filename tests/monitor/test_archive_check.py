@@ -31,7 +31,7 @@ def _fake(states: dict[str, str], with_rows: set[str]) -> FakeClickHouse:
         assert params["day"] == YESTERDAY
         if "archive_manifest" in sql:
             return list(states.items())
-        return [[any(f".{name} " in sql for name in with_rows)]]
+        return [[any(f".{name} " in sql or f".{name}_state " in sql for name in with_rows)]]
 
     return FakeClickHouse(answer)
 
