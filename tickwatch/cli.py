@@ -129,11 +129,13 @@ def incident(
 
 def _register_sub_apps() -> None:
     from alerts.cli import silence_app
+    from pipeline.archive.cli import archive_app
     from tickwatch.stack.cli import mail_app, stack_app
 
     app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
     app.add_typer(mail_app, name="mail", help="Read the mail the local SMTP server received.")
     app.add_typer(silence_app, name="silence", help="Silence alerts for a while.")
+    app.add_typer(archive_app, name="archive", help="Archive closed days to Parquet on S3.")
 
 
 def main() -> None:

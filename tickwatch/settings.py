@@ -37,6 +37,7 @@ class StackSettings(Section):
     kafka_heap_mb: int = Field(512, ge=128, le=8192)
     start_prometheus: bool = True
     start_smtp: bool = True
+    start_s3: bool = True
     ready_timeout_s: float = Field(90.0, gt=0)
 
 
@@ -409,6 +410,31 @@ class SourceCredentials(Section):
     reconnect_max_s: float = Field(60.0, gt=0)
 
 
+class ArchiveSettings(Section):
+    """The Parquet archive on S3-compatible storage (``tickwatch archive``).
+
+    ``endpoint`` empty = the local stack's S3 server (``tickwatch stack up``); otherwise e.g.
+    ``https://s3.eu-west-1.amazonaws.com`` or ``https://storage.googleapis.com`` (GCS's S3
+    interoperability). ``addressing_style`` ``path`` puts the bucket in the path
+    (``<endpoint>/<bucket>/<key>``), ``virtual`` in the host name (``<bucket>.<endpoint host>``).
+    Credentials: these settings (environment), else ``secrets_file`` (TOML with
+    ``access_key_id`` / ``secret_access_key``); both empty = unsigned requests. Hot-table
+    retention keeps ``clickhouse.ticks_ttl_days`` days and drops only verified days.
+    """
+
+    endpoint: str = Field("", pattern=r"^(https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
+    bucket: str = Field("tickwatch-archive", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = Field("", pattern=r"^([A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*)?$")
+    addressing_style: Literal["path", "virtual"] = "path"
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    secrets_file: Path | None = None
+    restore_hold_days: int = Field(7, ge=0, le=3650)
+    check_enabled: bool = False
+    check_hour_utc: int = Field(6, ge=0, le=23)
+    check_interval_s: float = Field(300.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All of tickwatch's configuration. Build it with :func:`load_settings`."""
 
@@ -435,6 +461,7 @@ class Settings(BaseSettings):
     status: StatusSettings = StatusSettings()
     sources: SourceCredentials = SourceCredentials()
     otel: OtelSettings = OtelSettings()
+    archive: ArchiveSettings = ArchiveSettings()
 
     @classmethod
     def settings_customise_sources(

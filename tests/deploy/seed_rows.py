@@ -379,6 +379,24 @@ def heartbeats(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
     return _insert(client, f"{ch.ops_database}.heartbeats", columns, rows)
 
 
+def archive_manifest(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
+    """A week of archived days per table, as ``tickwatch archive run`` records them (the last
+    day of quotes read back different)."""
+    rows: list[list[Any]] = []
+    for back in range(1, 8):
+        day = (now - timedelta(days=back)).date()
+        for table in ("trades", "quotes", "bars", "candles_1s", "candles_1m"):
+            status = "mismatch" if (table, back) == ("quotes", 1) else "verified"
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            key = f"{table}/date={day.isoformat()}/part-0.parquet"
+            rows.append([table, day, 0, key, 50_000 * back, 2_000_000 * back, start,
+                         start + timedelta(hours=23, minutes=59), 1234567 + back, status, "",
+                         now - timedelta(days=back - 1, hours=18)])  # fmt: skip
+    columns = ["table", "day", "part", "object_key", "rows", "bytes", "min_time", "max_time",
+               "checksum", "status", "detail", "updated_at"]  # fmt: skip
+    return _insert(client, f"{ch.ops_database}.archive_manifest", columns, rows)
+
+
 SEEDERS: dict[str, Seeder] = {
     "market.trades": trades_and_quotes,
     "market.quotes": trades_and_quotes,
@@ -390,6 +408,7 @@ SEEDERS: dict[str, Seeder] = {
     "ops.otel_traces": spans,
     "ops.otel_logs": logs,
     "ops.heartbeats": heartbeats,
+    "ops.archive_manifest": archive_manifest,
 }
 """Table a dashboard query reads -> the writer that adds realistic rows to it."""
 
