@@ -40,6 +40,9 @@ def _root(
     except ConfigError as exc:
         err.print(f"[red]tickwatch: {exc}[/red]")
         raise typer.Exit(2) from None
+    from tickwatch.endpoints import LOCAL_ADDRESSES_KEY
+
+    ctx.meta[LOCAL_ADDRESSES_KEY] = _local(ctx)  # for the sub-command groups in the packages
 
 
 def _local(ctx: typer.Context) -> LocalAddresses:

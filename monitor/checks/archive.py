@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from tickwatch.archived_tables import TABLES, ArchivedTable
 from tickwatch.chhandle import ClickHouseHandle
-from tickwatch.types import CheckResult, Status
-from pipeline.archive.tables import TABLES, ArchivedTable
 from tickwatch.clock import WallClock
+from tickwatch.types import CheckResult, Status
 
 
 class ArchiveCheck:

@@ -26,9 +26,13 @@ from pipeline.archive.tables import TABLES, ArchivedTable, table
 from pipeline.archive.views import create_views
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
-from tickwatch.endpoints import EndpointError, resolve_endpoints
+from tickwatch.endpoints import (
+    LOCAL_ADDRESSES_KEY,
+    EndpointError,
+    LocalAddresses,
+    resolve_endpoints,
+)
 from tickwatch.settings import Settings
-from tickwatch.stack import stackfile
 
 archive_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 out = Console()
@@ -38,20 +42,21 @@ TableOption = Annotated[
 ]
 
 
-def s3_endpoint(settings: Settings) -> str:
+def s3_endpoint(settings: Settings, local: LocalAddresses | None = None) -> str:
     """``archive.endpoint``, else the running local stack's S3 server, else empty."""
-    if settings.archive.endpoint:
+    if settings.archive.endpoint or local is None:
         return settings.archive.endpoint
-    record = stackfile.read(settings.stack.state_dir.resolve()).get("s3", {})
+    record = local.read().get("s3", {})
     return str(record.get("endpoint") or "") if record.get("pid") else ""
 
 
-def build_job(settings: Settings) -> ArchiveJob:
+def build_job(settings: Settings, local: LocalAddresses | None = None) -> ArchiveJob:
     """The job for these settings; raises ArchiveConfigError / EndpointError /
-    ArchiveUnavailable (ClickHouse does not answer)."""
+    ArchiveUnavailable (ClickHouse does not answer). ``local`` is the local stack's records
+    (given by the composition root) for addresses the settings leave empty."""
     ch = settings.clickhouse
-    url = resolve_endpoints(settings, require=("clickhouse",)).clickhouse_url
-    store = object_store(settings.archive, s3_endpoint(settings))
+    url = resolve_endpoints(settings, require=("clickhouse",), local=local).clickhouse_url
+    store = object_store(settings.archive, s3_endpoint(settings, local))
     try:
         client = clickhouse_client(ch, url)
     except (OperationalError, DatabaseError) as exc:
@@ -67,8 +72,9 @@ def build_job(settings: Settings) -> ArchiveJob:
 def _job(ctx: typer.Context) -> Iterator[ArchiveJob]:
     settings = ctx.obj
     assert isinstance(settings, Settings)
+    local = ctx.meta.get(LOCAL_ADDRESSES_KEY)
     try:
-        job = build_job(settings)
+        job = build_job(settings, local if isinstance(local, LocalAddresses) else None)
     except (ArchiveConfigError, EndpointError) as exc:
         err.print(f"[red]tickwatch archive: {exc}[/red]")
         raise typer.Exit(2) from None

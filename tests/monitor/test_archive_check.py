@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from tickwatch.chhandle import ClickHouseHandle
 from monitor.checks.archive import ArchiveCheck
 from monitor.errors import CheckUnavailable
-from tickwatch.types import Status
 from pipeline.archive.manifest import DayStats, Manifest, Piece
 from tests.monitor.monitor_fakes import FakeClickHouse
+from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clients import clickhouse_client
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings
+from tickwatch.types import Status
 
 YESTERDAY = date(2026, 11, 2)
 
