@@ -40,7 +40,9 @@ class FixtureBar:
 def minute_bars(start_ms: int, count: int) -> list[FixtureBar]:
     """``count`` consecutive 1-minute bars from ``start_ms``."""
     return [
-        FixtureBar(start_ms + i * MINUTE_MS, 100 + i % 7, 101 + i % 7, 99 + i % 7, 100.5, 10 + i, 3)
+        FixtureBar(
+            start_ms + i * MINUTE_MS, 100 + i % 7, 101 + i % 7, 99 + i % 7, 100 + i % 7, 10 + i, 3
+        )
         for i in range(count)
     ]
 
