@@ -158,7 +158,7 @@ def committed_messages(bootstrap: str, topic: str) -> int:
             if error is None:
                 seen += 1
             elif error.code() == KafkaError._PARTITION_EOF:
-                ended.add(message.partition())
+                ended.add(int(message.partition() or 0))
     finally:
         consumer.close()
     return seen
