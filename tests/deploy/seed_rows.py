@@ -397,6 +397,21 @@ def archive_manifest(client: Client, ch: ClickHouseSettings, now: datetime) -> i
     return _insert(client, f"{ch.ops_database}.archive_manifest", columns, rows)
 
 
+def backfill_watermarks(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
+    """Marks as ``tickwatch backfill`` leaves them: two symbols, one run resumed after a kill
+    (two spans), one finished."""
+    start = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=30)
+    rows: list[list[Any]] = []
+    for n, (symbol, spans) in enumerate((("AAPL", 2), ("MSFT", 1))):
+        for span in range(spans):
+            lo = start + timedelta(days=10 * span)
+            rows.append(["polygon", symbol, 60, lo, lo + timedelta(days=9, hours=20), 3900 + n,
+                         f"run{span}", now - timedelta(hours=span)])  # fmt: skip
+    columns = ["source", "symbol", "interval_s", "range_start", "watermark", "bars", "run_id",
+               "updated_at"]  # fmt: skip
+    return _insert(client, f"{ch.ops_database}.backfill_watermarks", columns, rows)
+
+
 SEEDERS: dict[str, Seeder] = {
     "market.trades": trades_and_quotes,
     "market.quotes": trades_and_quotes,
@@ -409,6 +424,7 @@ SEEDERS: dict[str, Seeder] = {
     "ops.otel_logs": logs,
     "ops.heartbeats": heartbeats,
     "ops.archive_manifest": archive_manifest,
+    "ops.backfill_watermarks": backfill_watermarks,
 }
 """Table a dashboard query reads -> the writer that adds realistic rows to it."""
 
