@@ -114,7 +114,11 @@ def _build(
     b, kafka = settings.backfill, settings.kafka
     http = stack.enter_context(httpx.Client(timeout=b.request_timeout_s))
     bars = bar_source(settings, source, http)
-    client = clickhouse_client(settings.clickhouse.as_role("load"), ends.clickhouse_url)
+    try:
+        client = clickhouse_client(settings.clickhouse.as_role("load"), ends.clickhouse_url)
+    except ClickHouseError as exc:
+        url = ends.clickhouse_url
+        raise BackfillError(f"ClickHouse at {url} is not reachable: {exc}") from None
     stack.callback(client.close)
     consumer_conf = kafka_config(kafka, ends.kafka_bootstrap)
     ensure_topic(consumer_conf, b.topic_ledger, kafka.replication_factor)

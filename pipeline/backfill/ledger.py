@@ -57,10 +57,14 @@ def mark_value(mark: Mark, run_id: str, now_us: int) -> bytes:
 
 
 def ensure_topic(config: dict[str, Any], topic: str, replication_factor: int) -> None:
-    """Create the compacted, one-partition ledger topic unless it exists."""
+    """Create the compacted, one-partition ledger topic unless it exists; raises LedgerError
+    when Kafka does not answer within 10 s."""
     admin = AdminClient(config)
-    if topic in admin.list_topics(timeout=10).topics:
-        return
+    try:
+        if topic in admin.list_topics(timeout=10).topics:
+            return
+    except KafkaException as exc:
+        raise LedgerError(f"Kafka at {config.get('bootstrap.servers')}: {exc}") from None
     spec = NewTopic(topic, 1, replication_factor, config={"cleanup.policy": "compact"})
     try:
         admin.create_topics([spec])[topic].result(30)
