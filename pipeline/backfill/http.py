@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -24,6 +25,14 @@ from tickwatch.clock import WallClock
 
 Sleep = Callable[[float], None]
 QUOTE_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Transient:
+    """A failure worth retrying: what went wrong, and how long the server asked us to wait."""
+
+    problem: str
+    retry_after_s: float = 0.0
 
 
 class JsonGetter:
@@ -50,49 +59,48 @@ class JsonGetter:
 
     def get(self, url: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         """The JSON object at ``url``; raises VendorResponseError / VendorUnavailable."""
-        request = httpx.Request("GET", url, params=params)
-        name = f"GET {request.url}"
+        name = f"GET {httpx.Request('GET', url, params=params).url}"
         attempts = Attempts(self._backoff)
         while True:
-            problem, wait = self._attempt(url, params, name)
-            if problem is None:
-                body: dict[str, Any] = wait  # the decoded object
-                return body
+            outcome = self._attempt(url, params, name)
+            if not isinstance(outcome, Transient):
+                return outcome
             if attempts.attempt >= self._max:
-                raise VendorUnavailable(name, f"{problem}; gave up after {self._max} retries")
-            delay = max(float(wait or 0.0), attempts.next_delay())
+                raise VendorUnavailable(
+                    name, f"{outcome.problem}; gave up after {self._max} retries"
+                )
+            delay = max(outcome.retry_after_s, attempts.next_delay())
             self.retried += 1
-            logger.warning("{}: {}; retrying in {:.1f} s", name, problem, delay)
+            logger.warning("{}: {}; retrying in {:.1f} s", name, outcome.problem, delay)
             self._sleep(delay)
 
     def _attempt(
         self, url: str, params: Mapping[str, str | int] | None, name: str
-    ) -> tuple[str | None, Any]:
-        """(None, body) on success, else (the transient problem, Retry-After seconds or None)."""
+    ) -> dict[str, Any] | Transient:
+        """The decoded body, or the transient problem; raises VendorResponseError."""
         try:
             response = self._client.get(url, params=params, headers=self._headers)
         except httpx.TransportError as exc:
-            return f"{type(exc).__name__}: {exc}", None
+            return Transient(f"{type(exc).__name__}: {exc}")
         status = response.status_code
         if status == 429:
             self.rate_limited += 1
-            return "HTTP 429 Too Many Requests", self._retry_after(response)
+            return Transient("HTTP 429 Too Many Requests", self._retry_after(response))
         if status >= 500:
-            return f"HTTP {status}", self._retry_after(response)
+            return Transient(f"HTTP {status}", self._retry_after(response))
         if status >= 400:
             raise VendorResponseError(name, f"HTTP {status}: {quote(response.text)}")
-        return None, decode_object(response.content, name)
+        return decode_object(response.content, name)
 
-    def _retry_after(self, response: httpx.Response) -> float | None:
+    def _retry_after(self, response: httpx.Response) -> float:
+        """``Retry-After`` in seconds (a number or an HTTP date); 0 when absent or unreadable."""
         value = response.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
         if value.isdigit():
             return float(value)
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - self._clock.time())
-        except (TypeError, ValueError):
-            return None
+        except (TypeError, ValueError, IndexError):
+            return 0.0
 
 
 def decode_object(content: bytes, name: str) -> dict[str, Any]:

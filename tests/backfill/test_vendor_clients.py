@@ -4,6 +4,7 @@ pagination, 429 + Retry-After with the kernel backoff, malformed pages, refused 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import httpx
 import pytest
@@ -88,6 +89,22 @@ def test_429_waits_retry_after_or_the_backoff_then_continues(  # type: ignore[no
     assert len(all_bars(source)) == 390
     assert sleeps == [2.0, 2.0]  # Retry-After beats the backoff's 0.5 s and 1 s
     assert source._get.rate_limited == 2
+
+
+def test_retry_after_as_an_http_date_is_waited_for(
+    server: VendorFixture, behaviour: Behaviour
+) -> None:
+    clock = ManualClock()
+    behaviour.rate_limit_requests = {1}
+    behaviour.retry_after = formatdate(clock.time() + 7, usegmt=True)
+    sleeps: list[float] = []
+    headers = {"Authorization": f"Bearer {POLYGON_KEY}"}
+    get = JsonGetter(
+        httpx.Client(timeout=10), Backoff(0.5, 4.0), 3, sleep=sleeps.append, clock=clock,
+        headers=headers,
+    )  # fmt: skip
+    assert len(all_bars(PolygonBars(get, server.url, 50_000))) == 390
+    assert sleeps == [pytest.approx(7.0, abs=1.0)]
 
 
 def test_rate_limit_that_never_ends_is_unavailable_naming_the_request(
