@@ -22,6 +22,8 @@ RUNBOOK = {
     "offset outside the log (retention, a recreated topic, a broker that lost its tail) was "
     "re-read or skipped from auto.offset.reset; compare the partition's rows with the source.",
     "probe": "The probed endpoint does not answer: check the service behind the URL.",
+    "archive": "Did `tickwatch archive run` run today? Its output names each failed day; "
+    "ops.archive_events and ops.archive_manifest (FINAL) show what was exported and verified.",
 }
 
 DEFAULT = "Open the Grafana dashboard and the detector's log for this check."

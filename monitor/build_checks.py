@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from monitor.checks.archive import ArchiveCheck
 from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.freshness_grade import Limits
@@ -103,6 +104,18 @@ def build_checks(
             clock=clock,
         ),
     ]
+    if settings.archive.check_enabled:
+        a = settings.archive
+        checks.append(
+            ArchiveCheck(
+                ch,
+                market,
+                ops,
+                due_hour_utc=a.check_hour_utc,
+                interval_s=a.check_interval_s,
+                clock=clock,
+            )
+        )
     if urls := parse_probe_urls(m.probe_urls):
         checks.append(
             ProbeCheck(

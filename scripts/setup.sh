@@ -70,6 +70,17 @@ if command -v go >/dev/null 2>&1; then
     say "could not build the test collector (ocb needs Go >= 1.25; see above): the OTLP tests will fail."
 fi
 
+# --- The S3 server (gofakes3 from the Go module proxy) for the archive ----------------------
+if [ -x "$STATE/bin/gofakes3" ]; then
+  :
+elif command -v go >/dev/null 2>&1 || apt_install golang-go; then
+  say "building the S3 server (gofakes3) into $STATE/bin"
+  "$VENV/bin/python" -c "from pathlib import Path; from tickwatch.stack.s3_server import ensure_binary; ensure_binary(Path('$STATE/bin'))" ||
+    die "could not build the S3 server with Go (see $STATE/bin/build.log)."
+else
+  say "Go missing: the local S3 server (archive) will not start (apt-get install golang-go)."
+fi
+
 # --- Prometheus + Alertmanager (optional for `make run`, required by the tests) ------------
 missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)

@@ -28,6 +28,7 @@ import pytest
 from clickhouse_connect.driver.client import Client as ClickHouseClient
 
 from tickwatch.settings import (
+    ArchiveSettings,
     ClickHouseSettings,
     KafkaSettings,
     Settings,
@@ -38,6 +39,8 @@ pytest_plugins = ["pytester"]  # tests of the harness run inner pytest sessions
 
 KAFKA_ENV = "TICKWATCH_TEST_KAFKA_BOOTSTRAP"
 CLICKHOUSE_ENV = "TICKWATCH_TEST_CLICKHOUSE_URL"
+S3_ENV = "TICKWATCH_TEST_S3_ENDPOINT"
+S3_BUCKET = "tickwatch-test"
 READY_TIMEOUT_S = 180.0
 TEST_PARTITIONS = 3
 PROMETHEUS_HINT = (
@@ -56,7 +59,7 @@ def _guard(address: str, marker: str) -> None:
         _GUARDED_PORTS[parsed.port] = marker
 
 
-for _variable, _marker in ((KAFKA_ENV, "kafka"), (CLICKHOUSE_ENV, "clickhouse")):
+for _variable, _marker in ((KAFKA_ENV, "kafka"), (CLICKHOUSE_ENV, "clickhouse"), (S3_ENV, "s3")):
     if os.environ.get(_variable):
         _guard(os.environ[_variable], _marker)
 
@@ -115,6 +118,30 @@ def clickhouse_url(harness_dir: Path) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint(harness_dir: Path) -> Iterator[str]:
+    """Endpoint of the session's S3 server (gofakes3, bucket ``S3_BUCKET``), or from env.
+
+    The binary is built once with ``go install`` into a cache shared by runs
+    (``TICKWATCH_TEST_S3_BIN`` overrides the directory).
+    """
+    external = os.environ.get(S3_ENV, "")
+    if external:
+        yield external
+        return
+    from tickwatch.stack.s3_server import S3Server, ensure_binary
+
+    cache = Path(tempfile.gettempdir()) / "tickwatch-s3-bin"
+    binary = ensure_binary(Path(os.environ.get("TICKWATCH_TEST_S3_BIN", str(cache))))
+    server = S3Server(binary, harness_dir / "s3", S3_BUCKET, ready_timeout_s=READY_TIMEOUT_S)
+    server.start()
+    _guard(server.endpoint, "s3")
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------ per-test isolation
 
 
@@ -151,6 +178,12 @@ def ch_client(ch_settings: ClickHouseSettings) -> Iterator[ClickHouseClient]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def archive_settings(s3_endpoint: str) -> ArchiveSettings:
+    """Archive settings on the session's S3 server with this test's own key prefix."""
+    return ArchiveSettings(endpoint=s3_endpoint, bucket=S3_BUCKET, prefix=_unique("archive"))
 
 
 @pytest.fixture
@@ -266,12 +299,12 @@ def prometheus_binary() -> Path:
 def _real_service_guard(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Fail an unmarked test that connects to the harness's Kafka or ClickHouse ports.
+    """Fail an unmarked test that connects to the harness's Kafka, ClickHouse or S3 ports.
 
     Python sockets (HTTP clients) are checked at ``connect``; librdkafka connects from C, so
     Kafka clients built in Python are checked on their ``bootstrap.servers`` instead.
     """
-    allowed = {m for m in ("kafka", "clickhouse") if request.node.get_closest_marker(m)}
+    allowed = {m for m in ("kafka", "clickhouse", "s3") if request.node.get_closest_marker(m)}
     violations: list[str] = []
 
     def check(port: int | None, what: str) -> None:

@@ -85,6 +85,9 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
             *(f"SELECT ON {market}.{t}" for t in (*MARKET_TABLES, "symbol_activity_daily")),
             f"INSERT ON {ops}.dead_letters",
             f"INSERT ON {ops}.pipeline_events",
+            # tickwatch backfill runs as the load role: it mirrors its watermarks here
+            f"INSERT ON {ops}.backfill_watermarks",
+            f"SELECT ON {ops}.backfill_watermarks",
         )
     if role == "telemetry":
         writes = tuple(f"INSERT ON {ops}.{t}" for t in TELEMETRY_TABLES)

@@ -40,6 +40,9 @@ def _root(
     except ConfigError as exc:
         err.print(f"[red]tickwatch: {exc}[/red]")
         raise typer.Exit(2) from None
+    from tickwatch.endpoints import LOCAL_ADDRESSES_KEY
+
+    ctx.meta[LOCAL_ADDRESSES_KEY] = _local(ctx)  # for the sub-command groups in the packages
 
 
 def _local(ctx: typer.Context) -> LocalAddresses:
@@ -127,13 +130,77 @@ def incident(
     )
 
 
+SymbolsOption = Annotated[str, typer.Option("--symbols", help="Comma-separated, e.g. AAPL,MSFT.")]
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [s.strip() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise typer.BadParameter("--symbols: give at least one symbol")
+    return symbols
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    *,
+    source: Annotated[str, typer.Option(help="polygon, alpaca or replay.")],
+    symbols: SymbolsOption,
+    first: Annotated[str, typer.Option("--from", help="YYYY-MM-DD or ISO date-time (UTC).")],
+    last: Annotated[str, typer.Option("--to", help="YYYY-MM-DD (inclusive) or date-time.")],
+    interval: Annotated[str, typer.Option(help="1m or 1d.")] = "1m",
+) -> None:
+    """Load historical bars through Kafka, exactly once, continuing from the watermark."""
+    from pipeline.backfill.cli import run_backfill
+    from pipeline.backfill.errors import BackfillConfigError
+    from pipeline.backfill.interval import span
+
+    try:
+        window = span(first, last)
+    except BackfillConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    code = run_backfill(
+        _settings(ctx), _local(ctx), source=source, symbols=_symbols(symbols), spans=[window],
+        interval=interval,
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
+@app.command()
+def gaps(
+    ctx: typer.Context,
+    *,
+    symbols: SymbolsOption,
+    first: Annotated[str, typer.Option("--from", help="YYYY-MM-DD or ISO date-time (UTC).")],
+    last: Annotated[str, typer.Option("--to", help="YYYY-MM-DD (inclusive) or date-time.")],
+    asset_class: Annotated[str, typer.Option(help="Whose trading hours: equity, etf...")] = (
+        "equity"
+    ),
+    fill: Annotated[bool, typer.Option("--backfill", help="Backfill the gaps found.")] = False,
+    source: Annotated[
+        str | None, typer.Option(help="Source for --backfill (default backfill.gaps_source).")
+    ] = None,
+) -> None:
+    """List open-market minutes without a 1-minute bar; --backfill fills them."""
+    from pipeline.backfill.cli import run_gaps
+
+    settings = _settings(ctx)
+    code = run_gaps(
+        settings, _local(ctx), _symbols(symbols), first, last, asset_class=asset_class,
+        backfill=fill, source=source or settings.backfill.gaps_source,
+    )  # fmt: skip
+    raise typer.Exit(code)
+
+
 def _register_sub_apps() -> None:
     from alerts.cli import silence_app
+    from pipeline.archive.cli import archive_app
     from tickwatch.stack.cli import mail_app, stack_app
 
     app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
     app.add_typer(mail_app, name="mail", help="Read the mail the local SMTP server received.")
     app.add_typer(silence_app, name="silence", help="Silence alerts for a while.")
+    app.add_typer(archive_app, name="archive", help="Archive closed days to Parquet on S3.")
 
 
 def main() -> None:

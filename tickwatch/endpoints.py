@@ -29,6 +29,11 @@ _SETTING_HINT = {
 }
 
 
+LOCAL_ADDRESSES_KEY = "tickwatch.local_addresses"
+"""Where the composition root leaves the :class:`LocalAddresses` in a click context's ``meta``
+for sub-command groups (``tickwatch archive``, ``tickwatch backfill``) that live in the packages."""
+
+
 class EndpointError(KernelConfigError):
     """A required service has no address: neither configured nor started by the local stack."""
 

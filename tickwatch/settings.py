@@ -37,6 +37,7 @@ class StackSettings(Section):
     kafka_heap_mb: int = Field(512, ge=128, le=8192)
     start_prometheus: bool = True
     start_smtp: bool = True
+    start_s3: bool = True
     ready_timeout_s: float = Field(90.0, gt=0)
 
 
@@ -169,6 +170,7 @@ class LoadSettings(Section):
     max_pending_rows: int = Field(500_000, ge=1)
     poll_batch: int = Field(5_000, ge=1, le=1_000_000)
     max_past_s: float = Field(7 * 86400.0, gt=0)
+    bar_max_past_s: float = Field(20 * 365 * 86400.0, gt=0)  # backfilled history is old
     max_future_s: float = Field(300.0, gt=0)
     symbol_pattern: str = r"^[A-Z0-9][A-Z0-9.\-/:_=^]{0,31}$"
     retry_initial_s: float = Field(0.5, gt=0)
@@ -413,6 +415,54 @@ class SourceCredentials(Section):
     reconnect_max_s: float = Field(60.0, gt=0)
 
 
+class ArchiveSettings(Section):
+    """The Parquet archive on S3-compatible storage (``tickwatch archive``).
+
+    ``endpoint`` empty = the local stack's S3 server (``tickwatch stack up``); otherwise e.g.
+    ``https://s3.eu-west-1.amazonaws.com`` or ``https://storage.googleapis.com`` (GCS's S3
+    interoperability). ``addressing_style`` ``path`` puts the bucket in the path
+    (``<endpoint>/<bucket>/<key>``), ``virtual`` in the host name (``<bucket>.<endpoint host>``).
+    Credentials: these settings (environment), else ``secrets_file`` (TOML with
+    ``access_key_id`` / ``secret_access_key``); both empty = unsigned requests. Hot-table
+    retention keeps ``clickhouse.ticks_ttl_days`` days and drops only verified days.
+    """
+
+    endpoint: str = Field("", pattern=r"^(https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?)?$")
+    bucket: str = Field("tickwatch-archive", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = Field("", pattern=r"^([A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*)?$")
+    addressing_style: Literal["path", "virtual"] = "path"
+    access_key_id: SecretStr = SecretStr("")
+    secret_access_key: SecretStr = SecretStr("")
+    secrets_file: Path | None = None
+    restore_hold_days: int = Field(7, ge=0, le=3650)
+    check_enabled: bool = False
+    check_hour_utc: int = Field(6, ge=0, le=23)
+    check_interval_s: float = Field(300.0, gt=0)
+
+
+class BackfillSettings(Section):
+    """Historical bars from vendor REST APIs (``tickwatch backfill``, ``tickwatch gaps``).
+
+    Credentials are the live sources' (``sources.polygon_api_key``, ``sources.alpaca_key_id`` /
+    ``alpaca_secret_key`` or ``sources.secrets_file``); the URLs here are the REST hosts.
+    ``topic_ledger`` is the compacted topic whose watermark records commit in the same Kafka
+    transaction as the bars they cover (pipeline/backfill/ledger.py says why).
+    """
+
+    polygon_url: str = Field("https://api.polygon.io", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    alpaca_url: str = Field("https://data.alpaca.markets", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    alpaca_feed: Literal["iex", "sip", "delayed_sip"] = "iex"
+    replay_path: Path | None = None
+    topic_ledger: str = "backfill.watermarks"
+    page_limit: int = Field(10_000, ge=1, le=50_000)
+    request_timeout_s: float = Field(30.0, gt=0, le=600)
+    max_retries: int = Field(8, ge=0, le=100)
+    retry_initial_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(60.0, gt=0)
+    transaction_timeout_ms: int = Field(60_000, ge=1_000, le=900_000)
+    gaps_source: Literal["polygon", "alpaca", "replay"] = "polygon"
+
+
 class Settings(BaseSettings):
     """All of tickwatch's configuration. Build it with :func:`load_settings`."""
 
@@ -438,7 +488,9 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     status: StatusSettings = StatusSettings()
     sources: SourceCredentials = SourceCredentials()
+    backfill: BackfillSettings = BackfillSettings()
     otel: OtelSettings = OtelSettings()
+    archive: ArchiveSettings = ArchiveSettings()
 
     @classmethod
     def settings_customise_sources(

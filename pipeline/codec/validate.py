@@ -8,7 +8,8 @@ Nothing here reads the clock: the caller passes ``now_us``.
 
 Besides the types, a row must fit its table (see ``clickhouse/0002_market_ticks.sql``) and make
 sense: ``ts`` and a non-zero ``recv_ts`` within ``max_past_s`` / ``max_future_s`` of now (so
-``DateTime64(6)`` holds them), ``interval_s`` in ``1..2**32-1`` (``UInt32``), no control
+``DateTime64(6)`` holds them; a bar's ``ts`` within ``bar_max_past_s``, as backfilled history is
+old), ``interval_s`` in ``1..2**32-1`` (``UInt32``), no control
 character (U+0000-U+001F, U+007F-U+009F) in any string, sizes not negative (``-0.0`` included),
 prices and sizes within the asset class's sanity bounds (``load.<class>_max_price`` /
 ``load.<class>_max_size``; a bar's volume within a million max-size trades). With those bounds no
@@ -69,6 +70,7 @@ class ValidationRules:
     max_future_us: int
     symbol_pattern: re.Pattern[str]
     bounds: Bounds = field(default_factory=lambda: sanity_bounds(LoadSettings()))
+    bar_max_past_us: int = int(LoadSettings().bar_max_past_s * 1e6)
 
     @classmethod
     def from_settings(cls, load: LoadSettings) -> ValidationRules:
@@ -77,6 +79,7 @@ class ValidationRules:
             max_future_us=int(load.max_future_s * 1e6),
             symbol_pattern=re.compile(load.symbol_pattern),
             bounds=sanity_bounds(load),
+            bar_max_past_us=int(load.bar_max_past_s * 1e6),
         )
 
 
@@ -98,9 +101,10 @@ def validate(
     """
     row = typed_row(body, expected) or checked_row(body, expected)
     _check_symbol(row[_SYMBOL], rules)
-    _check_time("ts", row[_TS], rules, now_us)
+    past = rules.bar_max_past_us if expected is RecordType.BAR else rules.max_past_us
+    _check_time("ts", row[_TS], past, rules, now_us)
     if row[-1]:  # recv_ts, always last (pipeline.codec.spec)
-        _check_time("recv_ts", row[-1], rules, now_us)
+        _check_time("recv_ts", row[-1], rules.max_past_us, rules, now_us)
     _check_text(row, expected)
     _CHECKS[expected](row)
     _check_bounds(row, expected, rules.bounds[row[_ASSET]])
@@ -115,8 +119,8 @@ def _check_symbol(symbol: str, rules: ValidationRules) -> None:
         raise InvalidMessage("bad_symbol", f"symbol {symbol!r} does not match the pattern")
 
 
-def _check_time(name: str, ts: int, rules: ValidationRules, now_us: int) -> None:
-    if ts < now_us - rules.max_past_us:
+def _check_time(name: str, ts: int, max_past_us: int, rules: ValidationRules, now_us: int) -> None:
+    if ts < now_us - max_past_us:
         raise InvalidMessage("too_old", f"{name}={ts} is {(now_us - ts) / 1e6:.0f} s in the past")
     if ts > now_us + rules.max_future_us:
         detail = f"{name}={ts} is {(ts - now_us) / 1e6:.0f} s in the future"

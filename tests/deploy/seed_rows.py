@@ -379,6 +379,39 @@ def heartbeats(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
     return _insert(client, f"{ch.ops_database}.heartbeats", columns, rows)
 
 
+def archive_manifest(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
+    """A week of archived days per table, as ``tickwatch archive run`` records them (the last
+    day of quotes read back different)."""
+    rows: list[list[Any]] = []
+    for back in range(1, 8):
+        day = (now - timedelta(days=back)).date()
+        for table in ("trades", "quotes", "bars", "candles_1s", "candles_1m"):
+            status = "mismatch" if (table, back) == ("quotes", 1) else "verified"
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            key = f"{table}/date={day.isoformat()}/part-0.parquet"
+            rows.append([table, day, 0, key, 50_000 * back, 2_000_000 * back, start,
+                         start + timedelta(hours=23, minutes=59), 1234567 + back, status, "",
+                         now - timedelta(days=back - 1, hours=18)])  # fmt: skip
+    columns = ["table", "day", "part", "object_key", "rows", "bytes", "min_time", "max_time",
+               "checksum", "status", "detail", "updated_at"]  # fmt: skip
+    return _insert(client, f"{ch.ops_database}.archive_manifest", columns, rows)
+
+
+def backfill_watermarks(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
+    """Marks as ``tickwatch backfill`` leaves them: two symbols, one run resumed after a kill
+    (two spans), one finished."""
+    start = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=30)
+    rows: list[list[Any]] = []
+    for n, (symbol, spans) in enumerate((("AAPL", 2), ("MSFT", 1))):
+        for span in range(spans):
+            lo = start + timedelta(days=10 * span)
+            rows.append(["polygon", symbol, 60, lo, lo + timedelta(days=9, hours=20), 3900 + n,
+                         f"run{span}", now - timedelta(hours=span)])  # fmt: skip
+    columns = ["source", "symbol", "interval_s", "range_start", "watermark", "bars", "run_id",
+               "updated_at"]  # fmt: skip
+    return _insert(client, f"{ch.ops_database}.backfill_watermarks", columns, rows)
+
+
 SEEDERS: dict[str, Seeder] = {
     "market.trades": trades_and_quotes,
     "market.quotes": trades_and_quotes,
@@ -391,6 +424,8 @@ SEEDERS: dict[str, Seeder] = {
     "ops.otel_traces": spans,
     "ops.otel_logs": logs,
     "ops.heartbeats": heartbeats,
+    "ops.archive_manifest": archive_manifest,
+    "ops.backfill_watermarks": backfill_watermarks,
 }
 """Table a dashboard query reads -> the writer that adds realistic rows to it."""
 

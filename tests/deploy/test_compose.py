@@ -30,7 +30,7 @@ DOCKERFILE = REPO / "Dockerfile"
 OPERATIONS = REPO / "docs" / "OPERATIONS.md"
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-ONE_SHOT = {"migrate"}
+ONE_SHOT = {"migrate", "archive"}
 WORKERS = {"ingest": 9101, "load": 9102, "monitor": 9103}
 EXPECTED = {
     "kafka",
@@ -43,6 +43,8 @@ EXPECTED = {
     "alloy",
     "otel-collector",
     "grafana",
+    "s3",
+    "archive",
     *WORKERS,
 }
 PINNED_IMAGE = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+(?:\.\d+)?(?:@sha256:[0-9a-f]{64})?$")
@@ -130,9 +132,11 @@ def test_workers_start_after_their_services_and_the_migrations() -> None:
     assert "mailpit" in SERVICES["monitor"]["depends_on"]
 
 
-def test_alertmanager_is_optional() -> None:
+def test_alertmanager_and_the_archive_are_optional() -> None:
     assert SERVICES["alertmanager"]["profiles"] == ["alertmanager"]
-    assert all("profiles" not in s for n, s in SERVICES.items() if n != "alertmanager")
+    assert SERVICES["s3"]["profiles"] == SERVICES["archive"]["profiles"] == ["archive"]
+    optional = {"alertmanager", "s3", "archive"}
+    assert all("profiles" not in s for n, s in SERVICES.items() if n not in optional)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

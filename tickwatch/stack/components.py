@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tickwatch.access import role_users, users_xml
 from tickwatch.settings import Settings
-from tickwatch.stack import clickhouse_server, kafka_broker, process, prometheus
+from tickwatch.stack import clickhouse_server, kafka_broker, process, prometheus, s3_server
 from tickwatch.stack.mail_process import MailProcess
 from tickwatch.stack.net import accepts_connections, reusable
 from tickwatch.stack.stackfile import Record
@@ -108,6 +108,25 @@ def start_smtp(settings: Settings, state_dir: Path, previous: Record) -> Record:
     }
 
 
+def start_s3(settings: Settings, state_dir: Path, previous: Record) -> Record:
+    """Start the S3 server (gofakes3 as ``make setup`` built it into ``bin/``; data in ``s3``)."""
+    server = s3_server.S3Server(
+        state_dir / "bin" / "gofakes3",
+        state_dir / "s3",
+        settings.archive.bucket,
+        port=reusable(previous.get("port")),
+        ready_timeout_s=settings.stack.ready_timeout_s,
+    )
+    server.start()
+    return {
+        "endpoint": server.endpoint,
+        "url": server.endpoint,
+        "port": server.port,
+        "pid": server.pid,
+        "log": str(server.log_path),
+    }
+
+
 def stop(name: str, record: Record) -> None:
     """Stop a component this stack started; external ones and dead pids are left alone.
 
@@ -148,5 +167,7 @@ def healthy(name: str, record: Record) -> bool:
         return kafka_broker.metadata_answers(str(record.get("bootstrap", "")))
     if name == "prometheus":
         return prometheus.is_ready(str(record.get("url", "")))
+    if name == "s3":
+        return s3_server.answers(str(record.get("url", "")))
     port = int(record.get("port") or 0)
     return bool(port) and accepts_connections(port, str(record.get("host", "")))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tickwatch.settings import Settings
-from tickwatch.stack import components, process, stackfile
+from tickwatch.stack import components, process, s3_server, stackfile
 from tickwatch.stack.errors import StackError
 from tickwatch.stack.prometheus import INSTALL_HINT, find_binary
 from tickwatch.stack.stackfile import COMPONENTS, Record
@@ -110,6 +110,8 @@ class LocalStack:
         if name == "prometheus":
             extra = self.extra_scrape_targets
             return components.start_prometheus(settings, state_dir, previous, extra)
+        if name == "s3":
+            return components.start_s3(settings, state_dir, previous)
         return components.start_smtp(settings, state_dir, previous)
 
     def _external(self, name: str) -> Record | None:
@@ -121,6 +123,8 @@ class LocalStack:
             given = {"url": settings.clickhouse.url}
         elif name == "smtp" and settings.smtp.host:
             given = {"host": settings.smtp.host, "port": settings.smtp.port}
+        elif name == "s3" and settings.archive.endpoint:
+            given = {"endpoint": settings.archive.endpoint, "url": settings.archive.endpoint}
         if given is None:
             return None
         return {**given, "external": True, "pid": None, "log": None}
@@ -135,6 +139,8 @@ class LocalStack:
                 return INSTALL_HINT
         if name == "smtp" and not self.settings.stack.start_smtp:
             return "disabled (stack.start_smtp = false)"
+        if name == "s3":
+            return s3_server.skip_reason(self.settings.stack.start_s3, self.state_dir / "bin")
         return ""
 
     def _create_topics(self, kafka: Record) -> None:

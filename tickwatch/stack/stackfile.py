@@ -17,7 +17,7 @@ from tickwatch.endpoints import LocalAddresses
 from tickwatch.stack.errors import StackError
 
 FILE_NAME = "stack.json"
-COMPONENTS = ("clickhouse", "kafka", "prometheus", "smtp")
+COMPONENTS = ("clickhouse", "kafka", "prometheus", "smtp", "s3")
 
 Record = dict[str, Any]  # the same shape as tickwatch.endpoints.Record
 

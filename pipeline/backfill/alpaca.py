@@ -1,0 +1,83 @@
+"""Alpaca's historical stock bars REST API (market data v2), as documented.
+
+``GET /v2/stocks/{symbol}/bars`` with ``timeframe`` (``1Min`` / ``1Day``), ``start`` / ``end``
+(RFC 3339), ``limit`` (at most 10000), ``feed``, ``adjustment=raw``, ``sort=asc`` and, from the
+second page on, ``page_token`` = the previous page's ``next_page_token``. Keys go in the
+``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY`` headers. The answer::
+
+    {"symbol": "AAPL", "next_page_token": "QUFQTHxNfDE2...",   # null on the last page
+     "bars": [{"t": "2024-01-03T14:30:00Z", "o": 1.0, "h": 1.0, "l": 1.0, "c": 1.0,
+               "v": 100, "n": 3, "vw": 1.0}]}
+
+(The multi-symbol ``/v2/stocks/bars?symbols=...`` answers ``bars`` as an object keyed by symbol;
+one symbol per request keeps each symbol's watermark its own.) Errors come as 4xx with
+``{"code": ..., "message": "..."}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pipeline.backfill.errors import VendorResponseError
+from pipeline.backfill.http import JsonGetter
+from pipeline.backfill.interval import Span, iso
+from pipeline.backfill.pages import Page, items, number, page_cover
+from pipeline.records import AssetClass, Bar
+
+TIMEFRAME = {60: "1Min", 86_400: "1Day"}
+
+
+class AlpacaBars:
+    """Bars from Alpaca's ``/v2/stocks/{symbol}/bars`` for one symbol at a time."""
+
+    name = "alpaca"
+
+    def __init__(self, getter: JsonGetter, base_url: str, feed: str, limit: int) -> None:
+        self._get, self._base = getter, base_url.rstrip("/")
+        self._feed, self._limit = feed, min(limit, 10_000)
+
+    def pages(self, symbol: str, interval_s: int, span: Span) -> Iterator[Page]:
+        """Pages in time order, following ``next_page_token``; raises VendorResponseError."""
+        url = f"{self._base}/v2/stocks/{symbol}/bars"
+        params: dict[str, str | int] = {
+            "timeframe": TIMEFRAME[interval_s], "start": iso(span.lo_us), "end": iso(span.hi_us),
+            "limit": self._limit, "feed": self._feed, "adjustment": "raw", "sort": "asc",
+        }  # fmt: skip
+        while True:
+            body = self._get.get(url, params)
+            where = f"GET {url} page_token={params.get('page_token', '')!r}"
+            bars = [_bar(item, symbol, interval_s, where) for item in items(body, "bars", where)]
+            token = body.get("next_page_token")
+            if token is not None and not (isinstance(token, str) and token):
+                raise VendorResponseError(where, f"next_page_token {token!r} is not a string")
+            yield page_cover(bars, token is not None, span, where)
+            if token is None:
+                return
+            params = params | {"page_token": token}
+
+
+def _bar(item: dict[str, Any], symbol: str, interval_s: int, where: str) -> Bar:
+    t = item.get("t")
+    try:
+        moment = datetime.fromisoformat(str(t).replace("Z", "+00:00"))
+        if moment.tzinfo is None or not isinstance(t, str):
+            raise ValueError
+    except ValueError:
+        raise VendorResponseError(where, f"bar field 't' = {t!r} is not an RFC 3339 time") from None
+    return Bar(
+        symbol=symbol,
+        ts=int(moment.timestamp()) * 1_000_000 + moment.microsecond,
+        interval_s=interval_s,
+        open=number(item, "o", where),
+        high=number(item, "h", where),
+        low=number(item, "l", where),
+        close=number(item, "c", where),
+        volume=number(item, "v", where),
+        vwap=number(item, "vw", where, default=0.0),
+        trade_count=int(number(item, "n", where, default=0)),
+        asset_class=AssetClass.EQUITY,
+        source="alpaca",
+        instrument=symbol,
+    )

@@ -1,0 +1,177 @@
+"""One backfill run: for each symbol, fetch what is not yet covered and produce it exactly once.
+
+Per symbol, in this order (pipeline/backfill/ledger.py gives the argument):
+
+1. a transactional producer with ``transactional.id`` = ``tickwatch-backfill.<source>.<interval>
+   .<symbol>``; ``init_transactions()`` fences an earlier (killed) run of the same key and
+   aborts its open transaction;
+2. read the committed marks (Kafka ledger plus ClickHouse mirror) and cut the request into the
+   spans no mark covers;
+3. for each page of each span: drop bars whose natural key (source, symbol, interval_s, ts) is
+   already in ``market.bars``; ``begin_transaction`` → produce the bars to the bars topic (key =
+   symbol, the live path's encoding) → produce the span's mark → ``commit_transaction``;
+4. only then mirror the mark into ClickHouse and advance the progress bar.
+
+A kill anywhere leaves every page either committed with its mark or aborted without it, so the
+re-run starts exactly after the last committed page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import KafkaException
+from loguru import logger
+
+from pipeline.backfill.coverage import Mark, uncovered
+from pipeline.backfill.errors import LedgerError
+from pipeline.backfill.interval import Span
+from pipeline.backfill.ledger import Mirror, mark_value, read_marks
+from pipeline.backfill.pages import BarSource, Page
+from pipeline.records import Bar, encode_value
+from tickwatch.clock import WallClock
+
+
+class TransactionalProducer(Protocol):
+    """The part of ``confluent_kafka.Producer`` a backfill uses."""
+
+    def init_transactions(self, timeout: float) -> None: ...
+    def begin_transaction(self) -> None: ...
+    def produce(self, topic: str, value: bytes, key: bytes) -> None: ...
+    def commit_transaction(self, timeout: float) -> None: ...
+    def abort_transaction(self, timeout: float) -> None: ...
+    def poll(self, timeout: float) -> int: ...
+    def flush(self, timeout: float) -> int: ...
+
+
+class Progress(Protocol):
+    """Where a run reports how far it got (a rich progress bar on a TTY, else log lines)."""
+
+    def start(self, symbol: str, total_us: int) -> None: ...
+    def advance(self, symbol: str, done_us: int, bars: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Topics:
+    bars: str
+    ledger: str
+
+
+@dataclass
+class SymbolReport:
+    symbol: str
+    produced: int = 0
+    skipped_loaded: int = 0  # already in market.bars (live stream, earlier load)
+    pages: int = 0
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class Backfill:
+    """A run's fixed parts: where bars come from, go to, and what is already there."""
+
+    source: BarSource
+    producer_factory: Callable[[dict[str, Any]], TransactionalProducer]
+    producer_config: dict[str, Any]
+    consumer_config: dict[str, Any]
+    topics: Topics
+    client: Client
+    market_db: str
+    mirror: Mirror
+    clock: WallClock
+    progress: Progress
+    timeout_s: float = 60.0
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    def run(
+        self, symbols: Sequence[str], interval_s: int, spans: Sequence[Span]
+    ) -> list[SymbolReport]:
+        """Backfill every symbol over ``spans``; raises BackfillError / VendorResponseError."""
+        return [self.run_symbol(symbol, interval_s, spans) for symbol in symbols]
+
+    def run_symbol(self, symbol: str, interval_s: int, spans: Sequence[Span]) -> SymbolReport:
+        """Steps 1-4 of the module docstring for one symbol."""
+        name = self.source.name
+        tid = f"tickwatch-backfill.{name}.{interval_s}.{symbol}"
+        producer = self.producer_factory(self.producer_config | {"transactional.id": tid})
+        report = SymbolReport(symbol)
+        try:
+            producer.init_transactions(self.timeout_s)
+            marks = self._marks(name, symbol, interval_s)
+            todo = [s for span in spans for s in uncovered(span, marks)]
+            report.spans = todo
+            self.progress.start(symbol, sum(s.hi_us - s.lo_us + 1 for s in todo))
+            for span in todo:
+                self._span(producer, symbol, interval_s, span, report)
+        except KafkaException as exc:
+            raise LedgerError(f"backfill of {symbol} ({tid}): Kafka: {exc}") from None
+        finally:
+            producer.flush(self.timeout_s)
+        return report
+
+    def _marks(self, source: str, symbol: str, interval_s: int) -> list[Mark]:
+        prefix = f"{source}|{symbol}|{interval_s}|"
+        from_kafka = read_marks(self.consumer_config, self.topics.ledger, prefix)
+        return from_kafka + self.mirror.read(source, symbol, interval_s)
+
+    def _span(
+        self, producer: TransactionalProducer, symbol: str, interval_s: int, span: Span,
+        report: SymbolReport,
+    ) -> None:  # fmt: skip
+        mark = Mark(self.source.name, symbol, interval_s, span.lo_us, span.lo_us - 1)
+        done_before = 0
+        for page in self.source.pages(symbol, interval_s, span):
+            bars = self._new_bars(page, symbol, interval_s, report)
+            mark = replace(mark, watermark_us=page.covered_to_us, bars=mark.bars + len(bars))
+            self._commit(producer, bars, mark)
+            self.mirror.write([mark], self.run_id)
+            report.produced += len(bars)
+            report.pages += 1
+            done = page.covered_to_us - span.lo_us + 1
+            self.progress.advance(symbol, done - done_before, len(bars))
+            done_before = done
+
+    def _new_bars(
+        self, page: Page, symbol: str, interval_s: int, report: SymbolReport
+    ) -> list[Bar]:
+        if not page.bars:
+            return []
+        loaded = self._loaded(symbol, interval_s, page.bars[0].ts, page.bars[-1].ts)
+        fresh = [b for b in page.bars if b.ts not in loaded]
+        report.skipped_loaded += len(page.bars) - len(fresh)
+        return fresh
+
+    def _loaded(self, symbol: str, interval_s: int, lo_us: int, hi_us: int) -> set[int]:
+        """Bar starts already in ``market.bars`` for this natural key prefix."""
+        result = self.client.query(
+            f"SELECT DISTINCT toUnixTimestamp64Micro(event_time) FROM {self.market_db}.bars "
+            f"WHERE source = {{s:String}} AND symbol = {{y:String}} AND interval_s = {{i:UInt32}}"
+            f" AND event_time BETWEEN fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC')"
+            f" AND fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC')",
+            parameters={
+                "s": self.source.name, "y": symbol, "i": interval_s, "lo": lo_us, "hi": hi_us,
+            },
+        )  # fmt: skip
+        return {int(row[0]) for row in result.result_rows}
+
+    def _commit(self, producer: TransactionalProducer, bars: list[Bar], mark: Mark) -> None:
+        """One transaction: the page's bars, then its mark; committed together or not at all."""
+        now_us = int(self.clock.time() * 1e6)
+        producer.begin_transaction()
+        try:
+            for bar in bars:
+                producer.produce(self.topics.bars, encode_value(bar, now_us), bar.symbol.encode())
+            value = mark_value(mark, self.run_id, now_us)
+            producer.produce(self.topics.ledger, value, mark.key.encode())
+            producer.commit_transaction(self.timeout_s)
+        except BaseException:
+            logger.warning("aborting the transaction of {} ({} bars)", mark.key, len(bars))
+            try:
+                producer.abort_transaction(self.timeout_s)
+            except KafkaException as exc:
+                logger.error("abort of {} failed: {}", mark.key, exc)
+            raise

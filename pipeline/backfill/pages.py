@@ -1,0 +1,61 @@
+"""What every bar source yields: pages of bars in time order, each with how far it covers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pipeline.backfill.errors import VendorResponseError
+from pipeline.backfill.interval import Span
+from pipeline.records import Bar
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Bars with ``ts`` ascending; ``covered_to_us``: no bar up to it is still to come."""
+
+    bars: list[Bar]
+    covered_to_us: int
+    request: str  # which request it came from, for errors and logs
+
+
+class BarSource(Protocol):
+    """A vendor's historical bars for one symbol."""
+
+    name: str
+
+    def pages(self, symbol: str, interval_s: int, span: Span) -> Iterator[Page]:
+        """Pages covering ``span`` in order; the last one covers up to ``span.hi_us``."""
+        ...
+
+
+def number(item: dict[str, Any], key: str, where: str, *, default: float | None = None) -> float:
+    """``item[key]`` as a float; VendorResponseError naming the field otherwise."""
+    value = item.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise VendorResponseError(where, f"bar field {key!r} = {value!r} is not a number")
+    return float(value)
+
+
+def items(body: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    """``body[key]`` as a list of objects (missing/null = empty)."""
+    found = body.get(key)
+    if found is None:
+        return []
+    if not isinstance(found, list) or not all(isinstance(x, dict) for x in found):
+        raise VendorResponseError(where, f"{key!r} is not a list of objects")
+    return found
+
+
+def page_cover(bars: list[Bar], more: bool, span: Span, where: str) -> Page:
+    """The page of ``bars``: covers to its last bar while ``more`` pages follow, else to the
+    end of the span. Out-of-order bars are a malformed page."""
+    if any(b.ts < a.ts for a, b in itertools.pairwise(bars)):
+        raise VendorResponseError(where, "bars are not in ascending time order")
+    inside = [b for b in bars if span.lo_us <= b.ts <= span.hi_us]
+    if not more:
+        return Page(inside, span.hi_us, where)
+    covered = max(span.lo_us - 1, bars[-1].ts if bars else span.lo_us - 1)
+    return Page(inside, covered, where)

@@ -1,0 +1,171 @@
+"""A local HTTP server speaking Polygon's aggregates and Alpaca's historical bars protocols.
+
+It serves the documented response shapes (pipeline/backfill/polygon.py, alpaca.py) from an
+in-memory bar list on 127.0.0.1, with pagination (``next_url`` / ``next_page_token``), an
+optional HTTP 429 with ``Retry-After`` on chosen requests, an optional malformed page, a delay
+per page (so a test can kill a run between pages), and credential checks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import orjson
+
+# fresh per test session: tests check that none of them shows up in errors or output
+POLYGON_KEY = f"pk-{secrets.token_hex(8)}"
+ALPACA_KEY_ID = f"AK{secrets.token_hex(6).upper()}"
+ALPACA_SECRET = secrets.token_hex(12)
+MINUTE_MS = 60_000
+
+
+@dataclass
+class FixtureBar:
+    t_ms: int
+    o: float
+    h: float
+    low: float
+    c: float
+    v: float
+    n: int
+
+
+def minute_bars(start_ms: int, count: int) -> list[FixtureBar]:
+    """``count`` consecutive 1-minute bars from ``start_ms``."""
+    return [
+        FixtureBar(
+            start_ms + i * MINUTE_MS, 100 + i % 7, 101 + i % 7, 99 + i % 7, 100 + i % 7, 10 + i, 3
+        )
+        for i in range(count)
+    ]
+
+
+@dataclass
+class Behaviour:
+    page_size: int = 100
+    rate_limit_requests: set[int] = field(default_factory=set)  # request numbers answered 429
+    retry_after: str = "0"
+    malformed_request: int | None = None
+    page_delay_s: float = 0.0
+    requests: list[str] = field(default_factory=list)
+
+
+class VendorFixture:
+    """``.url`` of a running server; ``.stop()``. Both protocols on one port."""
+
+    def __init__(self, bars: list[FixtureBar], behaviour: Behaviour | None = None) -> None:
+        self.bars, self.behaviour = bars, behaviour or Behaviour()
+        fixture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fixture.handle(self)
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        b = self.behaviour
+        with self._lock:
+            b.requests.append(h.path)
+            number = len(b.requests)
+        if number in b.rate_limit_requests:
+            self._send(h, 429, {"status": "ERROR", "error": "rate limited"}, b.retry_after)
+            return
+        if b.page_delay_s:
+            time.sleep(b.page_delay_s)
+        url = urlparse(h.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if number == b.malformed_request:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.end_headers()
+            h.wfile.write(b'{"results": [{"t": "soon"')
+            return
+        if url.path.startswith("/v2/aggs/ticker/"):
+            self._polygon(h, url.path, query)
+        elif url.path.startswith("/v2/stocks/"):
+            self._alpaca(h, url.path, query)
+        else:
+            self._send(h, 404, {"message": "not found"})
+
+    def _polygon(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, str]) -> None:
+        if h.headers.get("Authorization") != f"Bearer {POLYGON_KEY}":
+            self._send(h, 401, {"status": "NOT_AUTHORIZED", "message": "Unknown API Key"})
+            return
+        parts = path.split("/")  # /v2/aggs/ticker/T/range/1/minute/from/to
+        ticker, lo, hi = parts[4], int(parts[8]), int(parts[9])
+        chosen = [x for x in self.bars if lo <= x.t_ms <= hi] if ticker == "AAPL" else []
+        start = int(query.get("cursor", "0"))
+        size = min(int(query.get("limit", "50000")), self.behaviour.page_size)
+        page = chosen[start : start + size]
+        body: dict[str, Any] = {
+            "ticker": ticker, "status": "OK", "adjusted": True, "queryCount": len(page),
+            "resultsCount": len(page), "request_id": "fixture",
+            "results": [
+                {"v": x.v, "vw": x.c, "o": x.o, "c": x.c, "h": x.h, "l": x.low, "t": x.t_ms,
+                 "n": x.n}
+                for x in page
+            ],
+        }  # fmt: skip
+        if start + size < len(chosen):
+            body["next_url"] = f"{self.url}{path}?cursor={start + size}&limit={size}"
+        self._send(h, 200, body)
+
+    def _alpaca(self, h: BaseHTTPRequestHandler, path: str, query: dict[str, str]) -> None:
+        if (h.headers.get("APCA-API-KEY-ID"), h.headers.get("APCA-API-SECRET-KEY")) != (
+            ALPACA_KEY_ID, ALPACA_SECRET,
+        ):  # fmt: skip
+            self._send(h, 403, {"code": 40310000, "message": "forbidden"})
+            return
+        symbol = path.split("/")[3]
+        lo, hi = _ms(query["start"]), _ms(query["end"])
+        chosen = [x for x in self.bars if lo <= x.t_ms <= hi] if symbol == "AAPL" else []
+        start = int(query.get("page_token", "0"))
+        size = min(int(query.get("limit", "10000")), self.behaviour.page_size)
+        page = chosen[start : start + size]
+        token = str(start + size) if start + size < len(chosen) else None
+        bars = [
+            {"t": _rfc(x.t_ms), "o": x.o, "h": x.h, "l": x.low, "c": x.c, "v": x.v, "n": x.n,
+             "vw": x.c}
+            for x in page
+        ]  # fmt: skip
+        self._send(h, 200, {"bars": bars, "symbol": symbol, "next_page_token": token})
+
+    @staticmethod
+    def _send(
+        h: BaseHTTPRequestHandler, status: int, body: dict[str, Any], retry_after: str = ""
+    ) -> None:
+        data = orjson.dumps(body)
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        if retry_after:
+            h.send_header("Retry-After", retry_after)
+        h.end_headers()
+        h.wfile.write(data)
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _rfc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
