@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -106,6 +106,27 @@ class ClickHouseSettings(Section):
     monitor_password: SecretStr = SecretStr("")
     grafana_username: str = Field("", pattern=_ROLE_USER)
     grafana_password: SecretStr = SecretStr("")
+    # A ClickHouse cluster (tickwatch/cluster_ddl.py); empty = one node, plain MergeTree tables.
+    cluster: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_\-]{0,63})?$")
+    cluster_replicated: bool = True
+    shard_urls: str = ""
+    dedup_window: int = Field(0, ge=0, le=100_000_000)
+
+    @property
+    def shard_url_list(self) -> list[str]:
+        """``shard_urls`` as a list: one HTTP endpoint per shard, in the cluster's shard order."""
+        return [u.strip() for u in self.shard_urls.split(",") if u.strip()]
+
+    @model_validator(mode="after")
+    def _cluster_consistent(self) -> ClickHouseSettings:
+        if self.shard_urls and not self.cluster:
+            raise ValueError("clickhouse.shard_urls is set but clickhouse.cluster is empty")
+        if self.cluster and not self.cluster_replicated and not self.shard_urls:
+            raise ValueError(
+                "clickhouse.cluster_replicated = false applies the DDL on every node of "
+                "clickhouse.shard_urls (one per shard), which is empty"
+            )
+        return self
 
     def role_credentials(self, role: str) -> tuple[str, str]:
         """``(username, password)`` of ``role``'s user, or the shared ones when it has none."""
@@ -157,6 +178,7 @@ class LoadSettings(Section):
     retry_max_s: float = Field(15.0, gt=0)
     shutdown_timeout_s: float = Field(30.0, gt=0)
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
+    peak_rows_per_s: float = Field(200_000.0, gt=0)
     metrics_port: int = Field(9102, ge=0, le=65535)
 
 

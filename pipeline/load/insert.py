@@ -35,16 +35,22 @@ class ClickHouseWriter:
     """Inserts batches into ``{market}.<type>`` and ``{ops}.dead_letters``."""
 
     def __init__(
-        self, client: Client, settings: ClickHouseSettings, clock: Clock, metrics: LoadMetrics
+        self,
+        client: Client,
+        settings: ClickHouseSettings,
+        clock: Clock,
+        metrics: LoadMetrics,
+        table_suffix: str = "",  # "_local": one shard's tables (pipeline/load/shards.py)
     ) -> None:
         self._client = client
         self._market = settings.market_database
-        self._dead_letters = f"{settings.ops_database}.dead_letters"
+        self._suffix = table_suffix
+        self._dead_letters = f"{settings.ops_database}.dead_letters{table_suffix}"
         self._clock = clock
         self._metrics = metrics
 
     def table(self, batch: Batch) -> str:
-        return f"{self._market}.{TABLES[batch.kind]}"
+        return f"{self._market}.{TABLES[batch.kind]}{self._suffix}"
 
     def write(self, batch: Batch) -> None:
         """Insert the batch's rows, then its dead letters. Blocks for the HTTP round trips.

@@ -39,10 +39,10 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   membership. Memory is bounded by ``max_pending_rows`` (all partitions are paused above it).
 
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
-a replay must come within the table's last ``non_replicated_deduplication_window`` (10,000)
-inserts — minutes of traffic at the default batch sizes, while a partition is reassigned within a
-session timeout; if retention deleted part of a recorded batch before it was replayed, the
-remainder is inserted under a different token.
+a replay must come within the table's last ``non_replicated_deduplication_window`` inserts —
+sized from the partitions and batch rate and checked at start-up (:mod:`tickwatch.dedup_window`;
+on a cluster, per shard: :mod:`pipeline.load.shards`); if retention deleted part of a recorded
+batch before it was replayed, the remainder is inserted under a different token.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
-from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
+from pipeline.load.shards import BatchWriter
 from pipeline.records import RecordType
 from tickwatch.clock import Clock
 from tickwatch.settings import LoadSettings
@@ -79,7 +79,7 @@ class LoadWorker:
         self,
         *,
         consumer: Consumer,
-        writer: ClickHouseWriter,
+        writer: BatchWriter,
         dlq: DeadLetterQueue,
         kinds: dict[str, RecordType],
         decoder: MessageDecoder,
