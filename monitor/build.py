@@ -12,13 +12,14 @@ from monitor.chconn import ClickHouseHandle
 from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.heartbeats import HeartbeatCheck
+from monitor.checks.kafka_partitions import OfflinePartitionsCheck, UnderReplicatedCheck
 from monitor.checks.lag import ConsumerLagCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachableCheck
 from monitor.kafka_offsets import KafkaOffsets, OffsetSource
 from monitor.market_hours import MarketHours
-from pipeline.topics import record_topics
+from pipeline.topics import pipeline_topics, record_topics
 from tickwatch.clock import WallClock
 from tickwatch.settings import Settings
 
@@ -95,6 +96,18 @@ def build_checks(
         DeadLetterRateCheck(
             ch, ops, threshold=m.dlq_rate_threshold, interval_s=m.dlq_interval_s, clock=clock
         ),
+    ]
+    partition_checks = (UnderReplicatedCheck, OfflinePartitionsCheck)
+    checks += [
+        kind(
+            lambda: _admin(conf),
+            endpoints.kafka_bootstrap,
+            pipeline_topics(k),
+            timeout_s=m.check_timeout_s,
+            interval_s=m.reachability_interval_s,
+            clock=clock,
+        )
+        for kind in partition_checks
     ]
     if urls := parse_probe_urls(m.probe_urls):
         checks.append(

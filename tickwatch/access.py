@@ -75,10 +75,11 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
     # A materialized view pushes with the rights of the user inserting into its source (SQL
     # SECURITY INVOKER): the writer also needs SELECT on the source and INSERT on the view's target.
     if role == "load":
+        suffix = "_local" if settings.cluster else ""  # a shard's tables (pipeline/load/shards.py)
         return (
-            *(f"INSERT ON {market}.{t}" for t in (*MARKET_TABLES, *CANDLE_STATE_TABLES)),
-            f"SELECT ON {market}.trades",
-            f"INSERT ON {ops}.dead_letters",
+            *(f"INSERT ON {market}.{t}{suffix}" for t in (*MARKET_TABLES, *CANDLE_STATE_TABLES)),
+            f"SELECT ON {market}.trades{suffix}",
+            f"INSERT ON {ops}.dead_letters{suffix}",
         )
     if role == "telemetry":
         writes = tuple(f"INSERT ON {ops}.{t}" for t in TELEMETRY_TABLES)

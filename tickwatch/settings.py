@@ -35,6 +35,7 @@ class StackSettings(Section):
 
     state_dir: Path = Path(".tickwatch")
     kafka_heap_mb: int = Field(512, ge=128, le=8192)
+    kafka_brokers: int = Field(1, ge=1, le=5)  # > 1: a KRaft cluster (stack/kafka_cluster.py)
     start_prometheus: bool = True
     start_smtp: bool = True
     ready_timeout_s: float = Field(90.0, gt=0)
@@ -57,7 +58,17 @@ class KafkaSettings(Section):
     topic_dlq: str = "ticks.dlq"
     partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=7)
+    min_insync_replicas: int = Field(0, ge=0, le=7)  # 0 = the broker's default
     consumer_group: str = "tickwatch-load"
+
+    @model_validator(mode="after")
+    def _isr_fits(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"kafka.min_insync_replicas={self.min_insync_replicas} is above "
+                f"kafka.replication_factor={self.replication_factor}: no write could succeed"
+            )
+        return self
 
     def client_config(self, bootstrap: str) -> dict[str, str]:
         """librdkafka settings shared by producers, consumers and admin clients."""

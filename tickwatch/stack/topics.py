@@ -22,14 +22,21 @@ def create_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout_s: float = 30.0,
+    *,
+    topic_config: dict[str, str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names actually created.
 
-    ``config`` is a librdkafka client configuration (``KafkaSettings.client_config``). Blocks up
-    to ``timeout_s`` per request. Raises :class:`StackError` naming the topic that failed.
+    ``config`` is a librdkafka client configuration (``KafkaSettings.client_config``);
+    ``topic_config`` the new topics' own settings (``min.insync.replicas``). Blocks up to
+    ``timeout_s`` per request. Raises :class:`StackError` naming the topic that failed.
     """
     admin = _admin(config)
-    new = [NewTopic(name, partitions, replication_factor) for name in dict.fromkeys(names)]
+    topic = topic_config or {}
+    new = [
+        NewTopic(name, partitions, replication_factor, config=topic)
+        for name in dict.fromkeys(names)
+    ]
     if not new:
         return []
     futures = admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s)
