@@ -71,7 +71,8 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
     market, ops = settings.market_database, settings.ops_database
     if role == "migrate":
         ddl = "CREATE, ALTER, DROP, SELECT, INSERT, OPTIMIZE, TRUNCATE, SHOW"
-        return (f"{ddl} ON {market}.*", f"{ddl} ON {ops}.*", "TABLE ENGINE ON *")
+        on_cluster = ("CLUSTER ON *.*",) if settings.cluster else ()  # ON CLUSTER DDL
+        return (f"{ddl} ON {market}.*", f"{ddl} ON {ops}.*", "TABLE ENGINE ON *", *on_cluster)
     # A materialized view pushes with the rights of the user inserting into its source (SQL
     # SECURITY INVOKER): the writer also needs SELECT on the source and INSERT on the view's target.
     if role == "load":
