@@ -70,3 +70,15 @@ def test_start_up_refuses_a_small_window_until_migrate_sizes_it(
     table = f"{ch_settings.market_database}.trades"
     assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 108_720
     assert dedup_window.ensure(ch_client, settings) == []  # idempotent
+
+
+@pytest.mark.clickhouse
+def test_migrate_refuses_an_explicit_window_below_the_need(
+    ch_settings: ClickHouseSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tickwatch.migrate_cli import run_migrate
+
+    settings = _with_ch(_settings(300), ch_settings.model_copy(update={"dedup_window": 20_000}))
+    assert run_migrate(settings) == 1
+    out = capsys.readouterr().out
+    assert "clickhouse.dedup_window=20000" in out and "kafka.partitions" in out

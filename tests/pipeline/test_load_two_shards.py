@@ -170,3 +170,24 @@ def _assert_exactly_once_and_spread(reader: Client, nodes: list[Client]) -> None
         "FROM candles_1m ORDER BY symbol, bucket"
     ).result_rows
     assert candles == expected
+
+
+def test_the_layout_check_names_a_shard_url_given_out_of_order(
+    shards: list[ClickHouseServer],
+) -> None:
+    from pipeline.load.shards import ShardLayoutError, verify_layout
+
+    def settings(urls: list[str]) -> ClickHouseSettings:
+        return ClickHouseSettings(cluster="tw", cluster_replicated=False, shard_urls=",".join(urls))
+
+    urls = [s.url for s in shards]
+    clients = [clickhouse_client(ClickHouseSettings(), u) for u in urls]
+    try:
+        verify_layout(settings(urls), clients)
+        with pytest.raises(ShardLayoutError, match=r"shard_urls\[0\] = .* should be shard 1"):
+            verify_layout(settings(urls[::-1]), clients[::-1])
+        with pytest.raises(ShardLayoutError, match="has 1 entries but cluster 'tw' has 2"):
+            verify_layout(settings(urls[:1]), clients[:1])
+    finally:
+        for client in clients:
+            client.close()
