@@ -219,11 +219,25 @@ def _probe_topic(bootstrap: str, name: str, broker: int) -> None:
         future.result(timeout=30)
 
 
-def _start_loader(settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
+@pytest.fixture
+def loaders() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Load worker processes started by a test; killed afterwards if a test failed early."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+
+
+def _start_loader(
+    settings: Settings, tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
     env = worker_env(settings)
     log = (tmp_path / "load.log").open("ab")
     argv = [sys.executable, "-m", "pipeline.load_cli"]
-    return subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=log)
+    started.append(subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=log))
+    return started[-1]
 
 
 def _finish(stream: Stream, loader: subprocess.Popen[bytes], ch: Client, tmp_path: Path) -> None:
@@ -240,7 +254,11 @@ def _finish(stream: Stream, loader: subprocess.Popen[bytes], ch: Client, tmp_pat
 
 
 def test_leader_kill_9_mid_stream_loses_and_duplicates_nothing_and_alerts_once(
-    cluster: KafkaCluster, cluster_settings: Settings, ch_client: Client, tmp_path: Path
+    cluster: KafkaCluster,
+    cluster_settings: Settings,
+    ch_client: Client,
+    tmp_path: Path,
+    loaders: list[subprocess.Popen[bytes]],
 ) -> None:
     settings = cluster_settings
     bootstrap = cluster.bootstrap
@@ -250,7 +268,7 @@ def test_leader_kill_9_mid_stream_loses_and_duplicates_nothing_and_alerts_once(
     watch = Watch(bootstrap, [*pipeline_topics(settings.kafka), probe])
     watch.step()
     assert not any(s.open for s in watch.states.values()), watch.events
-    loader = _start_loader(settings, tmp_path)
+    loader = _start_loader(settings, tmp_path, loaders)
     stream = Stream(settings)
     stream.start()
     wait_for(lambda: count(ch_client, "SELECT count() FROM trades") > 0, "first rows", 90)
@@ -269,11 +287,15 @@ def test_leader_kill_9_mid_stream_loses_and_duplicates_nothing_and_alerts_once(
 
 
 def test_rolling_restart_of_every_broker_loses_and_duplicates_nothing(
-    cluster: KafkaCluster, cluster_settings: Settings, ch_client: Client, tmp_path: Path
+    cluster: KafkaCluster,
+    cluster_settings: Settings,
+    ch_client: Client,
+    tmp_path: Path,
+    loaders: list[subprocess.Popen[bytes]],
 ) -> None:
     settings = cluster_settings
     watch = Watch(cluster.bootstrap, pipeline_topics(settings.kafka))
-    loader = _start_loader(settings, tmp_path)
+    loader = _start_loader(settings, tmp_path, loaders)
     stream = Stream(settings)
     stream.start()
     wait_for(lambda: count(ch_client, "SELECT count() FROM trades") > 0, "first rows", 90)
