@@ -11,6 +11,7 @@ over both shards, every (partition, offset) exactly once, the candles correct th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import subprocess
@@ -84,6 +85,18 @@ def _produce(bootstrap: str, topic: str) -> None:
     assert producer.flush(60) == 0
 
 
+@contextlib.contextmanager
+def _killed_at_exit(started: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Kill load workers still running when the block ends (a failing assertion)."""
+    try:
+        yield
+    finally:
+        for child in started:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+
+
 def _cluster_env(settings: Settings) -> dict[str, str]:
     env = worker_env(settings)
     ch = settings.clickhouse
@@ -116,11 +129,13 @@ def test_two_shards_exactly_once_under_kill_9_and_candles_through_distributed(
     log_path = tmp_path / "workers.log"
     rows = "SELECT count() FROM trades"  # the Distributed table: both shards
     rng = random.Random(SEED)
-    with log_path.open("ab") as log:
+    started: list[subprocess.Popen[bytes]] = []
+    with log_path.open("ab") as log, _killed_at_exit(started):
 
         def start() -> subprocess.Popen[bytes]:
             argv = [sys.executable, "-m", "pipeline.load_cli"]
-            return subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=log)
+            started.append(subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=log))
+            return started[-1]
 
         kills_mid_stream = 0
         for _ in range(KILLS):
