@@ -14,6 +14,7 @@ from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.freshness_grade import Limits
 from monitor.checks.heartbeats import HeartbeatCheck
+from monitor.checks.kafka_partitions import OfflinePartitionsCheck, UnderReplicatedCheck
 from monitor.checks.lag import ConsumerLagCheck
 from monitor.checks.offset_resets import OffsetResetCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
@@ -25,7 +26,7 @@ from tickwatch.chhandle import ClickHouseHandle
 from tickwatch.clock import WallClock
 from tickwatch.market_hours import CalendarNameError, TradingHours, from_settings
 from tickwatch.settings import Settings
-from tickwatch.topics import record_topic_names
+from tickwatch.topics import pipeline_topics, record_topic_names
 from tickwatch.types import ExpectedSymbol
 
 
@@ -116,6 +117,18 @@ def build_checks(
                 clock=clock,
             )
         )
+    partition_checks = (UnderReplicatedCheck, OfflinePartitionsCheck)
+    checks += [
+        kind(
+            lambda: _admin(conf),
+            endpoints.kafka_bootstrap,
+            pipeline_topics(k),
+            timeout_s=m.check_timeout_s,
+            interval_s=m.reachability_interval_s,
+            clock=clock,
+        )
+        for kind in partition_checks
+    ]
     if urls := parse_probe_urls(m.probe_urls):
         checks.append(
             ProbeCheck(

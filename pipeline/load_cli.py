@@ -27,9 +27,10 @@ from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
-from pipeline.load.insert import ClickHouseWriter
+from pipeline.load.shards import build_writer, shard_clients, verify_layout
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
+from tickwatch import dedup_window
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
@@ -62,6 +63,8 @@ def build_worker(
     client: Client,
     metrics: LoadMetrics,
     clock: Clock | None = None,
+    *,
+    shard_clients: list[Client] | None = None,
 ) -> LoadWorker:
     """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
     clock = clock or SystemClock()
@@ -80,8 +83,13 @@ def build_worker(
     rules = ValidationRules.from_settings(settings.load)
     return LoadWorker(
         consumer=consumer,
-        writer=ClickHouseWriter(
-            client, settings.clickhouse, clock, metrics, settings.load.batch_max_rows
+        writer=build_writer(
+            settings.clickhouse,
+            client,
+            clock,
+            metrics,
+            shard_clients,
+            max_batch_rows=settings.load.batch_max_rows,
         ),
         dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq, metrics, clock),
         kinds=kinds,
@@ -132,7 +140,10 @@ def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
         client = _reach_services(settings, endpoints.kafka_bootstrap, endpoints.clickhouse_url)
         if client is None:
             return EXIT_UNREACHABLE
-        worker = build_worker(settings, endpoints.kafka_bootstrap, client, telemetry.load_metrics)
+        shards = _check_clickhouse_layout(settings, client)
+        metrics = telemetry.load_metrics
+        bootstrap = endpoints.kafka_bootstrap
+        worker = build_worker(settings, bootstrap, client, metrics, shard_clients=shards)
         stop = _stop_on_signals()
         _tune_gc()
         logger.info("load worker started (group {})", settings.kafka.consumer_group)
@@ -143,6 +154,21 @@ def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
         return EXIT_FATAL
     finally:
         telemetry.close()
+
+
+def _check_clickhouse_layout(settings: Settings, client: Client) -> list[Client] | None:
+    """On a cluster, the shard clients once the layout checks out; every node's (or the single
+    node's) deduplication window must cover a replay. Raises :class:`FatalError` if not."""
+    ch = settings.clickhouse
+    clients = shard_clients(ch) if ch.cluster else None
+    if clients is not None:
+        verify_layout(ch, clients)
+    try:
+        for node in clients or [client]:
+            dedup_window.verify(node, settings, max(1, len(ch.shard_url_list)))
+    except dedup_window.DedupWindowError as exc:
+        raise FatalError(str(exc)) from exc
+    return clients
 
 
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:

@@ -72,18 +72,23 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
     market, ops = settings.market_database, settings.ops_database
     if role == "migrate":
         ddl = "CREATE, ALTER, DROP, SELECT, INSERT, OPTIMIZE, TRUNCATE, SHOW"
-        return (f"{ddl} ON {market}.*", f"{ddl} ON {ops}.*", "TABLE ENGINE ON *")
+        on_cluster = ("CLUSTER ON *.*",) if settings.cluster else ()  # ON CLUSTER DDL
+        return (f"{ddl} ON {market}.*", f"{ddl} ON {ops}.*", "TABLE ENGINE ON *", *on_cluster)
     # A materialized view pushes with the rights of the user inserting into its source (SQL
     # SECURITY INVOKER): the writer also needs SELECT on the source and INSERT on the view's target.
     if role == "load":
         # the market tables' views feed the candles and the per-symbol activity tables (the
         # daily table feeds symbol_latest in turn); the worker itself reads the market tables to
         # tell whether a partition without a committed offset already has rows (offset resets)
+        # (on a cluster the worker writes one shard's `_local` tables: pipeline/load/shards.py)
+        suffix = "_local" if settings.cluster else ""
         targets = (*MARKET_TABLES, *CANDLE_STATE_TABLES, *ACTIVITY_TABLES)
+        sources = (*MARKET_TABLES, "symbol_activity_daily")
         return (
-            *(f"INSERT ON {market}.{t}" for t in targets),
-            *(f"SELECT ON {market}.{t}" for t in (*MARKET_TABLES, "symbol_activity_daily")),
-            f"INSERT ON {ops}.dead_letters",
+            *(f"INSERT ON {market}.{t}{suffix}" for t in targets),
+            *(f"SELECT ON {market}.{t}{suffix}" for t in sources),
+            *(f"SELECT ON {market}.{t}" for t in MARKET_TABLES if suffix),  # offset resets
+            f"INSERT ON {ops}.dead_letters{suffix}",
             f"INSERT ON {ops}.pipeline_events",
             # tickwatch backfill runs as the load role: it mirrors its watermarks here
             f"INSERT ON {ops}.backfill_watermarks",

@@ -2,14 +2,18 @@
 
 Order: as the shared (admin) user, create or update one user per configured role
 (``tickwatch.access``; skipped on the local chdb-core server, whose users come from
-``users.xml``) → as the ``migrate`` role's user, apply the pending migrations.
+``users.xml``) → as the ``migrate`` role's user, apply the pending migrations → size every
+deduplicated table's insert-token window (:mod:`tickwatch.dedup_window`).
+
+On a cluster with ``clickhouse.cluster_replicated = false`` (no Keeper, no ``ON CLUSTER``) the
+same is done on every node of ``clickhouse.shard_urls``, in order.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
 
-from tickwatch import access, migrations
+from tickwatch import access, dedup_window, migrations
 from tickwatch.clients import clickhouse_client
 from tickwatch.endpoints import EndpointError, LocalAddresses, resolve_endpoints
 from tickwatch.settings import Settings
@@ -26,11 +30,23 @@ def run_migrate(settings: Settings, local: LocalAddresses | None = None) -> int:
     except EndpointError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
+    ch = settings.clickhouse
+    nodes = ch.shard_url_list if ch.cluster and not ch.cluster_replicated else [url]
+    shards = max(1, len(ch.shard_url_list))
+    for node in nodes:
+        code = _migrate_node(settings, node, shards, console)
+        if code:
+            return code
+    return 0
+
+
+def _migrate_node(settings: Settings, url: str, shards: int, console: Console) -> int:
     try:
         _create_role_users(settings, url, console)
         client = clickhouse_client(settings.clickhouse.as_role("migrate"), url)
         applied = migrations.apply(client, settings.clickhouse)
-    except migrations.MigrationError as exc:
+        resized = dedup_window.ensure(client, settings, shards)
+    except (migrations.MigrationError, dedup_window.DedupWindowError) as exc:
         console.print(f"[red]migration failed: {exc}[/red]")
         return 1
     except Exception as exc:
@@ -40,6 +56,8 @@ def run_migrate(settings: Settings, local: LocalAddresses | None = None) -> int:
         console.print(f"applied migrations {', '.join(applied)} to {url}")
     else:
         console.print(f"schema is up to date at {url}")
+    if resized:
+        console.print(f"deduplication window raised on {', '.join(resized)}")
     return 0
 
 

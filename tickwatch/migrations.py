@@ -6,6 +6,10 @@ values from :class:`ClickHouseSettings` (database names are validated identifier
 substitution cannot inject SQL). Applied versions are recorded in ``{ops}.schema_migrations``;
 running :func:`apply` twice applies nothing the second time. Every statement is also written
 with ``IF NOT EXISTS`` so a migration interrupted half-way can simply be re-run.
+
+With ``clickhouse.cluster`` set, every statement is rewritten by :mod:`tickwatch.cluster_ddl`
+(local replicated tables + ``Distributed``, ``ON CLUSTER``) and the record is a table every node
+reads the same; with ``cluster_replicated = false`` the caller applies the migrations to each node.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from tickwatch.cluster_ddl import ClusterDDLError, ClusterLayout, ClusterSchema, ledger_statements
 from tickwatch.settings import ClickHouseSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "clickhouse"
@@ -73,12 +78,33 @@ def apply(
     _ensure_ledger(client, settings)
     done = _applied_versions(client, settings)
     applied: list[str] = []
-    for migration in discover(directory):
+    for migration, statements in planned(settings, directory):
         if migration.version in done:
             continue
-        _run(client, settings, migration)
+        _run(client, settings, migration, statements)
         applied.append(migration.version)
     return applied
+
+
+def planned(
+    settings: ClickHouseSettings, directory: Path = MIGRATIONS_DIR
+) -> list[tuple[Migration, list[str]]]:
+    """Every migration with the statements it runs here (rewritten for a cluster if there is one).
+
+    Raises :class:`MigrationError` naming the file whose statement cannot be rewritten.
+    """
+    layout = ClusterLayout.from_settings(settings)
+    schema = ClusterSchema(layout) if layout else None
+    plan: list[tuple[Migration, list[str]]] = []
+    for migration in discover(directory):
+        statements = migration.statements(settings)
+        if schema is not None:
+            try:
+                statements = [out for s in statements for out in schema.rewrite(s)]
+            except ClusterDDLError as exc:
+                raise MigrationError(f"{migration.path.name}: {exc}") from exc
+        plan.append((migration, statements))
+    return plan
 
 
 def status(
@@ -101,6 +127,11 @@ def _placeholders(settings: ClickHouseSettings) -> dict[str, str]:
 
 def _ensure_ledger(client: Client, settings: ClickHouseSettings) -> None:
     ops = settings.ops_database
+    layout = ClusterLayout.from_settings(settings)
+    if layout is not None:
+        for statement in ledger_statements(layout, ops):
+            client.command(statement)
+        return
     client.command(f"CREATE DATABASE IF NOT EXISTS {ops}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {ops}.schema_migrations "
@@ -116,8 +147,10 @@ def _applied_versions(client: Client, settings: ClickHouseSettings) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def _run(client: Client, settings: ClickHouseSettings, migration: Migration) -> None:
-    for statement in migration.statements(settings):
+def _run(
+    client: Client, settings: ClickHouseSettings, migration: Migration, statements: list[str]
+) -> None:
+    for statement in statements:
         try:
             client.command(statement)
         except Exception as exc:

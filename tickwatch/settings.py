@@ -13,7 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,6 +43,7 @@ class StackSettings(Section):
 
     state_dir: Path = Path(".tickwatch")
     kafka_heap_mb: int = Field(512, ge=128, le=8192)
+    kafka_brokers: int = Field(1, ge=1, le=5)  # > 1: a KRaft cluster (stack/kafka_cluster.py)
     start_prometheus: bool = True
     start_smtp: bool = True
     start_s3: bool = True
@@ -59,7 +68,17 @@ class KafkaSettings(Section):
     topic_dlq: str = "ticks.dlq"
     partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=7)
+    min_insync_replicas: int = Field(0, ge=0, le=7)  # 0 = the broker's default
     consumer_group: str = "tickwatch-load"
+
+    @model_validator(mode="after")
+    def _isr_fits(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"kafka.min_insync_replicas={self.min_insync_replicas} is above "
+                f"kafka.replication_factor={self.replication_factor}: no write could succeed"
+            )
+        return self
 
     def client_config(self, bootstrap: str) -> dict[str, str]:
         """librdkafka settings shared by producers, consumers and admin clients."""
@@ -108,6 +127,27 @@ class ClickHouseSettings(Section):
     monitor_password: SecretStr = SecretStr("")
     grafana_username: str = Field("", pattern=_ROLE_USER)
     grafana_password: SecretStr = SecretStr("")
+    # A ClickHouse cluster (tickwatch/cluster_ddl.py); empty = one node, plain MergeTree tables.
+    cluster: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_\-]{0,63})?$")
+    cluster_replicated: bool = True
+    shard_urls: str = ""
+    dedup_window: int = Field(0, ge=0, le=100_000_000)
+
+    @property
+    def shard_url_list(self) -> list[str]:
+        """``shard_urls`` as a list: one HTTP endpoint per shard, in the cluster's shard order."""
+        return [u.strip() for u in self.shard_urls.split(",") if u.strip()]
+
+    @model_validator(mode="after")
+    def _cluster_consistent(self) -> ClickHouseSettings:
+        if self.shard_urls and not self.cluster:
+            raise ValueError("clickhouse.shard_urls is set but clickhouse.cluster is empty")
+        if self.cluster and not self.cluster_replicated and not self.shard_urls:
+            raise ValueError(
+                "clickhouse.cluster_replicated = false applies the DDL on every node of "
+                "clickhouse.shard_urls (one per shard), which is empty"
+            )
+        return self
 
     def role_credentials(self, role: str) -> tuple[str, str]:
         """``(username, password)`` of ``role``'s user, or the shared ones when it has none."""
@@ -177,6 +217,7 @@ class LoadSettings(Section):
     retry_max_s: float = Field(15.0, gt=0)
     shutdown_timeout_s: float = Field(30.0, gt=0)
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
+    peak_rows_per_s: float = Field(200_000.0, gt=0)
     metrics_port: int = Field(9102, ge=0, le=65535)
     flush_budget_s: float = Field(10.0, gt=0, le=600)
     dlq_max_payload_bytes: int = Field(262_144, ge=1024, le=900_000)

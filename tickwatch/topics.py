@@ -43,20 +43,27 @@ def create_pipeline_topics(
     bootstrap: str,
     *,
     replication_factor: int | None = None,
+    min_insync_replicas: int | None = None,
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create the pipeline's topics that do not exist yet; returns the names actually created.
 
     Partitions come from ``kafka.partitions``, replication from ``replication_factor`` or else
-    ``kafka.replication_factor``. Topics that already exist are left as they are. Blocks up to
-    ``timeout_s`` per request; raises :class:`TopicAdminError` naming the topic when Kafka
-    refuses or does not answer.
+    ``kafka.replication_factor``; ``min.insync.replicas`` from ``min_insync_replicas`` or else
+    ``kafka.min_insync_replicas`` (0: the broker's default). Topics that already exist are left
+    as they are. Blocks up to ``timeout_s`` per request; raises :class:`TopicAdminError` naming
+    the topic when Kafka refuses or does not answer.
     """
     if replication_factor is None:
         replication_factor = kafka.replication_factor
+    if min_insync_replicas is None:
+        min_insync_replicas = kafka.min_insync_replicas
+    topic = {"min.insync.replicas": str(min_insync_replicas)} if min_insync_replicas else {}
     config = kafka.client_config(bootstrap)
     names = pipeline_topics(kafka)
-    return create_topics(config, names, kafka.partitions, replication_factor, timeout_s)
+    return create_topics(
+        config, names, kafka.partitions, replication_factor, timeout_s, topic_config=topic
+    )
 
 
 def _admin(config: dict[str, str]) -> AdminClient:
@@ -69,14 +76,21 @@ def create_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout_s: float = 30.0,
+    *,
+    topic_config: dict[str, str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names actually created.
 
-    ``config`` is a librdkafka client configuration (``KafkaSettings.client_config``). Blocks up
-    to ``timeout_s`` per request. Raises :class:`TopicAdminError` naming the topic that failed.
+    ``config`` is a librdkafka client configuration (``KafkaSettings.client_config``);
+    ``topic_config`` the new topics' own settings (``min.insync.replicas``). Blocks up to
+    ``timeout_s`` per request. Raises :class:`TopicAdminError` naming the topic that failed.
     """
     admin = _admin(config)
-    new = [NewTopic(name, partitions, replication_factor) for name in dict.fromkeys(names)]
+    topic = topic_config or {}
+    new = [
+        NewTopic(name, partitions, replication_factor, config=topic)
+        for name in dict.fromkeys(names)
+    ]
     if not new:
         return []
     futures = admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s)

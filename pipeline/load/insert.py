@@ -76,10 +76,13 @@ class ClickHouseWriter:
         clock: Clock,
         metrics: LoadMetrics,
         max_batch_rows: int = SERVER_BLOCK_ROWS,
+        *,
+        table_suffix: str = "",  # "_local": one shard's tables (pipeline/load/shards.py)
     ) -> None:
         self._client = client
         self._market = settings.market_database
-        self._dead_letters = f"{settings.ops_database}.dead_letters"
+        self._suffix = table_suffix
+        self._dead_letters = f"{settings.ops_database}.dead_letters{table_suffix}"
         self._clock = clock
         self._metrics = metrics
         self._settings = {
@@ -88,7 +91,7 @@ class ClickHouseWriter:
         }
 
     def table(self, batch: Batch) -> str:
-        return f"{self._market}.{TABLES[batch.kind]}"
+        return f"{self._market}.{TABLES[batch.kind]}{self._suffix}"
 
     def write(self, batch: Batch, until: float = float("inf")) -> bool:
         """Insert the batch's rows, then its dead letters. Blocks for the HTTP round trips.

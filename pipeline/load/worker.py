@@ -50,10 +50,10 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   longer than the budget and the member stays in its group.
 
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
-a replay must come within the table's last ``non_replicated_deduplication_window`` (10,000)
-inserts — minutes of traffic at the default batch sizes, while a partition is reassigned within a
-session timeout; if retention deleted part of a recorded batch before it was replayed, the
-remainder is inserted under a different token.
+a replay must come within the table's last ``non_replicated_deduplication_window`` inserts —
+sized from the partitions and batch rate and checked at start-up (:mod:`tickwatch.dedup_window`;
+on a cluster, per shard: :mod:`pipeline.load.shards`); if retention deleted part of a recorded
+batch before it was replayed, the remainder is inserted under a different token.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ from pipeline.load.batch import Batch, Batcher
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
-from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
+from pipeline.load.shards import BatchWriter
 from pipeline.load.tables import TABLES
 from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
@@ -108,7 +108,7 @@ class LoadWorker:
         self,
         *,
         consumer: Consumer,
-        writer: ClickHouseWriter,
+        writer: BatchWriter,
         dlq: DeadLetterQueue,
         kinds: dict[str, RecordType],
         decoder: MessageDecoder,

@@ -147,7 +147,9 @@ def test_no_secret_is_written_inline(name: str) -> None:
 
 
 def test_every_variable_is_in_env_example_and_every_example_is_used() -> None:
-    used = set(VARIABLE.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    text += (REPO / "cluster" / "compose.yml").read_text(encoding="utf-8")  # the cluster overlay
+    used = set(VARIABLE.findall(text))
     documented = set(_env_example())
     assert not used - documented, f"missing from .env.example: {sorted(used - documented)}"
     assert not documented - used, f"unused in docker-compose.yml: {sorted(documented - used)}"

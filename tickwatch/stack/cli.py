@@ -34,11 +34,21 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 @stack_app.command("up")
-def stack_up(ctx: typer.Context) -> None:
+def stack_up(
+    ctx: typer.Context,
+    kafka_brokers: Annotated[
+        int | None,
+        typer.Option(min=1, max=5, help="Kafka brokers: > 1 starts a KRaft cluster (RF 3)"),
+    ] = None,
+) -> None:
     """Start ClickHouse, Kafka, Prometheus and the mail server; create the topics."""
     from tickwatch.stack.launcher import LocalStack
 
-    stack = LocalStack(_settings(ctx))
+    settings = _settings(ctx)
+    if kafka_brokers is not None:
+        stack_settings = settings.stack.model_copy(update={"kafka_brokers": kafka_brokers})
+        settings = settings.model_copy(update={"stack": stack_settings})
+    stack = LocalStack(settings)
     try:
         stack.up()
     except StackError as exc:

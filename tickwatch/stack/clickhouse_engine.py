@@ -36,11 +36,14 @@ _SERVE_SQL = (
 _KILL_SQL = f"KILL QUERY WHERE query LIKE '%{MARKER}%' AND query NOT LIKE '%KILL%' SYNC"
 
 
-def config_xml(http_port: int, tcp_port: int, users_file: Path | None = None) -> str:
+def config_xml(
+    http_port: int, tcp_port: int, users_file: Path | None = None, extra: str = ""
+) -> str:
     """The server configuration read by the embedded engine from ``./config.xml``.
 
     With ``users_file`` the engine takes its users (passwords, grants, profiles) from that
     ``users.xml``; without it, clickhouse-local's built-in password-less ``default`` user.
+    ``extra`` is XML placed inside ``<clickhouse>`` as is (``<remote_servers>``, ``<macros>``).
     """
     users = ""
     if users_file is not None:
@@ -49,7 +52,8 @@ def config_xml(http_port: int, tcp_port: int, users_file: Path | None = None) ->
         )
     return (
         f"<clickhouse><listen_host>{LOOPBACK}</listen_host>"
-        f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>{users}</clickhouse>\n"
+        f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>{users}{extra}"
+        "</clickhouse>\n"
     )
 
 
@@ -105,7 +109,13 @@ def load_engine() -> ModuleType:
 
 
 def serve(
-    data_dir: Path, run_dir: Path, http_port: int, tcp_port: int, users_file: Path | None = None
+    data_dir: Path,
+    run_dir: Path,
+    http_port: int,
+    tcp_port: int,
+    users_file: Path | None = None,
+    *,
+    extra_config: str = "",
 ) -> int:
     """Serve until the marker query is killed or SIGTERM arrives; blocks. Returns an exit code.
 
@@ -118,7 +128,7 @@ def serve(
     engine = load_engine()
     data_dir.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = config_xml(http_port, tcp_port, users_file)
+    config = config_xml(http_port, tcp_port, users_file, extra_config)
     (run_dir / "config.xml").write_text(config, encoding="utf-8")
     os.chdir(run_dir)
     errors: list[BaseException] = []

@@ -50,10 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--tcp-port", type=int, required=True)
     parser.add_argument("--users-file", type=Path, default=None, help="users.xml to enforce")
+    parser.add_argument("--extra-config", type=Path, default=None, help="XML for <clickhouse>")
     args = parser.parse_args(argv)
     users = args.users_file.resolve() if args.users_file else None
+    extra = args.extra_config.read_text(encoding="utf-8") if args.extra_config else ""
     return serve(
-        args.data_dir.resolve(), args.run_dir.resolve(), args.http_port, args.tcp_port, users
+        args.data_dir.resolve(),
+        args.run_dir.resolve(),
+        args.http_port,
+        args.tcp_port,
+        users,
+        extra_config=extra,
     )
 
 
@@ -77,6 +84,7 @@ class ClickHouseServer:
         ready_timeout_s: float = 60.0,
         pid: int | None = None,
         users_xml: str | None = None,
+        extra_config: str = "",
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.run_dir = run_dir.resolve()
@@ -86,6 +94,7 @@ class ClickHouseServer:
         self.ready_timeout_s = ready_timeout_s
         self._pid = pid
         self.users_xml = users_xml
+        self.extra_config = extra_config  # XML inside <clickhouse> (stack/clickhouse_cluster.py)
         self._child: subprocess.Popen[bytes] | None = None
 
     @property
@@ -166,6 +175,11 @@ class ClickHouseServer:
         ]  # fmt: skip
         if self.users_xml is not None:
             argv += ["--users-file", str(self.users_file)]
+        if self.extra_config:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            extra = self.run_dir / "extra-config.xml"
+            extra.write_text(self.extra_config, encoding="utf-8")
+            argv += ["--extra-config", str(extra)]
         return argv
 
     def _wait_ready(self) -> None:

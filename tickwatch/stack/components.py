@@ -11,7 +11,14 @@ from pathlib import Path
 
 from tickwatch.access import role_users, users_xml
 from tickwatch.settings import Settings
-from tickwatch.stack import clickhouse_server, kafka_broker, process, prometheus, s3_server
+from tickwatch.stack import (
+    clickhouse_server,
+    kafka_broker,
+    kafka_cluster,
+    process,
+    prometheus,
+    s3_server,
+)
 from tickwatch.stack.mail_process import MailProcess
 from tickwatch.stack.net import accepts_connections, reusable
 from tickwatch.stack.stackfile import Record
@@ -44,7 +51,10 @@ def start_clickhouse(settings: Settings, state_dir: Path, previous: Record) -> R
 
 
 def start_kafka(settings: Settings, state_dir: Path, previous: Record) -> Record:
-    """Start the Kafka broker (it keeps its own ports in ``kafka/ports.json``); blocks."""
+    """Start the Kafka broker (it keeps its own ports in ``kafka/ports.json``), or with
+    ``stack.kafka_brokers`` > 1 a KRaft cluster under ``kafka-cluster/``; blocks."""
+    if settings.stack.kafka_brokers > 1:
+        return _start_kafka_cluster(settings, state_dir)
     broker = kafka_broker.KafkaBroker(
         state_dir,
         heap_mb=settings.stack.kafka_heap_mb,
@@ -57,6 +67,25 @@ def start_kafka(settings: Settings, state_dir: Path, previous: Record) -> Record
         "controller_port": broker.controller_port,
         "pid": broker.pid,
         "log": str(broker.log_path),
+    }
+
+
+def _start_kafka_cluster(settings: Settings, state_dir: Path) -> Record:
+    cluster = kafka_cluster.KafkaCluster(
+        state_dir / "kafka-cluster",
+        settings.stack.kafka_brokers,
+        heap_mb=min(settings.stack.kafka_heap_mb, 256),
+        ready_timeout_s=settings.stack.ready_timeout_s,
+        libs_dir=state_dir / "kafka-libs",
+    )
+    cluster.start()
+    pids = [node.pid for node in cluster.nodes]
+    return {
+        "bootstrap": cluster.bootstrap,
+        "brokers": len(cluster.nodes),
+        "pid": pids[0],
+        "pids": pids,
+        "log": str(cluster.nodes[0].log_path),
     }
 
 
@@ -140,7 +169,8 @@ def stop(name: str, record: Record) -> None:
             Path(), Path(), http_port=int(record["http_port"]), pid=pid
         ).stop()
     else:
-        process.terminate(pid, 30.0)
+        for each in reversed(record.get("pids") or [pid]):  # the nodes of a Kafka cluster
+            process.terminate(int(each), 30.0)
 
 
 def is_same_process(record: Record) -> bool:

@@ -164,8 +164,11 @@ def java_argv(java: str, libs_dir: Path, log_config: Path, heap_mb: int) -> list
     ]
 
 
-def format_storage(jvm: list[str], config: Path, data_dir: Path) -> None:
-    """Format ``data_dir`` with a new random cluster id, once (skipped if already formatted).
+def format_storage(
+    jvm: list[str], config: Path, data_dir: Path, cluster_id: str | None = None
+) -> None:
+    """Format ``data_dir`` with ``cluster_id`` (default: a new random one), once (skipped if
+    already formatted). The nodes of one cluster are formatted with the same id.
 
     Blocks while the storage tool runs. Raises :class:`StackError` with its output if it fails.
     """
@@ -177,7 +180,7 @@ def format_storage(jvm: list[str], config: Path, data_dir: Path) -> None:
         *jvm,
         STORAGE_TOOL_CLASS,
         "format",
-        f"--cluster-id={new_cluster_id()}",
+        f"--cluster-id={cluster_id or new_cluster_id()}",
         "-c",
         str(config),
     ]

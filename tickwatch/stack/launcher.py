@@ -145,11 +145,15 @@ class LocalStack:
 
     def _create_topics(self, kafka: Record) -> None:
         bootstrap = str(kafka.get("bootstrap", ""))
-        replication = None if kafka.get("external") else 1  # the local broker is a single node
+        brokers = int(kafka.get("brokers") or 1)
+        # the local broker is a single node; a local cluster: replication 3, min ISR 2
+        replication = None if kafka.get("external") else min(3, brokers)
+        min_isr = None if kafka.get("external") else (2 if brokers >= 3 else 0)
         create_pipeline_topics(
             self.settings.kafka,
             bootstrap,
             replication_factor=replication,
+            min_insync_replicas=min_isr,
             timeout_s=self.settings.stack.ready_timeout_s,
         )
 
