@@ -149,7 +149,7 @@ def test_three_kafka_voters_replicate_three_ways_with_two_in_sync() -> None:
         assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
         assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
-        assert env["CLUSTER_ID"] == "${KAFKA_CLUSTER_ID}"
+        assert env["CLUSTER_ID"] == "${KAFKA_CLUSTER_ID:?copy .env.example to .env}"
         ids.add(env["KAFKA_NODE_ID"])
     assert ids == {"1", "2", "3"}
 
