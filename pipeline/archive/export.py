@@ -10,8 +10,9 @@
 4. ClickHouse reads the object back; same rows and checksum -> ``verified``, else ``mismatch``
    (and :class:`ArchiveMismatch`). Only ``verified`` days are ever dropped from the hot tables.
 
-The checksum is ``sum(cityHash64(all columns))`` modulo 2^64: independent of row order, changed by
-any altered, missing or duplicated row. The read-back uses the hot table's own column types (the
+The checksum is ``sum(cityHash64(tuple(all columns)))`` modulo 2^64: independent of row order,
+changed by any altered, missing or duplicated row; the tuple keeps NULLs hashable (the candle
+views' OHLC is NULL for a bucket no eligible trade set). The read-back uses the hot table's own column types (the
 ``structure`` argument), so both sides hash the same values.
 """
 
@@ -132,7 +133,7 @@ class DayArchive:
         # named columns, not *: a reader may add the Hive ``date`` column to *
         names = ", ".join(name for name, _ in self.columns(spec))
         t = spec.time_column
-        return f"count(), min({t}), max({t}), sum(cityHash64({names}))"
+        return f"count(), min({t}), max({t}), sum(cityHash64(tuple({names})))"
 
     def _query(
         self, sql: str, params: dict[str, Any], spec: ArchivedTable, day: date | None
