@@ -34,7 +34,8 @@ KAFKA = "kafka_reachable"
 
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "freshness": (CLICKHOUSE, KAFKA),  # reads ClickHouse; its data arrives through Kafka
-    "consumer_lag": (KAFKA,),
+    # lag grows while the load worker cannot insert: a ClickHouse outage is its root cause too
+    "consumer_lag": (KAFKA, CLICKHOUSE),
     "latency_p99": (CLICKHOUSE, KAFKA),
     "heartbeat": (CLICKHOUSE,),
     "dlq_rate": (CLICKHOUSE,),

@@ -12,8 +12,8 @@
 
 The checksum is ``sum(cityHash64(tuple(all columns)))`` modulo 2^64: independent of row order,
 changed by any altered, missing or duplicated row; the tuple keeps NULLs hashable (the candle
-views' OHLC is NULL for a bucket no eligible trade set). The read-back uses the hot table's own column types (the
-``structure`` argument), so both sides hash the same values.
+views' OHLC is NULL for a bucket no eligible trade set). The read-back uses the hot table's own
+column types (the ``structure`` argument), so both sides hash the same values.
 """
 
 from __future__ import annotations
