@@ -13,6 +13,7 @@ from monitor.checks.base import Check
 from monitor.checks.freshness import FreshnessCheck
 from monitor.checks.heartbeats import HeartbeatCheck
 from monitor.checks.lag import ConsumerLagCheck
+from monitor.checks.offset_resets import OffsetResetCheck
 from monitor.checks.pipeline_rates import DeadLetterRateCheck, LatencyCheck
 from monitor.checks.probes import ProbeCheck, parse_probe_urls
 from monitor.checks.reachability import ClickHouseReachableCheck, KafkaReachableCheck
@@ -94,6 +95,13 @@ def build_checks(
         ),
         DeadLetterRateCheck(
             ch, ops, threshold=m.dlq_rate_threshold, interval_s=m.dlq_interval_s, clock=clock
+        ),
+        OffsetResetCheck(
+            ch,
+            ops,
+            window_s=m.offset_reset_window_s,
+            interval_s=m.offset_reset_interval_s,
+            clock=clock,
         ),
     ]
     if urls := parse_probe_urls(m.probe_urls):

@@ -12,8 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from monitor.errors import CheckUnavailable
+from tickwatch.clients import clickhouse_client
+from tickwatch.settings import ClickHouseSettings
 
 ClientFactory = Callable[[], Any]
+
+
+def bounded_factory(settings: ClickHouseSettings, url: str, timeout_s: float) -> ClientFactory:
+    """Clients whose every call gives up within ``timeout_s`` (``monitor.check_timeout_s``):
+    connect and send/receive timeouts of that size, and no query retries, so a hung ClickHouse
+    (accepting connections, never answering) fails a check within its budget."""
+    return lambda: clickhouse_client(settings, url, timeout_s=timeout_s, query_retries=0)
 
 
 class ClickHouseHandle:

@@ -24,11 +24,10 @@ from alerts.errors import AlertError
 from alerts.mailer import SmtpSender
 from monitor.assembly import build_detector
 from monitor.build import build_checks
-from monitor.chconn import ClickHouseHandle
+from monitor.chconn import ClickHouseHandle, bounded_factory
 from monitor.detector import Detector
 from monitor.errors import MonitorError
 from monitor.scheduler import build_scheduler
-from tickwatch.clients import clickhouse_client
 from tickwatch.clock import SystemClock
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
@@ -47,7 +46,8 @@ def run_monitor(settings: Settings) -> int:
     configure_logging("monitor", settings.telemetry)
     try:
         ep = resolve_endpoints(settings, require=("kafka", "clickhouse", "smtp"))
-        ch = ClickHouseHandle(lambda: clickhouse_client(settings.clickhouse, ep.clickhouse_url))
+        timeout_s = settings.monitor.check_timeout_s
+        ch = ClickHouseHandle(bounded_factory(settings.clickhouse, ep.clickhouse_url, timeout_s))
         clock = SystemClock()
         sender = SmtpSender(settings.smtp, ep.smtp_host, ep.smtp_port, ca_cert=ep.smtp_ca_cert)
         telemetry = Telemetry.start("monitor", settings, ep.clickhouse_url)

@@ -8,6 +8,8 @@
   ``detail`` says what was wrong and where.
 * :class:`MessageRejected` — "slow down", not "bad": a step cannot take more right now; the
   caller pauses and tries again after ``retry_after`` seconds.
+* :class:`InsertRejected` — ClickHouse refused these *rows* for good (a value its column cannot
+  hold, a violated constraint): the insert step isolates the offending rows and dead-letters them.
 * :class:`SourceError` — a market-data source failed (connection, authentication, protocol).
 """
 
@@ -58,6 +60,20 @@ class MessageRejected(RecoverableError):
 
 class ClickHouseUnavailable(RecoverableError):
     """An insert into ClickHouse failed; the batch is kept and retried unchanged."""
+
+
+class InsertRejected(PipelineError):
+    """ClickHouse rejected an insert because of its rows; the same rows always fail.
+
+    ``reason`` is a stable label (``clickhouse_<error name>``), ``detail`` the server's message.
+    """
+
+    recoverable = False
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
 class SourceError(PipelineError):

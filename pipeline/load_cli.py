@@ -24,8 +24,9 @@ from loguru import logger
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.load.worker import LoadWorker
+from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
 from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
@@ -40,7 +41,6 @@ CONSUMER_CONFIG: dict[str, str | int | bool] = {
     "client.id": "tickwatch-load",
     "enable.auto.commit": False,  # offsets are committed by the worker, after the insert
     "enable.auto.offset.store": False,
-    "auto.offset.reset": "earliest",
     "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
 }
 DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
@@ -59,11 +59,14 @@ def build_worker(
 ) -> LoadWorker:
     """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
     clock = clock or SystemClock()
+    check_poll_interval(settings)
     session_ms = settings.load.session_timeout_ms
     group: dict[str, str | int | bool] = {
         "group.id": settings.kafka.consumer_group,
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": min(3000, session_ms // 3),
+        "max.poll.interval.ms": settings.load.max_poll_interval_ms,
+        "auto.offset.reset": settings.load.auto_offset_reset,  # a reset is an event: events.py
     }
     consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
@@ -71,14 +74,37 @@ def build_worker(
     rules = ValidationRules.from_settings(settings.load)
     return LoadWorker(
         consumer=consumer,
-        writer=ClickHouseWriter(client, settings.clickhouse, clock, metrics),
-        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq),
+        writer=ClickHouseWriter(
+            client, settings.clickhouse, clock, metrics, settings.load.batch_max_rows
+        ),
+        dlq=DeadLetterQueue(producer, settings.kafka.topic_dlq, metrics, clock),
         kinds=kinds,
-        decoder=MessageDecoder(kinds, rules, clock, metrics),
+        decoder=MessageDecoder(kinds, rules, clock, metrics, settings.load.dlq_max_payload_bytes),
         settings=settings.load,
         metrics=metrics,
         clock=clock,
+        events=PipelineEvents(
+            client,
+            settings.clickhouse,
+            metrics=metrics,
+            clock=clock,
+            policy=settings.load.auto_offset_reset,
+        ),
     )
+
+
+def check_poll_interval(settings: Settings) -> None:
+    """Raise :class:`FatalError` naming the keys if one poll loop could outlast
+    ``load.max_poll_interval_ms`` (the member would be thrown out of its group)."""
+    bound = poll_loop_bound_s(settings.load, settings.clickhouse.connect_timeout_s)
+    limit = settings.load.max_poll_interval_ms / 1000
+    if bound >= limit:
+        raise FatalError(
+            f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
+            f"load.kafka_timeout_s for the commits and the DLQ flush), "
+            f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
+        )
 
 
 def run_load(settings: Settings) -> int:
@@ -112,7 +138,9 @@ def run_load(settings: Settings) -> int:
 def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | None:
     """A ClickHouse client, once both services answered; None (logged) if one did not."""
     try:
-        client = clickhouse_client(settings.clickhouse, url)
+        client = clickhouse_client(
+            settings.clickhouse, url, timeout_s=settings.load.insert_timeout_s
+        )
     except (ClickHouseError, OSError) as exc:
         logger.error("ClickHouse at {} is unreachable: {}", url, exc)
         return None

@@ -5,20 +5,29 @@ from ``symbol`` up to ``received_at`` (the loader appends the Kafka columns; see
 :mod:`pipeline.load.fields`). Anything wrong raises :class:`~pipeline.errors.InvalidMessage` whose
 ``reason`` is one of :data:`REASONS` and whose ``detail`` names the field and the offending value.
 Nothing here reads the clock: the caller passes ``now_us``.
+
+Besides the types, a row must fit its table (see ``clickhouse/0002_market_ticks.sql``) and make
+sense: ``ts`` and a non-zero ``recv_ts`` within ``max_past_s`` / ``max_future_s`` of now (so
+``DateTime64(6)`` holds them), ``interval_s`` in ``1..2**32-1`` (``UInt32``), no control
+character (U+0000-U+001F, U+007F-U+009F) in any string, sizes not negative (``-0.0`` included),
+prices and sizes within the asset class's sanity bounds (``load.<class>_max_price`` /
+``load.<class>_max_size``; a bar's volume within a million max-size trades). With those bounds no
+accepted trade can make a candle's volume, notional or vwap non-finite.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from pipeline.errors import InvalidMessage
-from pipeline.load.fields import FIELDS, SYMBOL_MAX_LEN, checked_row
+from pipeline.load.fields import FIELDS, SYMBOL_MAX_LEN, Spec, checked_row
 from pipeline.load.typed import typed_row
-from pipeline.records import RecordType
+from pipeline.records import AssetClass, RecordType
 from tickwatch.settings import LoadSettings
 
 __all__ = ["FIELDS", "REASONS", "ValidationRules", "decode", "validate"]
@@ -38,7 +47,15 @@ REASONS = (
     "bad_symbol",
     "too_old",
     "in_future",
+    "out_of_range",
+    "control_character",
+    "implausible_price",
+    "implausible_size",
 )
+UINT32_MAX = 2**32 - 1
+BAR_VOLUME_TRADES = 1e6  # a bar's volume may reach this many max-size trades
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+Bounds = dict[str, tuple[float, float]]  # asset class -> (max price, max size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,7 @@ class ValidationRules:
     max_past_us: int
     max_future_us: int
     symbol_pattern: re.Pattern[str]
+    bounds: Bounds = field(default_factory=lambda: sanity_bounds(LoadSettings()))
 
     @classmethod
     def from_settings(cls, load: LoadSettings) -> ValidationRules:
@@ -55,7 +73,16 @@ class ValidationRules:
             max_past_us=int(load.max_past_s * 1e6),
             max_future_us=int(load.max_future_s * 1e6),
             symbol_pattern=re.compile(load.symbol_pattern),
+            bounds=sanity_bounds(load),
         )
+
+
+def sanity_bounds(load: LoadSettings) -> Bounds:
+    """(max price, max size) per asset class, from ``load.<class>_max_price`` / ``_max_size``."""
+    return {
+        a.value: (getattr(load, f"{a.value}_max_price"), getattr(load, f"{a.value}_max_size"))
+        for a in AssetClass
+    }
 
 
 def decode(payload: bytes | None) -> dict[str, Any]:
@@ -79,8 +106,12 @@ def validate(
     """
     row = typed_row(body, expected) or checked_row(body, expected)
     _check_symbol(row[0], rules)
-    _check_time(row[2], rules, now_us)
+    _check_time("ts", row[2], rules, now_us)
+    if row[-1]:
+        _check_time("recv_ts", row[-1], rules, now_us)
+    _check_text(row, expected)
     _CHECKS[expected](row)
+    _check_bounds(row, expected, rules.bounds[row[1]])
     return row
 
 
@@ -92,11 +123,50 @@ def _check_symbol(symbol: str, rules: ValidationRules) -> None:
         raise InvalidMessage("bad_symbol", f"symbol {symbol!r} does not match the pattern")
 
 
-def _check_time(ts: int, rules: ValidationRules, now_us: int) -> None:
+def _check_time(name: str, ts: int, rules: ValidationRules, now_us: int) -> None:
     if ts < now_us - rules.max_past_us:
-        raise InvalidMessage("too_old", f"ts={ts} is {(now_us - ts) / 1e6:.0f} s in the past")
+        raise InvalidMessage("too_old", f"{name}={ts} is {(now_us - ts) / 1e6:.0f} s in the past")
     if ts > now_us + rules.max_future_us:
-        raise InvalidMessage("in_future", f"ts={ts} is {(ts - now_us) / 1e6:.0f} s in the future")
+        detail = f"{name}={ts} is {(ts - now_us) / 1e6:.0f} s in the future"
+        raise InvalidMessage("in_future", detail)
+
+
+def _indexes(spec: Spec, *kinds: str) -> tuple[int, ...]:
+    return tuple(i for i, (_, kind, _) in enumerate(spec) if kind in kinds)
+
+
+_TEXTS = {kind: _indexes(spec, "text") for kind, spec in FIELDS.items()}
+_LISTS = {kind: _indexes(spec, "texts") for kind, spec in FIELDS.items()}
+
+
+def _check_text(row: list[Any], kind: RecordType) -> None:
+    """No control character in any string field (one regex over all of them, then find it)."""
+    texts = [row[i] for i in _TEXTS[kind]]
+    for i in _LISTS[kind]:
+        texts += row[i]
+    if not _CONTROL.search("".join(texts)):
+        return
+    for i in (*_TEXTS[kind], *_LISTS[kind]):
+        for text in row[i] if i in _LISTS[kind] else [row[i]]:
+            if found := _CONTROL.search(text):
+                name = FIELDS[kind][i][0]
+                detail = f"field {name!r} has U+{ord(found.group()):04X} at {found.start()}"
+                raise InvalidMessage("control_character", detail)
+
+
+def _check_bounds(row: list[Any], kind: RecordType, bounds: tuple[float, float]) -> None:
+    max_price, max_size = bounds
+    prices, sizes = _PRICES[kind], _SIZES[kind]
+    for i in prices:
+        if row[i] > max_price:
+            name = FIELDS[kind][i][0]
+            detail = f"{name}={row[i]!r} above {max_price:g} for {row[1]}"
+            raise InvalidMessage("implausible_price", detail)
+    for i in sizes:
+        limit = max_size * BAR_VOLUME_TRADES if kind is RecordType.BAR else max_size
+        if row[i] > limit:
+            name = FIELDS[kind][i][0]
+            raise InvalidMessage("implausible_size", f"{name}={row[i]!r} above {limit:g}")
 
 
 def _positive(row: list[Any], *indexes: int) -> None:
@@ -107,7 +177,7 @@ def _positive(row: list[Any], *indexes: int) -> None:
 
 def _non_negative(row: list[Any], *indexes: int) -> None:
     for i in indexes:
-        if row[i] < 0:
+        if row[i] < 0 or (row[i] == 0 and math.copysign(1.0, row[i]) < 0):
             raise InvalidMessage("negative_size", f"size {row[i]!r} (column {i}) must be >= 0")
 
 
@@ -125,6 +195,8 @@ def _check_quote(row: list[Any]) -> None:
 
 def _check_bar(row: list[Any]) -> None:
     open_, high, low, close = row[4:8]
+    if row[3] > UINT32_MAX:
+        raise InvalidMessage("out_of_range", f"interval_s={row[3]} does not fit UInt32")
     _positive(row, 4, 5, 6, 7)
     _non_negative(row, 8, 9)
     if row[3] == 0 or not low <= min(open_, close) <= max(open_, close) <= high:
@@ -140,3 +212,7 @@ _CHECKS = {
     RecordType.QUOTE: _check_quote,
     RecordType.BAR: _check_bar,
 }
+
+# Prices and sizes checked against the sanity bounds (bars: vwap 0 = not given, else a price).
+_PRICES = {RecordType.TRADE: (3,), RecordType.QUOTE: (3, 5), RecordType.BAR: (4, 5, 6, 7, 9)}
+_SIZES = {RecordType.TRADE: (4,), RecordType.QUOTE: (4, 6), RecordType.BAR: (8,)}

@@ -131,6 +131,25 @@ class LoadSettings(Section):
     shutdown_timeout_s: float = Field(30.0, gt=0)
     session_timeout_ms: int = Field(45_000, ge=1_000, le=3_600_000)
     metrics_port: int = Field(9102, ge=0, le=65535)
+    flush_budget_s: float = Field(10.0, gt=0, le=600)
+    dlq_max_payload_bytes: int = Field(262_144, ge=1024, le=900_000)
+    insert_timeout_s: float = Field(15.0, ge=1, le=600)
+    kafka_timeout_s: float = Field(10.0, gt=0, le=120)
+    max_poll_interval_ms: int = Field(300_000, ge=10_000, le=86_400_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # Sanity bounds per asset class: a price above max_price or a size above max_size is
+    # rejected (reason implausible_price / implausible_size). They keep every candle finite:
+    # price * size stays below 1e25 however many trades a bucket sums.
+    equity_max_price: float = Field(1e7, gt=0, le=1e12)
+    equity_max_size: float = Field(1e10, gt=0, le=1e13)
+    etf_max_price: float = Field(1e6, gt=0, le=1e12)
+    etf_max_size: float = Field(1e10, gt=0, le=1e13)
+    index_max_price: float = Field(1e7, gt=0, le=1e12)
+    index_max_size: float = Field(1e12, gt=0, le=1e13)
+    crypto_max_price: float = Field(1e8, gt=0, le=1e12)
+    crypto_max_size: float = Field(1e13, gt=0, le=1e13)
+    fx_max_price: float = Field(1e6, gt=0, le=1e12)
+    fx_max_size: float = Field(1e12, gt=0, le=1e13)
 
 
 class TelemetrySettings(Section):
@@ -170,6 +189,8 @@ class MonitorSettings(Section):
     probe_urls: str = ""
     probe_interval_s: float = Field(15.0, gt=0)
     check_timeout_s: float = Field(5.0, gt=0)
+    offset_reset_interval_s: float = Field(15.0, gt=0)
+    offset_reset_window_s: float = Field(900.0, gt=0)
     expected_services: str = "ingest,load"
     results_buffer_max: int = Field(10_000, ge=100)
 

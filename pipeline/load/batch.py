@@ -37,6 +37,9 @@ class Batch:
     last_offset: int = -1
     rows: ColumnBuffer = field(init=False)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Row index ranges [lo, hi) still to insert once the whole batch was rejected (bisection,
+    # see :mod:`pipeline.load.insert`); None while the batch is inserted as one.
+    pieces: list[tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.rows = ColumnBuffer(self.kind)
@@ -51,6 +54,23 @@ class Batch:
         """``topic:partition:first-last``, the ClickHouse insert_deduplication_token."""
         return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
 
+    def piece_token(self, lo: int, hi: int) -> str:
+        """The token of rows ``[lo, hi)`` of a bisected batch: ``<token>/<first>-<last>``, the
+        Kafka offsets of the piece's first and last row. Derived from the rows only, so a replay
+        that re-forms the batch derives the same token for the same piece."""
+        offsets = self.rows.offsets
+        return f"{self.token()}/{offsets[lo]}-{offsets[hi - 1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetJump:
+    """The consumer's position in a partition moved: ``expected`` was next, ``actual`` came."""
+
+    topic: str
+    partition: int
+    expected: int
+    actual: int
+
 
 @dataclass
 class PartitionState:
@@ -63,6 +83,7 @@ class PartitionState:
     sealed: deque[Batch] = field(default_factory=deque)
     retry_at: float = 0.0
     failures: int = 0
+    committed: int | None = None  # the committed offset at assignment: the first one expected
 
     @property
     def pending(self) -> int:
@@ -77,9 +98,21 @@ class Batcher:
         self._max_s = max_ms / 1000
         self._clock = clock
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
+        self.jumps: list[OffsetJump] = []
 
-    def assign(self, key: TopicPartitionKey, kind: RecordType, recovery_end: int | None) -> None:
-        self.partitions[key] = PartitionState(kind, recovery_end)
+    def assign(
+        self,
+        key: TopicPartitionKey,
+        kind: RecordType,
+        recovery_end: int | None,
+        committed: int | None = None,
+    ) -> None:
+        self.partitions[key] = PartitionState(kind, recovery_end, committed=committed)
+
+    def take_jumps(self) -> list[OffsetJump]:
+        """Positions reset since the last call (see :meth:`open_batch`); clears the list."""
+        jumps, self.jumps = self.jumps, []
+        return jumps
 
     def revoke(self, key: TopicPartitionKey) -> int:
         """Forget a partition and its batches (never committed); return the messages dropped."""
@@ -92,8 +125,10 @@ class Batcher:
         Call :meth:`added` after putting the message in the returned batch.
         """
         state = self.partitions[key]
-        if offset < state.next_offset:
-            return None
+        if offset != state.next_offset:
+            if offset < state.next_offset:
+                return None
+            self._check_position(key, state, offset)
         if state.recovery_end is not None and offset > state.recovery_end:
             state.recovery_end = None  # the recovery range is complete (or gone)
             self._seal(state)
@@ -165,6 +200,18 @@ class Batcher:
 
     def has_sealed(self) -> bool:
         return any(s.sealed for s in self.partitions.values())
+
+    def _check_position(self, key: TopicPartitionKey, state: PartitionState, offset: int) -> None:
+        """Record an :class:`OffsetJump` when ``offset`` is not the one expected: the first
+        message after an assignment must be at the committed offset, every later one right
+        after the previous one (the ticks topics are neither compacted nor transactional).
+        A reset at assignment also forgets the recovery end: that batch cannot be re-formed."""
+        expected = state.next_offset if state.next_offset >= 0 else state.committed
+        if expected is None or offset == expected:
+            return
+        self.jumps.append(OffsetJump(key[0], key[1], expected, offset))
+        if state.next_offset < 0:
+            state.recovery_end = None
 
     @staticmethod
     def _seal(state: PartitionState) -> None:

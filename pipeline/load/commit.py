@@ -69,16 +69,26 @@ class OffsetCommitter:
         Raises :class:`FatalError` if the committed offsets cannot be read: starting without them
         could re-form a batch with different boundaries and insert it twice.
         """
+        return self.positions(partitions)[1]
+
+    def positions(
+        self, partitions: Sequence[TopicPartition]
+    ) -> tuple[dict[TopicPartitionKey, int], dict[TopicPartitionKey, int]]:
+        """The committed offsets (where one is) and the recorded batch ends of ``partitions``;
+        blocks and raises like :meth:`recovery_ends`."""
         try:
             committed = self._consumer.committed(list(partitions), timeout=self._timeout_s)
         except KafkaException as exc:
             raise FatalError(f"cannot read committed offsets: {exc}") from exc
-        ends = {}
+        offsets, ends = {}, {}
         for tp in committed:
+            if tp.offset < 0:
+                continue
+            offsets[(tp.topic, tp.partition)] = tp.offset
             end = parse_intent(tp.metadata)
-            if end is not None and tp.offset >= 0:
+            if end is not None:
                 ends[(tp.topic, tp.partition)] = end
-        return ends
+        return offsets, ends
 
     def _commit(self, offsets: list[TopicPartition], kind: str) -> set[TopicPartitionKey]:
         if not offsets:

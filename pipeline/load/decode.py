@@ -7,13 +7,15 @@ from collections import Counter
 from confluent_kafka import KafkaError, Message
 from loguru import logger
 
-from pipeline.dlq import DeadLetter
+from pipeline.dlq import DeadLetter, bounded
 from pipeline.errors import FatalError, InvalidMessage
 from pipeline.load.batch import Batcher
 from pipeline.records import RecordType
 from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.clock import Clock
 from tickwatch.telemetry.catalog import LoadMetrics
+
+DLQ_MAX_BYTES = 262_144  # load.dlq_max_payload_bytes
 
 
 class MessageDecoder:
@@ -25,20 +27,24 @@ class MessageDecoder:
         rules: ValidationRules,
         clock: Clock,
         metrics: LoadMetrics,
+        dlq_max_bytes: int = DLQ_MAX_BYTES,
     ) -> None:
         self._kinds = kinds
         self._rules = rules
         self._clock = clock
         self._metrics = metrics
+        self._dlq_max_bytes = dlq_max_bytes
         self.newest: dict[tuple[str, int], tuple[int, int]] = {}
 
     def add(self, messages: list[Message], batcher: Batcher) -> int:
         """Put every message in its partition's open batch; return how many were taken.
 
         A message that fails decoding or validation becomes a :class:`DeadLetter` in the same
-        batch, so it is committed together with its neighbours. Re-delivered messages (offset
-        already batched) are skipped. Raises :class:`FatalError` on a fatal consumer error.
-        Afterwards :attr:`newest` holds each partition's newest (offset, Kafka time in ms).
+        batch, so it is committed together with its neighbours; a payload over
+        ``dlq_max_bytes`` is kept truncated (:func:`pipeline.dlq.bounded`). Re-delivered
+        messages (offset already batched) are skipped. Raises :class:`FatalError` on a fatal
+        consumer error. Afterwards :attr:`newest` holds each partition's newest (offset, Kafka
+        time in ms).
         """
         self.newest = newest = {}
         now_us = int(self._clock.time() * 1e6)
@@ -58,7 +64,11 @@ class MessageDecoder:
                 row = validate(decode(message.value()), batch.kind, self._rules, now_us)
                 batch.rows.append(row, timestamp_ms, offset)
             except InvalidMessage as exc:
-                batch.dead_letters.append(_dead_letter(message, key, offset, exc))
+                letter = _dead_letter(message, key, offset, exc)
+                kept = bounded(letter, self._dlq_max_bytes)
+                if kept is not letter:
+                    self._metrics.dlq_truncated()
+                batch.dead_letters.append(kept)
                 self._metrics.dead_letter(exc.reason)
             batcher.added(key)
         for topic, n in per_topic.items():

@@ -74,7 +74,7 @@ def checked_row(body: dict[str, Any], expected: RecordType) -> list[Any]:
 def _check_envelope(body: dict[str, Any], expected: RecordType) -> None:
     if "v" not in body:
         raise InvalidMessage("missing_field", "field 'v' (schema version) is missing")
-    if body["v"] != SCHEMA_VERSION or isinstance(body["v"], bool):
+    if type(body["v"]) is not int or body["v"] != SCHEMA_VERSION:  # not 1.0, not True
         raise InvalidMessage("schema_version", f"v={body['v']!r}, expected {SCHEMA_VERSION}")
     if body.get("type") != expected.value:
         raise InvalidMessage(

@@ -1,4 +1,4 @@
-"""The insert step: one sealed batch -> ClickHouse, idempotently.
+"""The insert step: one sealed batch -> ClickHouse, idempotently; rejected rows isolated.
 
 Every insert carries ``insert_deduplication_token`` = the batch's ``topic:partition:first-last``
 (dead letters: the same with a ``dlq:`` prefix), with synchronous inserts and deduplication forced
@@ -6,6 +6,36 @@ on, including the dependent materialized views (the candles): replaying a batch 
 already inserted is a no-op in the table *and* in the views' state tables, while a replay after a
 half-done insert (table written, a view not) completes the missing part. The tables keep the
 last ``non_replicated_deduplication_window`` tokens.
+
+Failures are sorted by :func:`tickwatch.clickhouse_errors.classify`:
+
+* transient (down, timeout, overload) -> :class:`~pipeline.errors.ClickHouseUnavailable`; the
+  batch is unchanged and retried later with the same tokens;
+* fatal (unknown table or column, syntax, privileges) -> :class:`~pipeline.errors.FatalError`:
+  no row is to blame, the worker stops with its offsets uncommitted;
+* rejected (a value the column cannot hold, a violated constraint) -> **bisection**, below.
+
+Bisection, and why it keeps every good row exactly once across kill -9 and replays:
+
+* The batch's rows ``[0, n)`` become the pieces ``[0, n/2)`` and ``[n/2, n)``, inserted in
+  order, each with the *derived* token :meth:`Batch.piece_token` (``<token>/<first>-<last>``, the
+  Kafka offsets of its first and last row). A rejected piece is replaced by its two halves; a
+  rejected single row becomes a dead letter (reason ``clickhouse_<error name>``, detail = the
+  server's message); an accepted piece is done. The pieces left are kept on the batch, so a
+  transient failure or the time budget (``until``) resumes the bisection where it stopped.
+* A rejected insert writes nothing: the batch is one block on the server (clickhouse-connect's
+  blocks are squashed up to ``min_insert_block_size_rows``, set to at least the batch size, with
+  the byte threshold off), and a block is written atomically, after the constraint checks.
+* A rejection is a function of the rows alone (that is what *rejected* means in the
+  classification; transient and fatal errors never split a batch). So the pieces, their order,
+  their tokens and the dead letters are a function of the batch's rows, and the batch's rows are
+  a function of its offset range, which the intent commit records (:mod:`pipeline.load.worker`).
+* After a kill -9 mid-bisection the new owner re-forms the same batch; the whole insert is
+  rejected again, the same pieces are formed in the same order, and every piece that was already
+  inserted carries a token ClickHouse has seen: it is dropped, in the table and in the candle
+  views. Pieces not yet inserted are inserted now. Every accepted row lands once, every rejected
+  row is one dead letter, inserted with the batch's ``dlq:`` token.
+* The cost: about ``2 * log2(n)`` inserts per bad row, on the failure path only.
 """
 
 from __future__ import annotations
@@ -13,13 +43,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from loguru import logger
 
-from pipeline.dlq import DEAD_LETTER_COLUMNS, dead_letter_columns
-from pipeline.errors import ClickHouseUnavailable
+from pipeline.dlq import DEAD_LETTER_COLUMNS, DeadLetter, dead_letter_columns
+from pipeline.errors import ClickHouseUnavailable, FatalError, InsertRejected
 from pipeline.load.batch import Batch
 from pipeline.load.tables import TABLES, column_names
+from tickwatch.clickhouse_errors import DRIVER_ERRORS, Verdict, classify
 from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings
 from tickwatch.telemetry.catalog import LoadMetrics
@@ -28,57 +60,129 @@ INSERT_SETTINGS: dict[str, Any] = {
     "async_insert": 0,  # server-side buffering would acknowledge before the rows are in a part
     "insert_deduplicate": 1,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "min_insert_block_size_bytes": 0,  # squash by rows only: one batch = one atomic block
 }
+SERVER_BLOCK_ROWS = 1_048_576  # ClickHouse's default min_insert_block_size_rows
+DETAIL_MAX = 2000
 
 
 class ClickHouseWriter:
     """Inserts batches into ``{market}.<type>`` and ``{ops}.dead_letters``."""
 
     def __init__(
-        self, client: Client, settings: ClickHouseSettings, clock: Clock, metrics: LoadMetrics
+        self,
+        client: Client,
+        settings: ClickHouseSettings,
+        clock: Clock,
+        metrics: LoadMetrics,
+        max_batch_rows: int = SERVER_BLOCK_ROWS,
     ) -> None:
         self._client = client
         self._market = settings.market_database
         self._dead_letters = f"{settings.ops_database}.dead_letters"
         self._clock = clock
         self._metrics = metrics
+        self._settings = {
+            **INSERT_SETTINGS,
+            "min_insert_block_size_rows": max(SERVER_BLOCK_ROWS, max_batch_rows),
+        }
 
     def table(self, batch: Batch) -> str:
         return f"{self._market}.{TABLES[batch.kind]}"
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, until: float = float("inf")) -> bool:
         """Insert the batch's rows, then its dead letters. Blocks for the HTTP round trips.
 
-        Raises :class:`ClickHouseUnavailable` if either insert fails; the batch is unchanged and
-        writing it again later is safe (same tokens).
+        Returns True when all of it is in ClickHouse, False when a bisection was still going on
+        at ``until`` (monotonic time): call again, it resumes. Raises
+        :class:`ClickHouseUnavailable` on a transient failure (writing it again later is safe:
+        same tokens) and :class:`FatalError` when the statement itself is refused.
         """
         now_us = int(self._clock.time() * 1e6)
-        if len(batch.rows):
-            self._insert_rows(batch, now_us)
+        n = len(batch.rows)
+        if batch.pieces is None and n:
+            try:
+                self._insert_rows(batch, now_us, 0, n, batch.token())
+            except InsertRejected as exc:
+                logger.warning("{} rejected: bisecting its {} rows", batch.token(), n)
+                self._metrics.insert_rejected(exc.reason)
+                batch.pieces = _halves(0, n)
+        if not self._bisect(batch, now_us, until):
+            return False
         if batch.dead_letters:
             data = dead_letter_columns(batch.dead_letters, now_us)
             self._insert(self._dead_letters, data, DEAD_LETTER_COLUMNS, "dlq:" + batch.token())
+        return True
 
-    def _insert_rows(self, batch: Batch, now_us: int) -> None:
+    def _bisect(self, batch: Batch, now_us: int, until: float) -> bool:
+        """Insert the batch's remaining pieces (see the module docstring); False = out of time."""
+        pieces = batch.pieces or []
+        while pieces:
+            if self._clock.monotonic() >= until:
+                return False
+            lo, hi = pieces[0]
+            try:
+                self._insert_rows(batch, now_us, lo, hi, batch.piece_token(lo, hi))
+                pieces.pop(0)
+            except InsertRejected as exc:
+                pieces[0:1] = _halves(lo, hi) if hi - lo > 1 else []
+                if hi - lo == 1:
+                    batch.dead_letters.append(_rejected_row(batch, lo, exc))
+                    self._metrics.dead_letter(exc.reason)
+                    logger.warning("row at offset {} rejected: {}", batch.rows.offsets[lo], exc)
+        return True
+
+    def _insert_rows(self, batch: Batch, now_us: int, lo: int, hi: int, token: str) -> None:
         table = self.table(batch)
-        data = batch.rows.columns(batch.partition, now_us)
+        whole = lo == 0 and hi == len(batch.rows)
+        data = batch.rows.columns(batch.partition, now_us, lo, None if whole else hi)
         started = self._clock.monotonic()
-        self._insert(table, data, column_names(batch.kind), batch.token())
-        n = len(batch.rows)
+        self._insert(table, data, column_names(batch.kind), token)
+        n = hi - lo
         self._metrics.batch_inserted(table, n, self._clock.monotonic() - started)
         self._metrics.rows_inserted(table, n)
         done_us = self._clock.time() * 1e6
-        event_s = (done_us - np.asarray(batch.rows.event_times_us(), dtype=np.float64)) / 1e6
-        kafka_s = (done_us / 1e3 - np.asarray(batch.rows.kafka_time_ms, dtype=np.float64)) / 1e3
+        kafka_ms = batch.rows.kafka_time_ms if whole else batch.rows.kafka_time_ms[lo:hi]
+        event_us = batch.rows.event_times_us(lo, None if whole else hi)
+        event_s = (done_us - np.asarray(event_us, dtype=np.float64)) / 1e6
+        kafka_s = (done_us / 1e3 - np.asarray(kafka_ms, dtype=np.float64)) / 1e3
         self._metrics.end_to_end(batch.kind.value, event_s, kafka_s)
 
     def _insert(
         self, table: str, data: list[list[Any]], names: tuple[str, ...], token: str
     ) -> None:
-        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        settings = {**self._settings, "insert_deduplication_token": token}
         try:
             self._client.insert(
                 table, data, column_names=list(names), column_oriented=True, settings=settings
             )
-        except (ClickHouseError, OSError) as exc:
-            raise ClickHouseUnavailable(f"insert into {table} ({token}) failed: {exc}") from exc
+        except DRIVER_ERRORS as exc:
+            found = classify(exc)
+            where = f"insert into {table} ({token})"
+            if found.verdict is Verdict.REJECTED:
+                reason = f"clickhouse_{found.name.lower()}"
+                raise InsertRejected(reason, found.message[:DETAIL_MAX]) from exc
+            if found.verdict is Verdict.FATAL:
+                raise FatalError(f"{where} refused ({found.name}): {found.message}") from exc
+            raise ClickHouseUnavailable(f"{where} failed: {exc}") from exc
+
+
+def _halves(lo: int, hi: int) -> list[tuple[int, int]]:
+    mid = (lo + hi) // 2
+    return [(lo, mid), (mid, hi)]
+
+
+def _rejected_row(batch: Batch, index: int, exc: InsertRejected) -> DeadLetter:
+    """The dead letter of row ``index``: its wire object re-encoded (the original bytes are not
+    kept once a message is validated), the coordinates, and the server's message."""
+    body = batch.rows.wire(index)
+    return DeadLetter(
+        topic=batch.topic,
+        partition=batch.partition,
+        offset=batch.rows.offsets[index],
+        timestamp_ms=batch.rows.kafka_time_ms[index],
+        key=str(body["symbol"]).encode(),
+        value=orjson.dumps(body),
+        reason=exc.reason,
+        detail=exc.detail,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.load.fields import FIELDS
-from pipeline.records import RecordType
+from pipeline.records import SCHEMA_VERSION, RecordType
 
 TABLES = {RecordType.TRADE: "trades", RecordType.QUOTE: "quotes", RecordType.BAR: "bars"}
 _RENAMED = {"ts": "event_time", "recv_ts": "received_at"}
@@ -44,11 +44,28 @@ class ColumnBuffer:
         self.kafka_time_ms.append(kafka_time_ms)
         self.offsets.append(offset)
 
-    def columns(self, partition: int, inserted_at_us: int) -> list[list[Any]]:
-        """All columns in :func:`column_names` order, ``inserted_at`` filled with one value."""
-        n = len(self.offsets)
-        fields = [list(column) for column in zip(*self.rows, strict=True)]
-        return [*fields, self.kafka_time_ms, [inserted_at_us] * n, [partition] * n, self.offsets]
+    def columns(
+        self, partition: int, inserted_at_us: int, lo: int = 0, hi: int | None = None
+    ) -> list[list[Any]]:
+        """Columns of rows ``[lo, hi)`` (default: all) in :func:`column_names` order,
+        ``inserted_at`` filled with one value."""
+        whole = lo == 0 and hi is None
+        hi = len(self.offsets) if hi is None else hi
+        rows = self.rows if whole else self.rows[lo:hi]
+        kafka_time = self.kafka_time_ms if whole else self.kafka_time_ms[lo:hi]
+        offsets = self.offsets if whole else self.offsets[lo:hi]
+        n = len(offsets)
+        fields = [list(column) for column in zip(*rows, strict=True)]
+        return [*fields, kafka_time, [inserted_at_us] * n, [partition] * n, offsets]
 
-    def event_times_us(self) -> list[int]:
-        return [row[EVENT_TIME] for row in self.rows]
+    def event_times_us(self, lo: int = 0, hi: int | None = None) -> list[int]:
+        rows = self.rows if lo == 0 and hi is None else self.rows[lo:hi]
+        return [row[EVENT_TIME] for row in rows]
+
+    def wire(self, index: int) -> dict[str, Any]:
+        """Row ``index`` as a wire object (schema version 1), for a dead letter of a row the
+        database rejected after validation accepted it."""
+        names = [name for name, _, _ in FIELDS[self.kind]]
+        body: dict[str, Any] = {"v": SCHEMA_VERSION, "type": self.kind.value}
+        body.update(zip(names, self.rows[index], strict=True))
+        return body

@@ -34,9 +34,18 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   A member that lost its partition cannot commit a new intent (stale generation is refused); if
   it inserts a batch whose intent it recorded just before losing the partition, the new owner
   forms the very same batch, so the two inserts carry one token.
-* ClickHouse down: the failing batch stays sealed, unchanged, and is retried with exponential
-  backoff while its partition is paused; polling goes on, so the consumer keeps its group
-  membership. Memory is bounded by ``max_pending_rows`` (all partitions are paused above it).
+* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`): the failing batch
+  stays sealed, unchanged, and is retried with exponential backoff while its partition is
+  paused; polling goes on, so the consumer keeps its group membership. Memory is bounded by
+  ``max_pending_rows`` (all partitions are paused above it).
+* ClickHouse rejects the rows (a *permanent* error): the batch is bisected, each piece with a
+  token derived from the batch's token and the piece's offsets, and the rejected rows join the
+  batch's dead letters (:mod:`pipeline.load.insert` has the argument why a replay re-forms the
+  same pieces). The partition moves on; nothing stalls on a deterministic rejection. A statement
+  ClickHouse refuses whatever the rows (unknown table, privileges) is fatal: the worker stops.
+* One poll loop inserts for at most ``flush_budget_s`` (plus the insert under way); a batch not
+  reached, or a bisection not finished, waits for the next loop, so polling never stops for
+  longer than the budget and the member stays in its group.
 
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
 a replay must come within the table's last ``non_replicated_deduplication_window`` (10,000)
@@ -60,16 +69,30 @@ from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
+from pipeline.load.tables import TABLES
 from pipeline.records import RecordType
 from tickwatch.clock import Clock
-from tickwatch.settings import LoadSettings
+from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
 POLL_TIMEOUT_S = 0.1
-DLQ_FLUSH_TIMEOUT_S = 10.0
 _tracer = trace.get_tracer("tickwatch.load")
+
+
+def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
+    """The longest one :meth:`LoadWorker.step` can block, in seconds.
+
+    A loop inserts until ``flush_budget_s`` is spent; the last insert it starts may take its
+    whole timeout (a connect, retried once by urllib3, then ``insert_timeout_s`` to send and
+    receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
+    flush (``kafka_timeout_s`` each). It must stay below ``max_poll_interval_ms``.
+    """
+    insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
+    kafka_s = 3 * load.kafka_timeout_s  # two commits and the DLQ flush
+    return load.flush_budget_s + 2 * insert_s + kafka_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
@@ -86,7 +109,7 @@ class LoadWorker:
         settings: LoadSettings,
         metrics: LoadMetrics,
         clock: Clock,
-        commit_timeout_s: float = 10.0,
+        events: PipelineEvents | None = None,
     ) -> None:
         self._consumer = consumer
         self._writer = writer
@@ -96,7 +119,11 @@ class LoadWorker:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._committer = OffsetCommitter(consumer, metrics, commit_timeout_s)
+        self._committer = OffsetCommitter(consumer, metrics, settings.kafka_timeout_s)
+        self._events = events or PipelineEvents(
+            None, ClickHouseSettings(), metrics=metrics, clock=clock,
+            policy=settings.auto_offset_reset,
+        )  # fmt: skip
         self._backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_ms, clock)
         self._paused: set[TopicPartitionKey] = set()
@@ -112,7 +139,7 @@ class LoadWorker:
             self.drain(shutdown_timeout_s)
         finally:
             self._consumer.close()
-            self._dlq.close(DLQ_FLUSH_TIMEOUT_S)
+            self._dlq.close(self._settings.kafka_timeout_s)
 
     def subscribe(self) -> None:
         """Join the group; partitions arrive (and leave) through the rebalance callbacks."""
@@ -131,9 +158,12 @@ class LoadWorker:
         if messages:
             with _tracer.start_as_current_span("load.decode") as span:
                 span.set_attribute("rows", self._decoder.add(messages, self.batcher))
+            for jump in self.batcher.take_jumps():
+                self._events.jumped(jump)
             report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
         self.batcher.tick()
         self.flush_ready()
+        self._events.flush()
         self._apply_backpressure()
 
     def flush_ready(self) -> int:
@@ -149,7 +179,8 @@ class LoadWorker:
         for batch in ready:
             if batch not in recorded:
                 self.batcher.retry_later(batch, self._backoff)
-        written = [b for b in recorded if self._write(b)]
+        until = self._clock.monotonic() + self._settings.flush_budget_s
+        written = [b for b in recorded if self._write(b, until)]
         if any(b.dead_letters for b in written) and not self._deliver_dead_letters(written):
             written = [b for b in written if not b.dead_letters]
         self._committer.record_done(written)
@@ -168,7 +199,7 @@ class LoadWorker:
                 self._consumer.consume(1, POLL_TIMEOUT_S)  # serve callbacks; nothing is fetched
         logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
 
-    def _write(self, batch: Batch) -> bool:
+    def _write(self, batch: Batch, until: float) -> bool:
         with _tracer.start_as_current_span("load.insert") as span:
             span.set_attributes(
                 {
@@ -180,7 +211,10 @@ class LoadWorker:
                 }
             )
             try:
-                self._writer.write(batch)
+                if self._clock.monotonic() >= until or not self._writer.write(batch, until):
+                    span.set_attribute("deferred", True)
+                    self._metrics.flush_deferred()
+                    return False  # this loop's budget is spent; the batch waits for the next
             except ClickHouseUnavailable as exc:
                 delay = self.batcher.retry_later(batch, self._backoff)
                 self._metrics.clickhouse_retry()
@@ -192,7 +226,7 @@ class LoadWorker:
         return True
 
     def _deliver_dead_letters(self, batches: Sequence[Batch]) -> bool:
-        if self._dlq.flush(DLQ_FLUSH_TIMEOUT_S):
+        if self._dlq.flush(self._settings.kafka_timeout_s):
             return True
         logger.warning("dead-letter delivery failed; their batches will be retried")
         for batch in batches:
@@ -217,10 +251,13 @@ class LoadWorker:
             self._metrics.paused_partitions(len(want))
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        ends = self._committer.recovery_ends(partitions)
+        offsets, ends = self._committer.positions(partitions)
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key))
+            kind = self._kinds[tp.topic]
+            self.batcher.assign(key, kind, ends.get(key), offsets.get(key))
+            if key not in offsets:
+                self._events.check_missing(tp.topic, tp.partition, TABLES[kind])
         logger.info(
             "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
         )

@@ -87,6 +87,34 @@ CASES: list[tuple[str, RecordType, bytes, str]] = [
     ("bar missing close", RecordType.BAR, changed(BAR, close=_DROP), "missing_field"),
 ]  # fmt: skip
 
+# Issue 12, finding 3: values the types allow but the columns, or common sense, do not.
+CASES += [
+    ("v as float", RecordType.TRADE, changed(TRADE, v=1.0), "schema_version"),
+    ("negative zero size", RecordType.TRADE, changed(TRADE, size=-0.0), "negative_size"),
+    ("quote negative zero size", RecordType.QUOTE, changed(QUOTE, ask_size=-0.0), "negative_size"),
+    ("interval over UInt32", RecordType.BAR, changed(BAR, interval_s=2**32), "out_of_range"),
+    ("NUL in exchange", RecordType.TRADE, changed(TRADE, exchange="V\u0000"), "control_character"),
+    ("ESC in source", RecordType.TRADE, changed(TRADE, source="\u001b[31m"), "control_character"),
+    ("CR in conditions", RecordType.TRADE, changed(TRADE, conditions=["@", "\r"]),
+     "control_character"),
+    ("NEL in trade_id", RecordType.TRADE, changed(TRADE, trade_id="1\u0085"), "control_character"),
+    ("DEL in quote exchange", RecordType.QUOTE, changed(QUOTE, bid_exchange="\u007f"),
+     "control_character"),
+    ("TAB in bar source", RecordType.BAR, changed(BAR, source="a\tb"), "control_character"),
+    ("recv_ts in nanoseconds", RecordType.TRADE, changed(TRADE, recv_ts=NOW_US * 1000),
+     "in_future"),
+    ("recv_ts at epoch 1", RecordType.TRADE, changed(TRADE, recv_ts=1), "too_old"),
+    ("price 1e308", RecordType.TRADE, changed(TRADE, price=1e308), "implausible_price"),
+    ("size 1e308", RecordType.TRADE, changed(TRADE, size=1e308), "implausible_size"),
+    ("crypto price 1e9", RecordType.TRADE, changed(TRADE, asset_class="crypto", price=1e9),
+     "implausible_price"),
+    ("quote ask 1e308", RecordType.QUOTE, changed(QUOTE, ask_price=1e308), "implausible_price"),
+    ("quote bid size 1e300", RecordType.QUOTE, changed(QUOTE, bid_size=1e300), "implausible_size"),
+    ("bar volume 1e30", RecordType.BAR, changed(BAR, volume=1e30), "implausible_size"),
+    ("bar vwap 1e308", RecordType.BAR, changed(BAR, vwap=1e308, high=1e308),
+     "implausible_price"),
+]  # fmt: skip
+
 
 def check(payload: bytes, kind: RecordType) -> list[Any]:
     return validate(decode(payload), kind, RULES, NOW_US)
@@ -131,6 +159,11 @@ def test_valid_record_becomes_row_in_column_order(
         ({"symbol": "A" * 32}, 0, "A" * 32),
         ({"exchange": "Börse"}, 5, "Börse"),  # unicode outside the symbol is fine
         ({"extra_field": 1}, 0, "AAPL"),  # unknown fields are ignored (forward compatible)
+        ({"recv_ts": NOW_US + 1}, 9, NOW_US + 1),
+        ({"recv_ts": 0}, 9, 0),  # not given: the loader fills in the Kafka time
+        ({"price": 1e7}, 3, 1e7),  # the equity bound itself
+        ({"asset_class": "crypto", "price": 1e-8}, 3, 1e-8),
+        ({"conditions": ["@", "F", "T"]}, 7, ["@", "F", "T"]),
     ],
 )
 def test_boundary_values_are_accepted(fields: dict[str, Any], column: int, value: Any) -> None:
@@ -186,3 +219,16 @@ def test_fast_path_gives_the_same_row_as_the_field_checks(
     assert (
         typed_row({**body, "price": 5, "bid_price": 5, "open": 5}, kind) is None
     )  # int: slow path
+
+
+def test_sanity_bounds_come_from_settings() -> None:
+    rules = ValidationRules.from_settings(LoadSettings(equity_max_price=100.0))
+    with pytest.raises(InvalidMessage, match="implausible_price"):
+        validate(decode(orjson.dumps(TRADE)), RecordType.TRADE, rules, NOW_US)
+    assert validate(decode(changed(TRADE, price=99.5)), RecordType.TRADE, rules, NOW_US)
+
+
+def test_control_character_detail_names_the_field_and_position() -> None:
+    with pytest.raises(InvalidMessage) as caught:
+        check(changed(TRADE, trade_id="ab\u0000"), RecordType.TRADE)
+    assert caught.value.detail == "field 'trade_id' has U+0000 at 2"

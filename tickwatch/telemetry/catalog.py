@@ -153,6 +153,11 @@ class LoadMetrics:
         self._commit_failures = counter(defs.LOAD_COMMIT_FAILURES, registry)
         self._retries = counter(defs.LOAD_CLICKHOUSE_RETRIES, registry)
         self._paused = gauge(defs.LOAD_PAUSED_PARTITIONS, registry)
+        self._rejected = counter(defs.LOAD_INSERTS_REJECTED, registry)
+        self._dlq_errors = counter(defs.LOAD_DLQ_ERRORS, registry)
+        self._dlq_truncated = counter(defs.LOAD_DLQ_TRUNCATED, registry)
+        self._deferred = counter(defs.LOAD_FLUSH_DEFERRED, registry)
+        self._offset_resets = counter(defs.LOAD_OFFSET_RESETS, registry)
 
     def records_consumed(self, topic: str, n: int) -> None:
         """``n`` messages were polled from ``topic``."""
@@ -205,6 +210,26 @@ class LoadMetrics:
     def paused_partitions(self, n: int) -> None:
         """``n`` partitions are currently paused for backpressure."""
         self._paused.set(n)
+
+    def insert_rejected(self, reason: str) -> None:
+        """ClickHouse rejected an insert for its rows (``clickhouse_<error name>``)."""
+        self._rejected.labels(reason).inc()
+
+    def dlq_error(self, kind: str) -> None:
+        """A dead letter could not be produced or delivered (``kind``: produce, delivery)."""
+        self._dlq_errors.labels(kind).inc()
+
+    def dlq_truncated(self) -> None:
+        """A dead letter was too large and was stored truncated."""
+        self._dlq_truncated.inc()
+
+    def flush_deferred(self) -> None:
+        """A poll loop stopped inserting at its time budget."""
+        self._deferred.inc()
+
+    def offset_reset(self, topic: str) -> None:
+        """The consumer's position in a partition of ``topic`` was reset."""
+        self._offset_resets.labels(topic).inc()
 
 
 class MonitorMetrics:

@@ -131,6 +131,32 @@ LOAD_CLICKHOUSE_RETRIES = MetricDef(
 LOAD_PAUSED_PARTITIONS = MetricDef(
     "tickwatch_load_paused_partitions", G, "Partitions paused for backpressure."
 )
+LOAD_INSERTS_REJECTED = MetricDef(
+    "tickwatch_load_inserts_rejected_total",
+    C,
+    "Inserts ClickHouse rejected for their rows (each starts a bisection).",
+    ("reason",),
+)
+LOAD_DLQ_ERRORS = MetricDef(
+    "tickwatch_load_dlq_errors_total",
+    C,
+    "Dead-letter produce or delivery failures (the worker carries on).",
+    ("kind",),
+)
+LOAD_DLQ_TRUNCATED = MetricDef(
+    "tickwatch_load_dlq_truncated_total", C, "Dead letters stored truncated (too large)."
+)
+LOAD_FLUSH_DEFERRED = MetricDef(
+    "tickwatch_load_flush_deferred_total",
+    C,
+    "Poll loops whose inserts stopped at the flush budget (partitions stay paused).",
+)
+LOAD_OFFSET_RESETS = MetricDef(
+    "tickwatch_load_offset_resets_total",
+    C,
+    "Consumer positions reset (out of range, or a committed offset gone).",
+    ("topic",),
+)
 
 # --- telemetry and all workers ----------------------------------------------------------------
 TELEMETRY_EXPORTED = MetricDef(
@@ -208,6 +234,11 @@ CATALOG: tuple[MetricDef, ...] = (
     LOAD_COMMIT_FAILURES,
     LOAD_CLICKHOUSE_RETRIES,
     LOAD_PAUSED_PARTITIONS,
+    LOAD_INSERTS_REJECTED,
+    LOAD_DLQ_ERRORS,
+    LOAD_DLQ_TRUNCATED,
+    LOAD_FLUSH_DEFERRED,
+    LOAD_OFFSET_RESETS,
     TELEMETRY_EXPORTED,
     TELEMETRY_DROPPED,
     HEARTBEAT_TIMESTAMP,
