@@ -330,20 +330,31 @@ HEARTBEAT = {"TICKWATCH_MONITOR_HEARTBEAT_TIMEOUT_S": "15"}
 
 
 def _stop_load_until_pending(run: Run, monitor: WorkerProcess, load: WorkerProcess) -> None:
-    """Stop the load worker (its heartbeat goes stale) and wait until the detector holds the
-    heartbeat alert in its persisted group wait."""
+    """Stop the load worker and wait until the detector holds both of its alerts (heartbeat,
+    consumer lag) in its persisted group wait."""
     run.inject()
     run.kill(load, TERM)
     state = run.lane.dir / "state" / "alerts-state.json"
-    if not wait(lambda: _pending(state) > 0 or not monitor.running(), 120):
-        run.notes.append("no alert accepted within 120 s")
+    both = {"heartbeat", "consumer_lag"}
+    if not wait(lambda: both <= _pending(state) or not monitor.running(), 120):
+        run.notes.append(f"alerts pending after 120 s: {sorted(_pending(state))}")
 
 
-def _pending(state: Path) -> int:
+def _pending(state: Path) -> set[str]:
+    """The checks of the alerts waiting in the detector's persisted group wait."""
     try:
-        return len(json.loads(state.read_text("utf-8"))["notifier"]["pending"])
-    except (OSError, ValueError, KeyError):
-        return 0
+        pending = json.loads(state.read_text("utf-8"))["notifier"]["pending"]
+        return {str(e["key"]).split("/", 1)[0] for e in pending}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _expect_load_stopped(run: Run) -> None:
+    """A stopped load worker: its heartbeat goes stale and its group stops with lag (Burrow's
+    "stopped"); both open and both resolve once it is back."""
+    for check in ("heartbeat", "consumer_lag"):
+        run.expect(check, FIRING)
+        run.expect(check, RESOLVED)
 
 
 def _detector_fault(run: Run, sig: int) -> None:
@@ -351,8 +362,7 @@ def _detector_fault(run: Run, sig: int) -> None:
     load = run.load()
     run.wait_rows(200)
     first = run.monitor(TICKWATCH_ALERTS_GROUP_WAIT_S="600", **HEARTBEAT)
-    run.expect("heartbeat", FIRING)
-    run.expect("heartbeat", RESOLVED)
+    _expect_load_stopped(run)
     run.pause(8.0)  # heartbeats seen, every check OK once
     _stop_load_until_pending(run, first, load)
     run.kill(first, sig)
@@ -388,8 +398,7 @@ def smtp_down(run: Run) -> None:
     load = run.load()
     run.wait_rows(200)
     run.monitor(**HEARTBEAT)
-    run.expect("heartbeat", FIRING)
-    run.expect("heartbeat", RESOLVED)
+    _expect_load_stopped(run)
     run.pause(8.0)
     run.lane.mail.stop()
     run.inject()

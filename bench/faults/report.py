@@ -35,8 +35,9 @@ def row(o: FaultOutcome) -> tuple[str, ...]:
     if extra:
         mail += f" (+{len(extra)} other)"
     detect = f"{o.detect_s:.1f}" if o.detect_s is not None else "–"
+    lost = f"{o.lost} (+{o.deleted_unread} deleted unread)" if o.deleted_unread else str(o.lost)
     verdict = "ok" if o.status == "ok" else "FAILED: " + "; ".join(o.findings())
-    return (o.name, str(o.produced), str(o.rows), str(o.duplicates), str(o.lost), reasons(o),
+    return (o.name, str(o.produced), str(o.rows), str(o.duplicates), lost, reasons(o),
             bad, mail, detect, verdict)  # fmt: skip
 
 

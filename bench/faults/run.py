@@ -280,8 +280,9 @@ def _judge(run: Run, out: FaultOutcome) -> None:
         out.notes.append("missing e.g. " + orjson.dumps(sorted(t.missing)[:5]).decode())
     got = emails.received(run.lane.mail.mail_dir)
     out.emails_once, out.emails_expected, out.email_notes = emails.compare(run.expected, got)
-    first = [run.watch.first_seen.get(e) for e in run.expected if e.verb == emails.FIRING]
-    if run.injected_at is not None and first and first[0] is not None:
-        out.detect_s = round(first[0] - run.injected_at, 1)
+    first = [run.watch.first_seen[e] for e in run.expected
+             if e.verb == emails.FIRING and e in run.watch.first_seen]  # fmt: skip
+    if run.injected_at is not None and first:
+        out.detect_s = round(min(first) - run.injected_at, 1)
     out.notes += run.notes
     out.status = "failed" if out.findings() else "ok"

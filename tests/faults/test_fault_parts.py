@@ -55,10 +55,13 @@ def test_compare_counts_exactly_once_and_names_duplicates_and_extras() -> None:
     ok, expected, notes = emails.compare(want, got)
     assert (ok, expected) == (0, 2)
     assert notes == [
-        "FIRING heartbeat: received 2x",
+        "FIRING heartbeat/load: received 2x",
         "RESOLVED heartbeat: received 0x",
-        "extra FIRING lag x1",
+        "extra FIRING lag/x x1",
     ]
+    per_topic = [("lag/a", "FIRING"), ("lag/b", "FIRING"), ("lag/a", "RESOLVED")]
+    lag = [emails.Expected("lag", "FIRING"), emails.Expected("lag", "RESOLVED")]
+    assert emails.compare(lag, per_topic) == (2, 2, [])
 
 
 def test_selection_and_seeds() -> None:
