@@ -7,7 +7,10 @@
   moves on. ``reason`` is a short stable label (used as a metric label and a Kafka header);
   ``detail`` says what was wrong and where.
 * :class:`MessageRejected` — "slow down", not "bad": a step cannot take more right now; the
-  caller pauses and tries again after ``retry_after`` seconds.
+  caller pauses and tries again after ``retry_after`` seconds (at least). The load worker's
+  insert step raises it as :class:`ClickHouseUnavailable` for every transient failure, and the
+  worker catches it in one place (``LoadWorker._write``): the partition is paused and retried
+  after ``max(retry_after, its backoff delay)``.
 * :class:`InsertRejected` — ClickHouse refused these *rows* for good (a value its column cannot
   hold, a violated constraint): the insert step isolates the offending rows and dead-letters them.
 * :class:`SourceError` — a market-data source failed (connection, authentication, protocol).
@@ -58,8 +61,12 @@ class MessageRejected(RecoverableError):
         self.retry_after = retry_after
 
 
-class ClickHouseUnavailable(RecoverableError):
-    """An insert into ClickHouse failed; the batch is kept and retried unchanged."""
+class ClickHouseUnavailable(MessageRejected):
+    """An insert into ClickHouse failed for a transient reason; the batch is kept and retried
+    unchanged. ``retry_after`` is ClickHouse's hint (overload errors), 0 when it gave none."""
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        super().__init__(message, retry_after=retry_after)
 
 
 class InsertRejected(PipelineError):

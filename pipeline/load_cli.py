@@ -21,6 +21,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import Consumer, KafkaException, Producer
 from loguru import logger
 
+from pipeline.codec import ValidationRules
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
@@ -28,7 +29,6 @@ from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
-from pipeline.validation import ValidationRules
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import Settings, load_settings
@@ -102,7 +102,8 @@ def check_poll_interval(settings: Settings) -> None:
         raise FatalError(
             f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
             f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
-            f"load.kafka_timeout_s for the commits and the DLQ flush), "
+            f"load.kafka_timeout_s for the commits and the DLQ flush, + one query per topic "
+            f"on assignment), "
             f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
         )
 

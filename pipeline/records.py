@@ -1,160 +1,32 @@
-"""The tick records tickwatch moves, and their wire format on Kafka.
+"""Compatibility: the wire model lives in :mod:`pipeline.codec` (records, encode, decode,
+validate). This module re-exports the names other packages have imported from here."""
 
-Wire format (schema version 1): one JSON object per Kafka message, encoded with orjson, key =
-the symbol (UTF-8) so every symbol keeps its order within its partition. Times are integers in
-microseconds since the Unix epoch, UTC. Every record carries::
+from pipeline.codec.records import (
+    SCHEMA_VERSION,
+    AssetClass,
+    Bar,
+    Encoded,
+    Payload,
+    Quote,
+    RawMessage,
+    Record,
+    RecordType,
+    Trade,
+)
+from pipeline.codec.wire import encode, encode_value, to_wire
 
-    {"v": 1, "type": "trade" | "quote" | "bar", "symbol": "AAPL", "asset_class": "equity",
-     "ts": 1763700000123456, "source": "simulator", "recv_ts": 1763700000123999, ...}
-
-``ts`` is the exchange event time (bar start for bars); ``recv_ts`` is when tickwatch's ingest
-worker received the record. Type-specific fields are the dataclass fields below.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from enum import StrEnum
-from operator import attrgetter
-from typing import Any, ClassVar
-
-import orjson
-
-SCHEMA_VERSION = 1
-
-
-class AssetClass(StrEnum):
-    EQUITY = "equity"
-    ETF = "etf"
-    INDEX = "index"
-    CRYPTO = "crypto"
-    FX = "fx"
-
-
-class RecordType(StrEnum):
-    TRADE = "trade"
-    QUOTE = "quote"
-    BAR = "bar"
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One execution: ``size`` units changed hands at ``price``."""
-
-    symbol: str
-    ts: int
-    price: float
-    size: float
-    asset_class: AssetClass = AssetClass.EQUITY
-    exchange: str = ""
-    trade_id: str = ""
-    conditions: tuple[str, ...] = ()
-    source: str = ""
-    recv_ts: int = 0
-    kind: ClassVar[RecordType] = RecordType.TRADE
-
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """Top of book: best bid and ask with their sizes."""
-
-    symbol: str
-    ts: int
-    bid_price: float
-    bid_size: float
-    ask_price: float
-    ask_size: float
-    asset_class: AssetClass = AssetClass.EQUITY
-    bid_exchange: str = ""
-    ask_exchange: str = ""
-    conditions: tuple[str, ...] = ()
-    source: str = ""
-    recv_ts: int = 0
-    kind: ClassVar[RecordType] = RecordType.QUOTE
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """OHLCV over ``interval_s`` seconds starting at ``ts``."""
-
-    symbol: str
-    ts: int
-    interval_s: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    vwap: float = 0.0
-    trade_count: int = 0
-    asset_class: AssetClass = AssetClass.EQUITY
-    source: str = ""
-    recv_ts: int = 0
-    kind: ClassVar[RecordType] = RecordType.BAR
-
-
-Record = Trade | Quote | Bar
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """Bytes produced to the topic of ``kind`` as they are, keyed by ``key``.
-
-    The simulator's ``malformed`` anomaly must reach Kafka as bad bytes so the load worker
-    dead-letters them; a live feed may forward a payload it could not parse for the same reason.
-    """
-
-    kind: RecordType
-    key: bytes
-    value: bytes
-
-
-Payload = Record | RawMessage
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """A record ready for Kafka: its topic type, key and JSON value."""
-
-    kind: RecordType
-    key: bytes
-    value: bytes
-
-
-# Field names and one attrgetter per record type: reading a frozen slots dataclass this way costs
-# ~1 µs, where ``dataclasses.asdict`` (a deep copy) costs ~14 µs and would cap one ingest process
-# near 70k records/s.
-_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {
-    cls: (names, attrgetter(*names))
-    for cls in (Trade, Quote, Bar)
-    for names in [tuple(f.name for f in fields(cls))]
-}
-
-
-def to_wire(record: Record, recv_ts: int = 0) -> dict[str, Any]:
-    """The JSON object for ``record`` (schema version 1).
-
-    ``recv_ts`` fills in a record whose own ``recv_ts`` is 0 (a source may set it itself).
-    The result holds plain JSON types only (lists, ``str``), as a decoder would see it.
-    """
-    names, get = _FIELDS[type(record)]
-    body = dict(zip(names, get(record), strict=True))
-    body["v"] = SCHEMA_VERSION
-    body["type"] = record.kind.value
-    body["asset_class"] = record.asset_class.value
-    if "conditions" in body:
-        body["conditions"] = list(body["conditions"])
-    if recv_ts and not body["recv_ts"]:
-        body["recv_ts"] = recv_ts
-    return body
-
-
-def encode_value(record: Record, recv_ts: int = 0) -> bytes:
-    """The Kafka message value of ``record``: orjson bytes of :func:`to_wire`."""
-    return orjson.dumps(to_wire(record, recv_ts))
-
-
-def encode(record: Record, recv_ts: int = 0) -> Encoded:
-    """Encode ``record`` for Kafka: key = symbol, value = :func:`encode_value`."""
-    return Encoded(record.kind, record.symbol.encode(), encode_value(record, recv_ts))
+__all__ = [
+    "SCHEMA_VERSION",
+    "AssetClass",
+    "Bar",
+    "Encoded",
+    "Payload",
+    "Quote",
+    "RawMessage",
+    "Record",
+    "RecordType",
+    "Trade",
+    "encode",
+    "encode_value",
+    "to_wire",
+]

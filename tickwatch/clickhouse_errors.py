@@ -110,6 +110,9 @@ TRANSIENT_CODES: dict[int, str] = {
     999: "KEEPER_EXCEPTION",
 }
 
+# "Slow down": the server is overloaded by inserts or queries; give it at least a merge round.
+OVERLOAD_CODES = frozenset({173, 202, 241, 252, 364})
+OVERLOAD_RETRY_AFTER_S = 5.0
 TOO_MANY_PARTS = 252
 # TOO_MANY_PARTS is also what one insert block spanning too many partitions raises
 # (max_partitions_per_insert_block): that one is about the rows, and fewer rows succeed.
@@ -138,6 +141,13 @@ class Classified:
     @property
     def retryable(self) -> bool:
         return self.verdict is Verdict.TRANSIENT
+
+    @property
+    def retry_after_s(self) -> float:
+        """The least wait before retrying: :data:`OVERLOAD_RETRY_AFTER_S` when the server is
+        overloaded (too many parts, queries or requests; out of memory), else 0."""
+        overloaded = self.retryable and self.code in OVERLOAD_CODES
+        return OVERLOAD_RETRY_AFTER_S if overloaded else 0.0
 
 
 def classify(exc: BaseException) -> Classified:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
 from pipeline.load.backoff import Backoff
 from pipeline.load.tables import ColumnBuffer
-from pipeline.records import RecordType
 from tickwatch.clock import Clock
 
 TopicPartitionKey = tuple[str, int]
@@ -180,12 +180,13 @@ class Batcher:
             state.retry_at = 0.0
             state.failures = 0
 
-    def retry_later(self, batch: Batch, backoff: Backoff) -> float:
-        """Hold ``batch``'s partition back for the next backoff delay; return that delay."""
+    def retry_later(self, batch: Batch, backoff: Backoff, at_least: float = 0.0) -> float:
+        """Hold ``batch``'s partition back for the next backoff delay (``at_least`` seconds);
+        return that delay."""
         state = self.partitions.get((batch.topic, batch.partition))
         if state is None:
             return 0.0
-        delay = backoff.delay(state.failures)
+        delay = max(backoff.delay(state.failures), at_least)
         state.failures += 1
         state.retry_at = self._clock.monotonic() + delay
         return delay

@@ -7,11 +7,10 @@ from collections import Counter
 from confluent_kafka import KafkaError, Message
 from loguru import logger
 
+from pipeline.codec import RecordType, ValidationRules, decode, validate
 from pipeline.dlq import DeadLetter, bounded
 from pipeline.errors import FatalError, InvalidMessage
 from pipeline.load.batch import Batcher
-from pipeline.records import RecordType
-from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.clock import Clock
 from tickwatch.telemetry.catalog import LoadMetrics
 

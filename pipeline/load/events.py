@@ -86,29 +86,32 @@ class PipelineEvents:
             expected=jump.expected, actual=jump.actual, detail=detail,
         )  # fmt: skip
 
-    def check_missing(self, topic: str, partition: int, table: str) -> None:
-        """Record ``offset_missing`` if ``{market}.<table>`` holds rows of this partition
-        although it has no committed offset. Blocks for one query (the client's timeouts)."""
-        if self._client is None:
-            return
+    def check_missing(self, topic: str, partitions: list[int], table: str) -> bool:
+        """Record ``offset_missing`` for each of ``partitions`` (none has a committed offset)
+        whose rows ``{market}.<table>`` already holds. One query (the client's timeouts);
+        returns False when it failed, so the caller can skip the other topics this time."""
+        if self._client is None or not partitions:
+            return True
         sql = (
-            f"SELECT count(), max(kafka_offset) FROM {self._market}.{table} "
-            "WHERE kafka_partition = {p:UInt16}"
+            f"SELECT kafka_partition, count(), max(kafka_offset) FROM {self._market}.{table} "
+            "WHERE kafka_partition IN {ps:Array(UInt16)} GROUP BY kafka_partition "
+            "ORDER BY kafka_partition"
         )
         try:
-            n, last = self._client.query(sql, parameters={"p": partition}).result_rows[0]
+            rows = self._client.query(sql, parameters={"ps": partitions}).result_rows
         except DRIVER_ERRORS as exc:
-            logger.warning("cannot tell whether {}[{}] had offsets: {}", topic, partition, exc)
-            return
-        if not n:
-            return
-        detail = (
-            f"{topic}[{partition}]: no committed offset, but {table} holds {n} rows up to offset "
-            f"{last}; read again from auto.offset.reset={self._policy}; {_REPLAY_NOTE}"
-        )
-        self._record(
-            "offset_missing", topic, partition, expected=int(last) + 1, actual=-1, detail=detail
-        )
+            logger.warning("cannot tell whether {} {} had offsets: {}", topic, partitions, exc)
+            return False
+        for partition, n, last in rows:
+            detail = (
+                f"{topic}[{partition}]: no committed offset, but {table} holds {n} rows up to "
+                f"offset {last}; read again from auto.offset.reset={self._policy}; {_REPLAY_NOTE}"
+            )
+            self._record(
+                "offset_missing", topic, int(partition), expected=int(last) + 1, actual=-1,
+                detail=detail,
+            )  # fmt: skip
+        return True
 
     def flush(self) -> None:
         """Insert the recorded events; on failure keep them for the next call. Never raises."""

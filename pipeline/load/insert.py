@@ -164,7 +164,9 @@ class ClickHouseWriter:
                 raise InsertRejected(reason, found.message[:DETAIL_MAX]) from exc
             if found.verdict is Verdict.FATAL:
                 raise FatalError(f"{where} refused ({found.name}): {found.message}") from exc
-            raise ClickHouseUnavailable(f"{where} failed: {exc}") from exc
+            raise ClickHouseUnavailable(
+                f"{where} failed: {exc}", retry_after=found.retry_after_s
+            ) from exc
 
 
 def _halves(lo: int, hi: int) -> list[tuple[int, int]]:

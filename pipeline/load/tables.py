@@ -1,6 +1,6 @@
 """Where each record type goes in ClickHouse, and the column buffers that fill one insert.
 
-A row is built from :data:`pipeline.validation.FIELDS` (``symbol`` .. ``received_at``) followed by
+A row is built from :data:`pipeline.codec.FIELDS` (``symbol`` .. ``received_at``) followed by
 the Kafka columns. Columns are kept as Python lists and sent column-oriented; times are integer
 ticks (µs for ``DateTime64(6)``, ms for ``DateTime64(3)``), which clickhouse-connect writes as is.
 """
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.load.fields import FIELDS
-from pipeline.records import SCHEMA_VERSION, RecordType
+from pipeline.codec import FIELDS, SCHEMA_VERSION, RecordType
 
 TABLES = {RecordType.TRADE: "trades", RecordType.QUOTE: "quotes", RecordType.BAR: "bars"}
 _RENAMED = {"ts": "event_time", "recv_ts": "received_at"}

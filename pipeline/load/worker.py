@@ -34,9 +34,11 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   A member that lost its partition cannot commit a new intent (stale generation is refused); if
   it inserts a batch whose intent it recorded just before losing the partition, the new owner
   forms the very same batch, so the two inserts carry one token.
-* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`): the failing batch
-  stays sealed, unchanged, and is retried with exponential backoff while its partition is
-  paused; polling goes on, so the consumer keeps its group membership. Memory is bounded by
+* ClickHouse down (a *transient* error, :mod:`tickwatch.clickhouse_errors`, raised by the
+  insert step as the typed "slow down" :class:`~pipeline.errors.MessageRejected` and caught in
+  one place, :meth:`LoadWorker._write`): the failing batch stays sealed, unchanged, and is
+  retried after ``max(retry_after, exponential backoff)`` while its partition is paused;
+  polling goes on, so the consumer keeps its group membership. Memory is bounded by
   ``max_pending_rows`` (all partitions are paused above it).
 * ClickHouse rejects the rows (a *permanent* error): the batch is bisected, each piece with a
   token derived from the batch's token and the piece's offsets, and the rejected rows join the
@@ -63,8 +65,9 @@ from confluent_kafka import Consumer, TopicPartition
 from loguru import logger
 from opentelemetry import trace
 
+from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetterQueue
-from pipeline.errors import ClickHouseUnavailable
+from pipeline.errors import MessageRejected
 from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher, TopicPartitionKey
 from pipeline.load.commit import OffsetCommitter
@@ -73,7 +76,6 @@ from pipeline.load.events import PipelineEvents
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.lag import report_lag
 from pipeline.load.tables import TABLES
-from pipeline.records import RecordType
 from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics
@@ -88,11 +90,14 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     A loop inserts until ``flush_budget_s`` is spent; the last insert it starts may take its
     whole timeout (a connect, retried once by urllib3, then ``insert_timeout_s`` to send and
     receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
-    flush (``kafka_timeout_s`` each). It must stay below ``max_poll_interval_ms``.
+    flush (``kafka_timeout_s`` each); an assignment in that poll adds one ClickHouse query per
+    record topic (``offset_missing``, :mod:`pipeline.load.events`). It must stay below
+    ``max_poll_interval_ms``.
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
     kafka_s = 3 * load.kafka_timeout_s  # two commits and the DLQ flush
-    return load.flush_budget_s + 2 * insert_s + kafka_s + POLL_TIMEOUT_S
+    assign_s = len(RecordType) * insert_s
+    return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
@@ -215,8 +220,8 @@ class LoadWorker:
                     span.set_attribute("deferred", True)
                     self._metrics.flush_deferred()
                     return False  # this loop's budget is spent; the batch waits for the next
-            except ClickHouseUnavailable as exc:
-                delay = self.batcher.retry_later(batch, self._backoff)
+            except MessageRejected as exc:  # the one place "slow down" is handled
+                delay = self.batcher.retry_later(batch, self._backoff, exc.retry_after)
                 self._metrics.clickhouse_retry()
                 logger.warning("{}; retrying in {:.1f} s", exc, delay)
                 span.record_exception(exc)
@@ -252,12 +257,15 @@ class LoadWorker:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         offsets, ends = self._committer.positions(partitions)
+        uncommitted: dict[str, list[int]] = {}
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            kind = self._kinds[tp.topic]
-            self.batcher.assign(key, kind, ends.get(key), offsets.get(key))
+            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key), offsets.get(key))
             if key not in offsets:
-                self._events.check_missing(tp.topic, tp.partition, TABLES[kind])
+                uncommitted.setdefault(tp.topic, []).append(tp.partition)
+        for topic, numbers in uncommitted.items():  # one query per topic, none after a failure
+            if not self._events.check_missing(topic, numbers, TABLES[self._kinds[topic]]):
+                break
         logger.info(
             "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
         )

@@ -18,11 +18,10 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import AssetClass, RecordType, Trade, ValidationRules, decode, to_wire, validate
 from pipeline.errors import InvalidMessage
 from pipeline.load.batch import Batch
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.records import AssetClass, RecordType, Trade, to_wire
-from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.clock import SystemClock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics

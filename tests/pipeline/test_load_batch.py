@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.codec import FIELDS, RecordType
 from pipeline.dlq import DeadLetter
 from pipeline.load.backoff import Backoff
 from pipeline.load.batch import Batch, Batcher
-from pipeline.load.fields import FIELDS
-from pipeline.records import RecordType
 from tickwatch.clock import ManualClock
 
 KEY = ("t.trades", 0)

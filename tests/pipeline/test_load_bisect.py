@@ -153,3 +153,35 @@ def test_a_statement_clickhouse_refuses_for_every_row_stops_the_worker() -> None
         rig.run_until_idle()
     assert ch.tables == {}
     assert all(metadata for _t, _p, _o, metadata in broker.commit_log)  # only intents
+
+
+class OverloadedClickHouse(FakeClickHouse):
+    """Answers every insert with TOO_MANY_PARTS until ``overloaded`` is cleared."""
+
+    overloaded = True
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+        if self.overloaded:
+            self.attempts.append(kwargs["settings"]["insert_deduplication_token"])
+            raise DatabaseError("Too many parts (3000). Merges are processing significantly "
+                                "slower than inserts. (TOO_MANY_PARTS)", code=252)  # fmt: skip
+        super().insert(table, data, **kwargs)
+
+
+def test_overload_is_backpressure_the_partition_waits_at_least_the_servers_hint() -> None:
+    from tickwatch.clickhouse_errors import OVERLOAD_RETRY_AFTER_S
+
+    broker, _bad = stream(set(), n=10)
+    ch = OverloadedClickHouse([])
+    rig = Rig(broker, ch, batch_max_rows=4, retry_initial_s=0.5, retry_max_s=60.0)
+    rig.worker.step()
+    attempts = len(ch.attempts)
+    assert attempts and rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1)}
+    rig.clock.advance(OVERLOAD_RETRY_AFTER_S - 0.1)  # past the backoff (0.5 s), not the hint
+    rig.worker.step()
+    assert len(ch.attempts) == attempts
+    ch.overloaded = False
+    rig.clock.advance(0.2)
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+    assert rig.consumer.paused == set()

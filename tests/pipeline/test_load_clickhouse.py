@@ -11,11 +11,10 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import RecordType, Trade, ValidationRules, to_wire, validate
 from pipeline.dlq import DeadLetter
 from pipeline.load.batch import Batch
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.records import RecordType, Trade, to_wire
-from pipeline.validation import ValidationRules, validate
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics

@@ -24,7 +24,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipeline.records import Trade, encode, to_wire
+from pipeline.codec import Trade, encode, to_wire
 from tickwatch.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]

@@ -26,8 +26,8 @@ from tickwatch.telemetry.catalog import LoadMetrics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
-MAX_POLL_INTERVAL_MS = 25_000
-HANG_S = 35.0  # longer than max.poll.interval.ms
+MAX_POLL_INTERVAL_MS = 45_000
+HANG_S = 50.0  # longer than max.poll.interval.ms
 
 
 def test_hung_clickhouse_bounds_every_poll_loop_and_keeps_the_group(

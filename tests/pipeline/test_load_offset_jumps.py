@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.codec import RecordType
 from pipeline.load.batch import Batcher, OffsetJump
-from pipeline.records import RecordType
 from tickwatch.clock import ManualClock
 
 KEY = ("t.trades", 0)

@@ -13,8 +13,8 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import Bar, Quote, Record, Trade, encode, to_wire
 from pipeline.load_cli import build_worker
-from pipeline.records import Bar, Quote, Record, Trade, encode, to_wire
 from tickwatch import migrations
 from tickwatch.clients import clickhouse_client
 from tickwatch.settings import LoadSettings, Settings

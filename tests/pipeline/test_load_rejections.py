@@ -21,7 +21,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from pipeline.records import Bar, Trade, encode, to_wire
+from pipeline.codec import Bar, Trade, encode, to_wire
 from tests.pipeline.test_load_exactly_once import worker_env
 from tests.pipeline.test_load_pipeline import (
     NOW_US,

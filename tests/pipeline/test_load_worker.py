@@ -11,12 +11,11 @@ import pytest
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import RecordType, Trade, ValidationRules, to_wire
 from pipeline.dlq import DeadLetterQueue
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker
-from pipeline.records import RecordType, Trade, to_wire
-from pipeline.validation import ValidationRules
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings, LoadSettings
 from tickwatch.telemetry.catalog import LoadMetrics

@@ -8,11 +8,20 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline.codec import (
+    REASONS,
+    Bar,
+    Quote,
+    RecordType,
+    Trade,
+    ValidationRules,
+    checked_row,
+    decode,
+    to_wire,
+    typed_row,
+    validate,
+)
 from pipeline.errors import InvalidMessage
-from pipeline.load.fields import checked_row
-from pipeline.load.typed import typed_row
-from pipeline.records import Bar, Quote, RecordType, Trade, to_wire
-from pipeline.validation import REASONS, ValidationRules, decode, validate
 from tickwatch.settings import LoadSettings
 
 NOW_US = 1_763_700_000_000_000

@@ -4,7 +4,7 @@ Nearly every message is well formed, so :func:`typed_row` checks a whole row wit
 operations (one tuple of types compared against the accepted ones, ``map``/``all`` over the
 numbers, the integers and the strings) instead of one Python call per field. It returns None for
 anything it does not accept outright — an integer price, a missing field, a wrong type — and the
-caller then runs :func:`pipeline.load.fields.checked_row`, which accepts the same values or says
+caller then runs :func:`pipeline.codec.decode.checked_row`, which accepts the same values or says
 what is wrong. It never accepts what ``checked_row`` would reject.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from pipeline.load.fields import ASSET_CLASSES, FIELDS, REQUIRED, TEXT_MAX_LEN, Spec
-from pipeline.records import SCHEMA_VERSION, RecordType
+from pipeline.codec.records import SCHEMA_VERSION, RecordType
+from pipeline.codec.spec import ASSET_CLASSES, FIELDS, REQUIRED, TEXT_MAX_LEN, Spec
 
 _TYPES = {
     "num": float,

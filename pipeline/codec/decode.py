@@ -1,11 +1,10 @@
-"""The fields of each record type on the wire, and how a JSON object becomes a row.
+"""Kafka message bytes -> a JSON object -> a row, field by field (the slow path).
 
-:data:`FIELDS` lists, per record type, the wire fields in the column order of its ClickHouse table
-(``ts`` fills ``event_time``, ``recv_ts`` fills ``received_at``), each with its kind and default.
-:func:`checked_row` examines an object field by field and raises
-:class:`~pipeline.errors.InvalidMessage` saying which field is wrong. Bounds and cross-field rules
-are :mod:`pipeline.validation`'s; the fast path for well-typed objects is
-:mod:`pipeline.load.typed`.
+:func:`decode` parses a message value into a JSON object. :func:`checked_row` turns it into the
+row of :data:`pipeline.codec.spec.FIELDS`, examining field by field and raising
+:class:`~pipeline.errors.InvalidMessage` that says which field is wrong. Bounds and cross-field
+rules are :mod:`pipeline.codec.validate`'s; the fast path for well-typed objects is
+:mod:`pipeline.codec.fast`.
 """
 
 from __future__ import annotations
@@ -13,56 +12,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
+from pipeline.codec.records import SCHEMA_VERSION, RecordType
+from pipeline.codec.spec import ASSET_CLASSES, FIELDS, REQUIRED, TEXT_MAX_LEN
 from pipeline.errors import InvalidMessage
-from pipeline.records import SCHEMA_VERSION, AssetClass, RecordType
 
-SYMBOL_MAX_LEN = 32
-TEXT_MAX_LEN = 256
-REQUIRED = object()
-ASSET_CLASSES = frozenset(a.value for a in AssetClass)
 
-# (wire field, kind, default) in table column order; ts fills event_time, recv_ts received_at.
-Spec = tuple[tuple[str, str, Any], ...]
-_HEAD: Spec = (
-    ("symbol", "symbol", REQUIRED),
-    ("asset_class", "asset", "equity"),
-    ("ts", "time", REQUIRED),
-)
-_TAIL: Spec = (("source", "text", ""), ("recv_ts", "uint", 0))
-FIELDS: dict[RecordType, Spec] = {
-    RecordType.TRADE: (
-        *_HEAD,
-        ("price", "num", REQUIRED),
-        ("size", "num", REQUIRED),
-        ("exchange", "text", ""),
-        ("trade_id", "text", ""),
-        ("conditions", "texts", ()),
-        *_TAIL,
-    ),
-    RecordType.QUOTE: (
-        *_HEAD,
-        ("bid_price", "num", REQUIRED),
-        ("bid_size", "num", REQUIRED),
-        ("ask_price", "num", REQUIRED),
-        ("ask_size", "num", REQUIRED),
-        ("bid_exchange", "text", ""),
-        ("ask_exchange", "text", ""),
-        ("conditions", "texts", ()),
-        *_TAIL,
-    ),
-    RecordType.BAR: (
-        *_HEAD,
-        ("interval_s", "uint", REQUIRED),
-        ("open", "num", REQUIRED),
-        ("high", "num", REQUIRED),
-        ("low", "num", REQUIRED),
-        ("close", "num", REQUIRED),
-        ("volume", "num", REQUIRED),
-        ("vwap", "num", 0.0),
-        ("trade_count", "uint", 0),
-        *_TAIL,
-    ),
-}
+def decode(payload: bytes | None) -> dict[str, Any]:
+    """Parse a message value into a JSON object; raise InvalidMessage if it is not one."""
+    try:
+        body = orjson.loads(payload or b"")
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage("malformed_json", str(exc)) from None
+    if not isinstance(body, dict):
+        raise InvalidMessage("not_an_object", f"top-level JSON is {type(body).__name__}")
+    return body
 
 
 def checked_row(body: dict[str, Any], expected: RecordType) -> list[Any]:
