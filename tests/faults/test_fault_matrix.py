@@ -21,7 +21,12 @@ from tickwatch.settings import StackSettings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.smtp, pytest.mark.slow]
 
-IN_MAKE_TEST = ("poison-load-kill9", "insert-rejected-kill9", "detector-kill9-pending")
+IN_MAKE_TEST = (
+    "load-kill9-x10",
+    "poison-load-kill9",
+    "insert-rejected-kill9",
+    "detector-kill9-pending",
+)
 SEED = 12
 
 
