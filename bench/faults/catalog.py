@@ -16,7 +16,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from bench.faults import poison
-from bench.faults.emails import FIRING, RESOLVED
+from bench.faults.emails import FIRING, RESOLVED, Expected
 from bench.faults.run import Fault, FaultFn, Run, wait
 from bench.worker import WorkerProcess
 
@@ -299,7 +299,11 @@ def offset_out_of_range(run: Run) -> None:  # fmt: skip
     _with_monitor(run, "offset_resets", TICKWATCH_MONITOR_OFFSET_RESET_WINDOW_S="20")
     run.wait_rows(200)
     run.kill(load, TERM)
-    run.sleep(3.0, 6.0)
+    # the stopped group alerts by itself (Burrow's "stopped"): wait for it so it is expected,
+    # not a race
+    run.expect("consumer_lag", FIRING)
+    run.expect("consumer_lag", RESOLVED)
+    wait(lambda: run.watch.has(Expected("consumer_lag", FIRING)), 60)
     topic = run.lane.kafka.topic_trades
     conf: dict[str, str | int | float | bool] = {
         **run.lane.kafka.client_config(run.stack.bootstrap)

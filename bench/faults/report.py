@@ -14,6 +14,7 @@ from rich.table import Table
 from bench import report as bench_report
 from bench.faults.run import FaultOutcome
 
+VERDICT_MAX = 160  # the JSON has every finding in full
 COLUMNS = ("fault", "ticks produced", "rows in CH", "dup", "lost", "dead letters (reasons)",
            "bad → DLQ", "emails once/expected", "detect s", "verdict")  # fmt: skip
 
@@ -33,10 +34,12 @@ def row(o: FaultOutcome) -> tuple[str, ...]:
     mail = f"{o.emails_once}/{o.emails_expected}" if o.emails_expected else "–"
     extra = [n for n in o.email_notes if n.startswith("extra")]
     if extra:
-        mail += f" (+{len(extra)} other)"
+        mail += f" (+{len(extra)} unexpected)"
     detect = f"{o.detect_s:.1f}" if o.detect_s is not None else "–"
     lost = f"{o.lost} (+{o.deleted_unread} deleted unread)" if o.deleted_unread else str(o.lost)
     verdict = "ok" if o.status == "ok" else "FAILED: " + "; ".join(o.findings())
+    if len(verdict) > VERDICT_MAX:
+        verdict = verdict[: VERDICT_MAX - 1] + "…"
     return (o.name, str(o.produced), str(o.rows), str(o.duplicates), lost, reasons(o),
             bad, mail, detect, verdict)  # fmt: skip
 

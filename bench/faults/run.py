@@ -70,8 +70,12 @@ class FaultOutcome:
             out.append(f"{self.bad_inputs - self.bad_inputs_dead_lettered} bad inputs not in DLQ")
         if self.bad_inputs_landed:
             out.append(f"{self.bad_inputs_landed} bad inputs landed")
+        missing = [n for n in self.email_notes if not n.startswith("extra")]
         if self.emails_once < self.emails_expected:
-            out.append("; ".join(self.email_notes) or "emails missing")
+            out.append("; ".join(missing) or "emails missing")
+        extra = [n.removeprefix("extra ") for n in self.email_notes if n.startswith("extra")]
+        if extra:
+            out.append("unexpected alerts: " + ", ".join(extra))
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -105,6 +109,15 @@ class Run:
 
     def load(self) -> WorkerProcess:
         return self.lane.start("load")
+
+    def revive(self) -> None:
+        """If no load worker runs, start one, as compose's ``restart: unless-stopped`` would
+        (a load worker started while ClickHouse or Kafka is down exits by design)."""
+        loads = [w for w in self.lane.workers if w.command == "load"]
+        if loads and not any(w.running() for w in loads):
+            code = loads[-1].wait(0)
+            self.notes.append(f"{loads[-1].log_path.name} exited (code {code}): restarted")
+            self.load()
 
     def monitor(self, **env: str) -> WorkerProcess:
         worker = self.lane.start("monitor", self.lane.env(**env))
@@ -246,6 +259,7 @@ def _settle(run: Run, out: FaultOutcome) -> None:
     try:
 
         def accounted() -> bool:
+            run.revive()
             return _quiet(lambda: audit.tally(run.lane.kafka, run.stack.bootstrap, client,
                                               run.lane.ops).lost) == 0  # fmt: skip
 
@@ -282,7 +296,10 @@ def _judge(run: Run, out: FaultOutcome) -> None:
     out.emails_once, out.emails_expected, out.email_notes = emails.compare(run.expected, got)
     first = [run.watch.first_seen[e] for e in run.expected
              if e.verb == emails.FIRING and e in run.watch.first_seen]  # fmt: skip
-    if run.injected_at is not None and first:
-        out.detect_s = round(min(first) - run.injected_at, 1)
+    after = [
+        t - run.injected_at for t in first if run.injected_at is not None and t >= run.injected_at
+    ]
+    if after:
+        out.detect_s = round(min(after), 1)
     out.notes += run.notes
     out.status = "failed" if out.findings() else "ok"
