@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint audit format bench clean
+.PHONY: setup run test lint audit format bench faults clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,11 @@ test: lint
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The fault matrix on its own local stack (README "Reliability"); FAULTS_ARGS="--quick",
+# "--only load-kill9-x10,poison", "--seed 3".
+faults: setup
+	$(PY) -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	-$(VENV)/bin/tickwatch stack down
