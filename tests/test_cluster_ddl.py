@@ -20,7 +20,9 @@ from tickwatch.settings import ClickHouseSettings
 
 REPLICATED = ClickHouseSettings(cluster="tw")
 SHARDED = ClickHouseSettings(cluster="tw", cluster_replicated=False, shard_urls="http://a,http://b")
-_LOCAL_ENGINE_RE = re.compile(r"ENGINE = (Replicated)?(\w*MergeTree)\('([^']*)', '([^']*)'\)")
+_LOCAL_ENGINE_RE = re.compile(
+    r"ENGINE = (Replicated)?(\w*MergeTree)\('([^']*)', '([^']*)'(?:, [^)]*)?\)"
+)
 
 
 def _all(settings: ClickHouseSettings) -> list[str]:
@@ -40,8 +42,9 @@ def test_every_replicated_table_names_both_macros_and_runs_on_cluster() -> None:
     creates = [s for s in statements if s.startswith("CREATE TABLE")]
     local = [s for s in creates if "Distributed(" not in s]
     assert local, "no local tables generated"
-    for statement in statements:
-        assert " ON CLUSTER 'tw'" in statement.splitlines()[0], statement
+    for statement in statements:  # a one-off backfill INSERT runs once, on one node
+        if not statement.startswith("INSERT"):
+            assert " ON CLUSTER 'tw'" in statement.splitlines()[0], statement
     for statement in local:
         engine = _LOCAL_ENGINE_RE.search(statement)
         assert engine is not None, statement
@@ -98,7 +101,7 @@ def test_non_replicated_layout_has_plain_engines_and_no_on_cluster() -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        "CREATE TABLE IF NOT EXISTS m.t (a UInt8) ENGINE = ReplacingMergeTree(v) ORDER BY a",
+        "CREATE TABLE IF NOT EXISTS m.t (a UInt8) ENGINE = Memory",
         "CREATE TABLE m.t (a UInt8) ENGINE = MergeTree ORDER BY a",
         "DROP TABLE m.t",
         "CREATE MATERIALIZED VIEW IF NOT EXISTS m.v TO m.unknown AS SELECT 1",
@@ -139,10 +142,40 @@ def test_every_cluster_statement_parses_on_the_real_engine(
                 0
             ][0]
         )
-        if settings.cluster_replicated:
+        if settings.cluster_replicated and not statement.startswith("INSERT"):
             assert "ON CLUSTER tw" in formatted, formatted
         if "Replicated" in formatted:
             assert "{shard}" in formatted or "schema_migrations" in formatted
             assert "{replica}" in formatted
         ast = engine.raw_query("EXPLAIN AST " + statement, fmt="TabSeparated").decode()
-        assert ast.startswith(("CreateQuery", "AlterQuery")), ast
+        assert ast.startswith(("CreateQuery", "AlterQuery", "DropQuery", "InsertQuery")), ast
+
+
+def test_engine_parameters_backfills_and_ttl_changes_on_a_cluster() -> None:
+    """Forms later migrations use: an engine with its own parameters keeps them after the
+    replication arguments; a one-off backfill INSERT reads and writes the Distributed tables when
+    run once (replicated) and copies local to local when applied to every node; a TTL change
+    goes to the local table only (a Distributed table holds no data)."""
+    create = (
+        "CREATE TABLE IF NOT EXISTS m.t (a UInt8, v UInt8) "
+        "ENGINE = ReplacingMergeTree(v) ORDER BY a"
+    )
+    backfill = "INSERT INTO m.t SELECT a, v FROM m.src"
+    ttl = "ALTER TABLE m.t MODIFY TTL now() + INTERVAL 1 DAY WHERE 0"
+    source = "CREATE TABLE IF NOT EXISTS m.src (a UInt8, v UInt8) ENGINE = MergeTree ORDER BY a"
+    for replicated in (True, False):
+        schema = ClusterSchema(ClusterLayout("tw", replicated))
+        schema.rewrite(source)
+        local, _ = schema.rewrite(create)
+        (insert,) = schema.rewrite(backfill)
+        (alter,) = schema.rewrite(ttl)
+        assert alter.startswith("ALTER TABLE m.t_local")
+        if replicated:
+            assert (
+                "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/m/t_local', "
+                "'{replica}', v)" in local
+            )
+            assert insert.startswith("INSERT INTO m.t\n") and "FROM m.src" in insert
+        else:
+            assert "ENGINE = ReplacingMergeTree(v)" in local
+            assert insert.startswith("INSERT INTO m.t_local") and "FROM m.src_local" in insert

@@ -33,14 +33,21 @@ SHARD_MACRO = "{shard}"
 REPLICA_MACRO = "{replica}"
 
 _NAME = r"(\w+)\.(\w+)"
-_ENGINE = r"ENGINE\s*=\s*(\w*MergeTree)\b(?!\s*\()(.*)"
+# the engine name, its own parameters if any (ReplacingMergeTree(version)), the rest
+_ENGINE = r"ENGINE\s*=\s*(\w*MergeTree(?:\([^()]*\))?)(?!\s*\()(.*)"
 _DATABASE_RE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (\w+)$")
 _TABLE_RE = re.compile(rf"^CREATE TABLE IF NOT EXISTS {_NAME}\s*\((.*)\)\s*{_ENGINE}$", re.S)
 _TABLE_AS_RE = re.compile(rf"^CREATE TABLE IF NOT EXISTS {_NAME}\s+AS\s+{_NAME}\s+{_ENGINE}$", re.S)
 _MATVIEW_RE = re.compile(
     rf"^CREATE MATERIALIZED VIEW IF NOT EXISTS {_NAME}\s+TO\s+{_NAME}\s+AS\s+(SELECT\b.*)$", re.S
 )
-_VIEW_RE = re.compile(rf"^CREATE VIEW IF NOT EXISTS {_NAME}\s+AS\s+(SELECT\b.*)$", re.S)
+_VIEW_RE = re.compile(
+    rf"^CREATE (VIEW IF NOT EXISTS|OR REPLACE VIEW) {_NAME}\s+AS\s+((?:WITH|SELECT)\b.*)$", re.S
+)
+_DROP_VIEW_RE = re.compile(rf"^DROP VIEW IF EXISTS {_NAME}$")
+_INSERT_SELECT_RE = re.compile(rf"^INSERT INTO {_NAME}\s*(\([^)]*\))?\s*(SELECT\b.*)$", re.S)
+# ALTER actions a Distributed table does not take (it holds no data): applied to the local only
+_LOCAL_ONLY_ALTER = re.compile(r"^\s*(MODIFY TTL|REMOVE TTL|MATERIALIZE|DELETE|UPDATE)\b", re.I)
 _ALTER_RE = re.compile(rf"^ALTER TABLE {_NAME}\s+(.*)$", re.S)
 _QUALIFIED_RE = re.compile(r"\b(\w+)\.(\w+)\b")
 
@@ -73,7 +80,9 @@ class ClusterLayout:
         if not self.replicated:
             return engine
         path = f"/clickhouse/tables/{SHARD_MACRO}/{database}/{table}"
-        return f"Replicated{engine}('{path}', '{REPLICA_MACRO}')"
+        name, _, params = engine.partition("(")
+        own = f", {params.rstrip(')')}" if params.rstrip(")").strip() else ""
+        return f"Replicated{name}('{path}', '{REPLICA_MACRO}'{own})"
 
     def settings_clause(self, rest: str) -> str:
         """Replicated tables keep their insert tokens under ``replicated_deduplication_window``."""
@@ -108,6 +117,8 @@ class ClusterSchema:
             (_TABLE_AS_RE, self._table_as),
             (_MATVIEW_RE, self._matview),
             (_VIEW_RE, self._view),
+            (_DROP_VIEW_RE, self._drop_view),
+            (_INSERT_SELECT_RE, self._insert_select),
             (_ALTER_RE, self._alter),
         )
         for pattern, handler in handlers:
@@ -152,14 +163,32 @@ class ClusterSchema:
         ]
 
     def _view(self, m: re.Match[str]) -> list[str]:
-        db, name, select = m.groups()
-        return [f"CREATE VIEW IF NOT EXISTS {db}.{name}{self.layout.on_cluster} AS\n{select}"]
+        kind, db, name, select = m.groups()
+        return [f"CREATE {kind} {db}.{name}{self.layout.on_cluster} AS\n{select}"]
+
+    def _drop_view(self, m: re.Match[str]) -> list[str]:
+        db, name = m.groups()
+        return [f"DROP VIEW IF EXISTS {db}.{name}{self.layout.on_cluster}"]
+
+    def _insert_select(self, m: re.Match[str]) -> list[str]:
+        """A migration's one-off backfill (``INSERT INTO t SELECT ... FROM src``). Replicated:
+        the statements run once, on one node, so it reads and writes the ``Distributed`` tables
+        (every shard, rows routed by the sharding key). Not replicated: the caller applies the
+        migrations to each node, so each node copies its own shard, local to local."""
+        db, name, columns, select = m.groups()
+        self._known(f"{db}.{name}")
+        cols = f" {columns}" if columns else ""
+        if self.layout.replicated:
+            return [f"INSERT INTO {db}.{name}{cols}\n{select}"]
+        return [f"INSERT INTO {db}.{name}{LOCAL_SUFFIX}{cols}\n{self._to_local(select)}"]
 
     def _alter(self, m: re.Match[str]) -> list[str]:
         db, name, action = m.groups()
         on = self.layout.on_cluster
         if f"{db}.{name}" not in self.sharding:
             return [f"ALTER TABLE {db}.{name}{on}\n{action}"]
+        if _LOCAL_ONLY_ALTER.match(action):
+            return [f"ALTER TABLE {db}.{name}{LOCAL_SUFFIX}{on}\n{action}"]
         return [
             f"ALTER TABLE {db}.{name}{LOCAL_SUFFIX}{on}\n{action}",
             f"ALTER TABLE {db}.{name}{on}\n{action}",

@@ -26,8 +26,9 @@ class Writer:
     def __init__(self) -> None:
         self.partitions: list[int] = []
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, until: float = float("inf")) -> bool:
         self.partitions.append(batch.partition)
+        return True
 
 
 def test_every_batch_of_a_partition_goes_to_the_same_shard() -> None:
