@@ -179,3 +179,14 @@ def test_engine_parameters_backfills_and_ttl_changes_on_a_cluster() -> None:
         else:
             assert "ENGINE = ReplacingMergeTree(v)" in local
             assert insert.startswith("INSERT INTO m.t_local") and "FROM m.src_local" in insert
+
+
+def test_a_views_in_subqueries_over_distributed_tables_are_global() -> None:
+    schema = ClusterSchema(ClusterLayout("tw", False))
+    schema.rewrite("CREATE TABLE IF NOT EXISTS m.t (a UInt8) ENGINE = MergeTree ORDER BY a")
+    (view,) = schema.rewrite(
+        "CREATE OR REPLACE VIEW m.v AS SELECT a FROM m.t WHERE a IN (SELECT a FROM m.t) "
+        "AND (a, a) NOT IN\n    (SELECT a, a FROM m.t)"
+    )
+    assert "WHERE a GLOBAL IN (SELECT" in view
+    assert "GLOBAL NOT IN\n    (SELECT" in view

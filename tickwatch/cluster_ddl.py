@@ -44,6 +44,9 @@ _MATVIEW_RE = re.compile(
 _VIEW_RE = re.compile(
     rf"^CREATE (VIEW IF NOT EXISTS|OR REPLACE VIEW) {_NAME}\s+AS\s+((?:WITH|SELECT)\b.*)$", re.S
 )
+# a view's IN / NOT IN (SELECT ...) over Distributed tables: GLOBAL, so the subquery runs once
+# and is shipped to the shards (ClickHouse refuses double-distributed subqueries by default)
+_SUBQUERY_IN_RE = re.compile(r"(?<!GLOBAL )\b((?:NOT\s+)?IN)(\s*)\((\s*SELECT\b)")
 _DROP_VIEW_RE = re.compile(rf"^DROP VIEW IF EXISTS {_NAME}$")
 _INSERT_SELECT_RE = re.compile(rf"^INSERT INTO {_NAME}\s*(\([^)]*\))?\s*(SELECT\b.*)$", re.S)
 # ALTER actions a Distributed table does not take (it holds no data): applied to the local only
@@ -164,6 +167,7 @@ class ClusterSchema:
 
     def _view(self, m: re.Match[str]) -> list[str]:
         kind, db, name, select = m.groups()
+        select = _SUBQUERY_IN_RE.sub(r"GLOBAL \1\2(\3", select)
         return [f"CREATE {kind} {db}.{name}{self.layout.on_cluster} AS\n{select}"]
 
     def _drop_view(self, m: re.Match[str]) -> list[str]:
