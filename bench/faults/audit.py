@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.records import RecordType
+from pipeline.load.tables import TABLES
 from pipeline.topics import record_topics
 from tickwatch.settings import KafkaSettings
 
-TABLES = {RecordType.TRADE: "trades", RecordType.QUOTE: "quotes", RecordType.BAR: "bars"}
 Coordinate = tuple[str, int, int]  # topic, partition, offset
 
 

@@ -25,6 +25,7 @@ from bench.faults.lane import Lane
 from bench.faults.poison import Poison
 from bench.faults.stack import FaultStack
 from bench.worker import WorkerProcess
+from pipeline.load.tables import TABLES
 from pipeline.topics import record_topics
 
 SETTLE_S = 150.0
@@ -154,7 +155,7 @@ class Run:
         try:
             return sum(
                 int(client.query(f"SELECT count() FROM {t}").result_rows[0][0])
-                for t in audit.TABLES.values()
+                for t in TABLES.values()
             )
         finally:
             client.close()
