@@ -23,8 +23,8 @@ from typing import Any
 from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.http import JsonGetter
 from pipeline.backfill.interval import Span, iso
-from pipeline.backfill.pages import Page, items, number, page_cover
-from pipeline.records import AssetClass, Bar
+from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
+from pipeline.records import Bar
 
 TIMEFRAME = {60: "1Min", 86_400: "1Day"}
 
@@ -66,18 +66,11 @@ def _bar(item: dict[str, Any], symbol: str, interval_s: int, where: str) -> Bar:
             raise ValueError
     except ValueError:
         raise VendorResponseError(where, f"bar field 't' = {t!r} is not an RFC 3339 time") from None
-    return Bar(
-        symbol=symbol,
-        ts=int(moment.timestamp()) * 1_000_000 + moment.microsecond,
-        interval_s=interval_s,
-        open=number(item, "o", where),
-        high=number(item, "h", where),
-        low=number(item, "l", where),
-        close=number(item, "c", where),
-        volume=number(item, "v", where),
-        vwap=number(item, "vw", where, default=0.0),
-        trade_count=int(number(item, "n", where, default=0)),
-        asset_class=AssetClass.EQUITY,
+    return ohlcv_bar(
+        item,
+        symbol,
+        int(moment.timestamp()) * 1_000_000 + moment.microsecond,
+        interval_s,
         source="alpaca",
-        instrument=symbol,
+        where=where,
     )

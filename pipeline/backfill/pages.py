@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.interval import Span
-from pipeline.records import Bar
+from pipeline.records import AssetClass, Bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,28 @@ def number(item: dict[str, Any], key: str, where: str, *, default: float | None 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise VendorResponseError(where, f"bar field {key!r} = {value!r} is not a number")
     return float(value)
+
+
+def ohlcv_bar(
+    item: dict[str, Any], symbol: str, ts_us: int, interval_s: int, *, source: str, where: str
+) -> Bar:
+    """A US-equity bar from a vendor object with Polygon's and Alpaca's shared field names
+    (``o h l c v``, optional ``vw`` and ``n``); VendorResponseError naming a bad field."""
+    return Bar(
+        symbol=symbol,
+        ts=ts_us,
+        interval_s=interval_s,
+        open=number(item, "o", where),
+        high=number(item, "h", where),
+        low=number(item, "l", where),
+        close=number(item, "c", where),
+        volume=number(item, "v", where),
+        vwap=number(item, "vw", where, default=0.0),
+        trade_count=int(number(item, "n", where, default=0)),
+        asset_class=AssetClass.EQUITY,
+        source=source,
+        instrument=symbol,
+    )
 
 
 def items(body: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

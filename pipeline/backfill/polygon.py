@@ -22,8 +22,8 @@ from typing import Any
 from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.http import JsonGetter, quote
 from pipeline.backfill.interval import Span
-from pipeline.backfill.pages import Page, items, number, page_cover
-from pipeline.records import AssetClass, Bar
+from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
+from pipeline.records import Bar
 
 TIMESPAN = {60: "minute", 86_400: "day"}
 OK_STATUSES = ("OK", "DELAYED")
@@ -75,18 +75,4 @@ def _bar(item: dict[str, Any], symbol: str, interval_s: int, where: str) -> Bar:
     t = item.get("t")
     if isinstance(t, bool) or not isinstance(t, int):
         raise VendorResponseError(where, f"bar field 't' = {t!r} is not integer milliseconds")
-    return Bar(
-        symbol=symbol,
-        ts=t * 1000,
-        interval_s=interval_s,
-        open=number(item, "o", where),
-        high=number(item, "h", where),
-        low=number(item, "l", where),
-        close=number(item, "c", where),
-        volume=number(item, "v", where),
-        vwap=number(item, "vw", where, default=0.0),
-        trade_count=int(number(item, "n", where, default=0)),
-        asset_class=AssetClass.EQUITY,
-        source="polygon",
-        instrument=symbol,
-    )
+    return ohlcv_bar(item, symbol, t * 1000, interval_s, source="polygon", where=where)
