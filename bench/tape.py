@@ -1,7 +1,7 @@
 """A seeded tape of trades in tickwatch's wire format, generated fast enough to pre-fill a topic.
 
-Encoding two million records through ``pipeline.records.encode`` costs ~18 µs each (dataclass
-``asdict``), so the tape encodes one real :class:`~pipeline.records.Trade` per symbol with
+Encoding two million records through ``pipeline.codec.encode`` costs ~18 µs each (dataclass
+``asdict``), so the tape encodes one real :class:`~pipeline.codec.Trade` per symbol with
 ``to_wire`` and then only varies the values of that JSON object (time, price, size, trade id,
 receive time) with vectorised, seeded draws: same keys, same types, ~2 µs a record.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 
-from pipeline.records import Trade, to_wire
+from pipeline.codec import Trade, to_wire
 
 TICKERS = (
     "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "AVGO", "JPM", "V",

@@ -25,9 +25,9 @@ from typing import Any
 from loguru import logger
 from opentelemetry import trace
 
+from pipeline.codec import Payload, RawMessage
 from pipeline.errors import FatalError
 from pipeline.producer import TickProducer
-from pipeline.records import Payload, RawMessage
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import CheckpointedSource
 from tickwatch.clock import SYSTEM_CLOCK, Clock

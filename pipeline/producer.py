@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline.records import (
+from pipeline.codec import (
     Bar,
     Payload,
     Quote,

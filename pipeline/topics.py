@@ -7,7 +7,7 @@ this module only gives it the pipeline's record types. Creating topics is in
 
 from __future__ import annotations
 
-from pipeline.records import RecordType
+from pipeline.codec import RecordType
 from tickwatch.settings import KafkaSettings
 from tickwatch.topics import record_topic_names
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.records import RecordType
+from pipeline.codec import RecordType
 
 OVERSIZE_BYTES = 900_000  # under the broker's 1 MB message limit, over the DLQ payload bound
 

@@ -2,7 +2,7 @@
 
 In this process, on one batch of the seeded tape (``STEP_ROWS`` trades, the load worker's
 default batch size, or ``--trades`` if smaller): the worker's own functions — decode + validate
-(``pipeline.validation``), the column buffer (``pipeline.load.tables``) and one column-oriented
+(``pipeline.codec``), the column buffer (``pipeline.load.tables``) and one column-oriented
 clickhouse-connect INSERT with the worker's settings — each timed on its own, best of
 ``REPEATS``. Then the alternative the README proposes: hand ClickHouse the message bytes as
 ``JSONEachRow`` (Kafka coordinates appended to each object) through ``INSERT … SELECT … FROM
@@ -22,10 +22,9 @@ from bench.context import BenchContext
 from bench.deadline import Deadline
 from bench.figures import Figure
 from bench.tape import TradeTape
+from pipeline.codec import RecordType, ValidationRules, decode, validate
 from pipeline.load.insert import INSERT_SETTINGS
 from pipeline.load.tables import ColumnBuffer, column_names
-from pipeline.records import RecordType
-from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.settings import LoadSettings
 
 T = TypeVar("T")

@@ -24,7 +24,7 @@ from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.http import JsonGetter
 from pipeline.backfill.interval import Span, iso
 from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
-from pipeline.records import Bar
+from pipeline.codec import Bar
 
 TIMEFRAME = {60: "1Min", 86_400: "1Day"}
 

@@ -32,7 +32,7 @@ from pipeline.backfill.errors import LedgerError
 from pipeline.backfill.interval import Span
 from pipeline.backfill.ledger import Mirror, mark_value, read_marks
 from pipeline.backfill.pages import BarSource, Page
-from pipeline.records import Bar, encode_value
+from pipeline.codec import Bar, encode_value
 from tickwatch.clock import WallClock
 
 

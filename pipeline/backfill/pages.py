@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.interval import Span
-from pipeline.records import AssetClass, Bar
+from pipeline.codec import AssetClass, Bar
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.http import JsonGetter, quote
 from pipeline.backfill.interval import Span
 from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
-from pipeline.records import Bar
+from pipeline.codec import Bar
 
 TIMESPAN = {60: "minute", 86_400: "day"}
 OK_STATUSES = ("OK", "DELAYED")

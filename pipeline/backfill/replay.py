@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.backfill.interval import Span
 from pipeline.backfill.pages import Page
-from pipeline.records import Bar
+from pipeline.codec import Bar
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import to_record
 

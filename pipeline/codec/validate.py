@@ -1,4 +1,4 @@
-"""Decode and validate one wire message (see :mod:`pipeline.records`) into a table row.
+"""Decode and validate one wire message (see :mod:`pipeline.codec`) into a table row.
 
 :func:`validate` returns the values of the row in the column order of the record type's table,
 from ``symbol`` up to ``received_at`` (the loader appends the Kafka columns; see

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from pipeline.records import Record, to_wire
+from pipeline.codec import Record, to_wire
 
 MALFORMED_KINDS = ("truncated", "not_json", "missing_field", "unknown_version", "negative_price")
 

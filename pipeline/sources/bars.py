@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.records import Bar
+from pipeline.codec import Bar
 from pipeline.sources.tickers import CLASSES
 from pipeline.sources.universe import Universe
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from pipeline.records import Payload
+from pipeline.codec import Payload
 
 
 class Source(Protocol):
-    """A stream of normalised records (and, rarely, :class:`~pipeline.records.RawMessage` bytes
+    """A stream of normalised records (and, rarely, :class:`~pipeline.codec.RawMessage` bytes
     that must reach Kafka unparsed).
 
     ``batches()`` is an async iterator that ends when the source is exhausted (a replay file,

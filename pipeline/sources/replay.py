@@ -25,7 +25,7 @@ from itertools import islice
 
 from loguru import logger
 
-from pipeline.records import Payload, Record
+from pipeline.codec import Payload, Record
 from pipeline.sources.replay_checkpoint import ReplayCheckpoint, ReplayPosition
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import ReplayError, to_record

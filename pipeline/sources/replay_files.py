@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.records import RecordType
+from pipeline.codec import RecordType
 from pipeline.sources.replay_rows import ReplayError, infer_type
 
 Row = tuple[str, dict[str, Any], RecordType | None]

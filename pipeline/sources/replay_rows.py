@@ -2,7 +2,7 @@
 
 A row's record type comes from its ``type`` column, else from the file's columns (``bid_price``
 → quote, ``open`` → bar, ``price`` → trade). Columns are the wire format's field names
-(:mod:`pipeline.records`); unknown columns are ignored, empty cells take the field's default.
+(:mod:`pipeline.codec`); unknown columns are ignored, empty cells take the field's default.
 ``ts`` (and ``recv_ts``) may be integer microseconds since the epoch or ISO 8601 text (a time
 without a zone is UTC); ``conditions`` may be a list or text separated by spaces, ``;`` or ``|``.
 """
@@ -16,8 +16,8 @@ from dataclasses import MISSING, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.codec import AssetClass, Bar, Quote, Record, RecordType, Trade, TradeCorrection
 from pipeline.errors import SourceError
-from pipeline.records import AssetClass, Bar, Quote, Record, RecordType, Trade, TradeCorrection
 
 RECORD_CLASSES: dict[RecordType, type[Record]] = {
     RecordType.TRADE: Trade,

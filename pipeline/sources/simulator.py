@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from pipeline.records import Payload
+from pipeline.codec import Payload
 from pipeline.sources.anomalies import parse_anomalies
 from pipeline.sources.market import MarketModel
 from pipeline.sources.tape import Tape

@@ -1,8 +1,8 @@
 """Turns the market model's numpy blocks into records, up to a point in time.
 
 :class:`Tape` hands out everything scheduled up to ``until`` (at most ``limit`` rows per call),
-as :class:`~pipeline.records.Trade`, :class:`~pipeline.records.Quote`,
-:class:`~pipeline.records.Bar` and, for the ``malformed`` anomaly, :class:`RawMessage` items.
+as :class:`~pipeline.codec.Trade`, :class:`~pipeline.codec.Quote`,
+:class:`~pipeline.codec.Bar` and, for the ``malformed`` anomaly, :class:`RawMessage` items.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.records import Payload, Quote, RawMessage, Record, Trade
+from pipeline.codec import Payload, Quote, RawMessage, Record, Trade
 from pipeline.sources.anomalies import malformed_bytes
 from pipeline.sources.bars import US_PER_MINUTE, BarBuilder
 from pipeline.sources.market import BLOCK, Block, MarketModel

@@ -6,7 +6,7 @@ volatilities and quoted spreads in basis points; ``NOTIONAL`` is the median trad
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass
+from pipeline.codec import AssetClass
 
 E, F, IX, C, X = (AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX,
                  AssetClass.CRYPTO, AssetClass.FX)  # fmt: skip

@@ -18,7 +18,7 @@ from itertools import cycle, islice
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.records import AssetClass
+from pipeline.codec import AssetClass
 from pipeline.sources.tickers import (
     CLASSES,
     CURATED,

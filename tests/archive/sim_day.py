@@ -13,13 +13,12 @@ from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
+from pipeline.codec import RawMessage, RecordType, ValidationRules, to_wire, validate
 from pipeline.load.tables import TABLES, ColumnBuffer, column_names
-from pipeline.records import RawMessage, RecordType, to_wire
 from pipeline.sources.anomalies import parse_anomalies
 from pipeline.sources.market import MarketModel
 from pipeline.sources.tape import Tape
 from pipeline.sources.universe import build_universe
-from pipeline.validation import ValidationRules, validate
 from tickwatch.market_hours import InstrumentHours
 
 RULES = ValidationRules(

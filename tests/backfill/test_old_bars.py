@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.codec import Bar, Trade, to_wire
+from pipeline.codec import Bar, RecordType, Trade, to_wire
 from pipeline.codec.validate import ValidationRules, validate
 from pipeline.errors import InvalidMessage
-from pipeline.records import RecordType
 from tickwatch.settings import LoadSettings
 
 NOW_US = 1_796_000_000_000_000

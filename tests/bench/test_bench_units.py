@@ -14,7 +14,7 @@ from bench.scenarios import selected
 from bench.scenarios.ingest import steady_rate
 from bench.tape import TradeTape
 from bench.throughput import Throughput
-from pipeline.records import Trade, to_wire
+from pipeline.codec import Trade, to_wire
 
 
 def _tape() -> TradeTape:
@@ -76,17 +76,17 @@ def test_profile_summary_reads_main_thread_stacks_only(tmp_path: Path) -> None:
     main = "_run_module_as_main (<frozen runpy>:198);run (pipeline/load/worker.py:108)"
     collapsed.write_text(
         f"{main};insert (pipeline/load/insert.py:80);readinto (socket.py:706) 30\n"
-        f"{main};decode (pipeline/validation.py:130) 70\n"
+        f"{main};decode (pipeline/codec/decode.py:130) 70\n"
         "Thread._bootstrap (threading.py:1002);wait (threading.py:320) 500\n",
         encoding="utf-8",
     )
     summary = summarize(collapsed)
     assert summary.samples == 100
     assert summary.inclusive == [
-        ("decode (pipeline/validation.py:130)", 0.7),
+        ("decode (pipeline/codec/decode.py:130)", 0.7),
         ("insert (pipeline/load/insert.py:80)", 0.3),
     ]
-    assert summary.own[0] == ("decode (pipeline/validation.py:130)", 0.7)
+    assert summary.own[0] == ("decode (pipeline/codec/decode.py:130)", 0.7)
 
 
 def test_ratios_put_the_load_rate_over_every_reference() -> None:

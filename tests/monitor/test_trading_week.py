@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from alerts.render import Notification
 from monitor.build_checks import build_freshness
 from monitor.build_detector import build_detector
-from pipeline.records import Bar, Quote, Trade
+from pipeline.codec import Bar, Quote, Trade
 from pipeline.sources.expected import expected_symbols
 from pipeline.sources.simulator import Simulator
 from tickwatch.clock import ManualClock

@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.records import Payload
+from pipeline.codec import Payload
 from pipeline.sources.simulator import Simulator
 from pipeline.topics import record_topics
 from tickwatch.clock import ManualClock

@@ -14,11 +14,11 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import Payload, RawMessage, RecordType
 from pipeline.errors import SourceError
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.ingest_cli import serve
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import Payload, RawMessage, RecordType
 from pipeline.sources import build_source
 from pipeline.sources.base import Source
 from pipeline.sources.replay import ReplaySource

@@ -16,9 +16,9 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import RawMessage
 from pipeline.ingest import IngestWorker
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import RawMessage
 from pipeline.topics import record_topics
 from tickwatch.settings import KafkaSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.codec import RecordType
 from pipeline.load.shards import ShardedWriter, ShardLayoutError, build_writer, shard_of
-from pipeline.records import RecordType
 from tickwatch.access import privileges
 from tickwatch.clock import ManualClock
 from tickwatch.settings import ClickHouseSettings

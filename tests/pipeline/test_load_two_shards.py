@@ -24,7 +24,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 
-from pipeline.records import Trade, encode
+from pipeline.codec import Trade, encode
 from tests.pipeline.test_load_exactly_once import count, wait_for, worker_env
 from tickwatch.clients import clickhouse_client
 from tickwatch.migrate_cli import run_migrate

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.records import AssetClass, Bar, Payload, Quote, Record, Trade, to_wire
+from pipeline.codec import AssetClass, Bar, Payload, Quote, Record, Trade, to_wire
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.replay_rows import ReplayError
 from tickwatch.clock import ManualClock

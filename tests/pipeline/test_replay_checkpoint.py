@@ -16,9 +16,9 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import Payload, Trade, to_wire
 from pipeline.ingest import IngestWorker
 from pipeline.producer import TickProducer
-from pipeline.records import Payload, Trade, to_wire
 from pipeline.sources import build_source
 from pipeline.sources.checkpoint import CheckpointError
 from pipeline.sources.replay import ReplaySource

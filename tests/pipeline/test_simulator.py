@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from pipeline.errors import InvalidMessage
-from pipeline.records import (
+from pipeline.codec import (
     AssetClass,
     Bar,
     Payload,
@@ -21,12 +20,15 @@ from pipeline.records import (
     Record,
     RecordType,
     Trade,
+    ValidationRules,
+    decode,
     encode_value,
+    validate,
 )
+from pipeline.errors import InvalidMessage
 from pipeline.sources.anomalies import AnomalySpecError, parse_anomalies
 from pipeline.sources.simulator import Simulator
 from pipeline.sources.universe import build_universe
-from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.clock import ManualClock
 from tickwatch.market_hours import CalendarNameError
 from tickwatch.settings import IngestSettings, LoadSettings

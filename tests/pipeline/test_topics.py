@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from pipeline.records import RecordType
+from pipeline.codec import RecordType
 from pipeline.topics import record_topics, record_types
 from tickwatch.settings import KafkaSettings
 from tickwatch.topics import TopicAdminError, create_pipeline_topics, pipeline_topics

@@ -12,7 +12,7 @@ exceeded), 407 (slow client) and 500 (internal error) reconnect after the backof
 a code Alpaca adds later, counted and logged.
 
 Trade corrections (``T=c``) and cancels/errors (``T=x``) arrive with a symbol's trades; they
-become :class:`~pipeline.records.TradeCorrection` records
+become :class:`~pipeline.codec.TradeCorrection` records
 (:mod:`~pipeline.sources.live.corrections`) produced to the corrections topic, never
 ``unknown_type``.
 Alpaca has no sequence numbers; trade ids are per exchange and not contiguous, so there is no
@@ -24,7 +24,7 @@ from __future__ import annotations
 from loguru import logger
 from pydantic import SecretStr
 
-from pipeline.records import AssetClass
+from pipeline.codec import AssetClass
 from pipeline.sources.live import alpaca_map, corrections
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.session import (

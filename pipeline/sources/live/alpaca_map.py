@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.records import AssetClass, Bar, Quote, Record, Trade
+from pipeline.codec import AssetClass, Bar, Quote, Record, Trade
 from pipeline.sources.conditions import ALL, alpaca_eligibility
 from pipeline.sources.live.instruments import alpaca_venue, equity, split_pair
 from pipeline.sources.live.wire import get, integer, number, rfc3339_us, strings, text

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from pipeline.records import Record
+from pipeline.codec import Record
 from pipeline.sources.live import binance_map
 from pipeline.sources.live.errors import RetryableFeedError
 from pipeline.sources.live.sequence import SequenceTracker

@@ -23,7 +23,7 @@ asset class crypto and the instrument ``BASE/QUOTE`` split at the quote asset (`
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass, Bar, Quote, Trade
+from pipeline.codec import AssetClass, Bar, Quote, Trade
 from pipeline.sources.live.instruments import binance_pair
 from pipeline.sources.live.wire import (
     WireError,

@@ -31,7 +31,7 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from pipeline.records import Record, Trade
+from pipeline.codec import Record, Trade
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError, RetryableFeedError
 from pipeline.sources.live.ledger_recovery import recover_keys
 from pipeline.sources.live.session import DUPLICATE, Decoded, Session, Vendor

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from pipeline.records import Quote, Trade
+from pipeline.codec import Quote, Trade
 from pipeline.sources.live import coinbase_map
 from pipeline.sources.live.errors import FatalFeedError, RetryableFeedError
 from pipeline.sources.live.sequence import SequenceTracker

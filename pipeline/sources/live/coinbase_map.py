@@ -20,7 +20,7 @@ asset class crypto and the instrument ``BASE/QUOTE`` (``BTC-USD`` → ``BTC/USD`
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass, Quote, Trade
+from pipeline.codec import AssetClass, Quote, Trade
 from pipeline.sources.live.instruments import split_pair
 from pipeline.sources.live.wire import WireError, decimal_text, get, integer, rfc3339_us, text
 

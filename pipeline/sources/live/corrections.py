@@ -11,7 +11,7 @@ Shapes (Alpaca's stock stream; the forum answer that documents ``c`` and ``x``):
 
 ``oi``/``op``/``os``/``oc`` are the original trade's id, price, size and conditions, ``ci``..``cc``
 the corrected ones; ``a`` is the cancel's action, ``C`` (cancel) or ``E`` (error); ``t`` is the
-named trade's time. Both become :class:`~pipeline.records.TradeCorrection` records (action
+named trade's time. Both become :class:`~pipeline.codec.TradeCorrection` records (action
 ``correct`` / ``cancel`` / ``error``), produced to their own topic and stored in
 ``market.trade_corrections``; the candle views apply them (``clickhouse/0015_*.sql``). The
 reprinted trade's eligibility comes from its conditions under the tape ``z``.
@@ -19,7 +19,7 @@ reprinted trade's eligibility comes from its conditions under the tape ``z``.
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass, TradeCorrection
+from pipeline.codec import AssetClass, TradeCorrection
 from pipeline.sources.conditions import alpaca_eligibility
 from pipeline.sources.live.instruments import alpaca_venue, equity
 from pipeline.sources.live.wire import (

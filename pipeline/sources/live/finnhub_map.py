@@ -20,7 +20,7 @@ such an item is not a trade; the session drops it as ``price_update_not_trade``.
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass, Trade
+from pipeline.codec import AssetClass, Trade
 from pipeline.sources.live.instruments import finnhub_instrument
 from pipeline.sources.live.wire import get, millis_us, number, strings, text
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.records import AssetClass, Bar, Quote, Record, Trade
+from pipeline.codec import AssetClass, Bar, Quote, Record, Trade
 from pipeline.sources.conditions import ALL, polygon_eligibility
 from pipeline.sources.live.instruments import equity, polygon_venue, split_pair
 from pipeline.sources.live.wire import WireError, get, integer, millis_us, number, strings, text

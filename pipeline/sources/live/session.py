@@ -17,7 +17,7 @@ from typing import Protocol
 import orjson
 from loguru import logger
 
-from pipeline.records import Record, Trade
+from pipeline.codec import Record, Trade
 from pipeline.sources.live.errors import LiveSourceError
 from pipeline.sources.live.sequence import SequenceTracker
 from pipeline.sources.live.wire import WireError

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.records import Trade
+from pipeline.codec import Trade
 from pipeline.sources.checkpoint import CheckpointError, write_atomic
 
 # Sources whose trade ids are unique only per exchange and day.

@@ -8,8 +8,8 @@ from email.message import EmailMessage
 import pytest
 
 from bench.faults import catalog, cli, emails, poison
+from pipeline.codec import ValidationRules, decode, validate
 from pipeline.errors import InvalidMessage
-from pipeline.validation import ValidationRules, decode, validate
 from tickwatch.settings import LoadSettings
 
 

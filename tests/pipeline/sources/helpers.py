@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
-from pipeline.records import Record, Trade
+from pipeline.codec import Record, Trade
 from pipeline.sources.live import build_live_source
 from pipeline.sources.live.client import WebSocketSource
 from tickwatch.settings import Settings, load_settings

@@ -18,10 +18,10 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import Payload
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.load_cli import build_worker
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import Payload
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import CheckpointedSource
 from pipeline.sources.live import build_live_source

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import AssetClass, Bar, Quote, Trade
+from pipeline.codec import AssetClass, Bar, Quote, Trade
 from pipeline.sources.live.errors import AuthenticationError
 
 from .fixtures.alpaca import BAR, QUOTE, TRADE, AlpacaFixture, frame, trades

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.records import Bar, Quote, Trade
+from pipeline.codec import Bar, Quote, Trade
 
 from .fixtures.binance import BOOK_TICKER, KLINE, TRADE, BinanceFixture, frame, trade_frames
 from .fixtures.server import Plan

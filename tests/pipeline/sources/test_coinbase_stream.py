@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import Quote, Trade
+from pipeline.codec import Quote, Trade
 from pipeline.sources.live.errors import FatalFeedError
 
 from .fixtures.coinbase import HEARTBEAT, MATCH, TICKER, CoinbaseFixture, frame, matches

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import AssetClass
+from pipeline.codec import AssetClass
 from pipeline.sources import conditions
 from pipeline.sources.conditions import ALL, Eligibility
 from pipeline.sources.live import alpaca_map, polygon_map

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import AssetClass, Trade
+from pipeline.codec import AssetClass, Trade
 from pipeline.sources.live import finnhub_map
 from pipeline.sources.live.errors import AuthenticationError, FatalFeedError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.records import AssetClass, Bar, Quote, Trade
+from pipeline.codec import AssetClass, Bar, Quote, Trade
 from pipeline.sources.live import alpaca_map, binance_map, coinbase_map, polygon_map
 
 from .fixtures import alpaca, binance, coinbase, polygon

@@ -22,10 +22,10 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaError, KafkaException, Producer
 from prometheus_client import CollectorRegistry
 
+from pipeline.codec import Trade, to_wire
 from pipeline.ingest import IngestWorker
 from pipeline.ingest_cli import recover
 from pipeline.producer import TickProducer, producer_config
-from pipeline.records import Trade, to_wire
 from pipeline.sources import build_source
 from pipeline.sources.live.ledger_recovery import MARGIN_S, recover_since_ms
 from pipeline.sources.live.trade_ledger import TradeLedger, trade_key

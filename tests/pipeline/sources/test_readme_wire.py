@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.records import AssetClass, Record, to_wire
+from pipeline.codec import AssetClass, Record, to_wire
 from pipeline.sources.live import alpaca_map, coinbase_map, corrections, polygon_map
 
 from .fixtures import alpaca, coinbase, polygon

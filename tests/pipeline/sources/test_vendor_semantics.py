@@ -12,7 +12,7 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from pipeline.records import AssetClass, TradeCorrection
+from pipeline.codec import AssetClass, TradeCorrection
 from pipeline.sources.live import instruments
 from pipeline.sources.live.alpaca import AlpacaSession
 from pipeline.sources.live.errors import FatalFeedError, RetryableFeedError

@@ -39,8 +39,8 @@ from alerts.events import EventKind
 from alerts.state import AlertPolicy, AlertState
 from monitor.checks.base import run_check
 from monitor.checks.kafka_partitions import OfflinePartitionsCheck, UnderReplicatedCheck
+from pipeline.codec import Trade, encode
 from pipeline.producer import producer_config
-from pipeline.records import Trade, encode
 from tests.pipeline.test_load_exactly_once import count, wait_for, worker_env
 from tickwatch.clock import SystemClock
 from tickwatch.settings import (
