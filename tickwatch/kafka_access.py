@@ -10,12 +10,13 @@ workers use and turns the first security error into a :class:`KafkaSecurityError
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from tickwatch.clock import SYSTEM_CLOCK
+from tickwatch.deadline import Deadline
 from tickwatch.settings import KafkaSettings
 
 _SLICE_S = 0.5
@@ -59,7 +60,7 @@ def verify_kafka_access(settings: KafkaSettings, bootstrap: str, timeout_s: floa
         admin = AdminClient(conf)
     except KafkaException as exc:
         raise KafkaSecurityError(_describe_config(str(exc.args[0]))) from None
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(timeout_s, SYSTEM_CLOCK)
     while True:
         try:
             admin.list_topics(timeout=_SLICE_S)
@@ -70,7 +71,7 @@ def verify_kafka_access(settings: KafkaSettings, bootstrap: str, timeout_s: floa
         for error in errors:
             if (message := describe_security_error(error, settings)) is not None:
                 raise KafkaSecurityError(message)
-        if time.monotonic() >= deadline:
+        if deadline.expired():
             raise KafkaUnreachableError(
                 f"Kafka at {bootstrap} (TICKWATCH_KAFKA_BOOTSTRAP) did not answer within "
                 f"{timeout_s:.0f}s with TICKWATCH_KAFKA_SECURITY_PROTOCOL="

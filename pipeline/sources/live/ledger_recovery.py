@@ -28,6 +28,8 @@ from loguru import logger
 
 from pipeline.sources.live.trade_ledger import TradeLedger
 from tickwatch.clients import kafka_config
+from tickwatch.clock import SYSTEM_CLOCK
+from tickwatch.deadline import Deadline
 from tickwatch.settings import KafkaSettings
 
 MARGIN_S = 5.0
@@ -68,7 +70,7 @@ def recover_keys(
     consumer = Consumer(kafka_config(kafka, bootstrap, **group))
     try:
         ends = _assign(consumer, kafka.topic_trades, since_ms, timeout_s)
-        found = _read(consumer, ledger, source, ends, time.monotonic() + timeout_s)
+        found = _read(consumer, ledger, source, ends, Deadline(timeout_s, SYSTEM_CLOCK))
     finally:
         consumer.close()
     logger.info("{}: recovered {} trade keys from Kafka since the last checkpoint", source, found)
@@ -77,7 +79,7 @@ def recover_keys(
 
 def _assign(consumer: Consumer, topic: str, since_ms: int, timeout_s: float) -> dict[int, int]:
     """Assign every partition at the first offset at/after ``since_ms``; return the end offsets."""
-    deadline = time.monotonic() + timeout_s
+    deadline = Deadline(timeout_s, SYSTEM_CLOCK)
     numbers = _partitions(consumer, topic, deadline)
     starts = _offsets_for_times(consumer, topic, numbers, since_ms, deadline)
     assigned, ends = [], {}
@@ -91,14 +93,14 @@ def _assign(consumer: Consumer, topic: str, since_ms: int, timeout_s: float) -> 
     return ends
 
 
-def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
+def _partitions(consumer: Consumer, topic: str, deadline: Deadline) -> list[int]:
     """The topic's partition numbers; waits while fresh metadata does not list them yet."""
     while True:
-        metadata = consumer.list_topics(topic, timeout=max(deadline - time.monotonic(), POLL_S))
+        metadata = consumer.list_topics(topic, timeout=max(deadline.remaining(), POLL_S))
         found = metadata.topics.get(topic)
         if found is not None and found.error is None and found.partitions:
             return sorted(found.partitions)
-        if time.monotonic() >= deadline:
+        if deadline.expired():
             raise KafkaException(
                 KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no partitions of {topic} visible")
             )
@@ -106,7 +108,7 @@ def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
 
 
 def _offsets_for_times(
-    consumer: Consumer, topic: str, numbers: list[int], since_ms: int, deadline: float
+    consumer: Consumer, topic: str, numbers: list[int], since_ms: int, deadline: Deadline
 ) -> list[TopicPartition]:
     """``offsets_for_times``, retried while Kafka says "try again" (a leader moving).
 
@@ -116,7 +118,7 @@ def _offsets_for_times(
         partitions = [TopicPartition(topic, p, since_ms) for p in numbers]
         try:
             found: list[TopicPartition] = consumer.offsets_for_times(
-                partitions, timeout=max(deadline - time.monotonic(), POLL_S)
+                partitions, timeout=max(deadline.remaining(), POLL_S)
             )
             return found
         except KafkaException as exc:
@@ -124,16 +126,16 @@ def _offsets_for_times(
             retriable = isinstance(error, KafkaError) and (
                 error.retriable() or error.code() in _TRANSIENT
             )
-            if not retriable or time.monotonic() >= deadline:
+            if not retriable or deadline.expired():
                 raise
             time.sleep(RETRY_S)
 
 
 def _read(
-    consumer: Consumer, ledger: TradeLedger, source: str, ends: dict[int, int], deadline: float
+    consumer: Consumer, ledger: TradeLedger, source: str, ends: dict[int, int], deadline: Deadline
 ) -> int:
     found = 0
-    while ends and time.monotonic() < deadline:
+    while ends and not deadline.expired():
         for message in consumer.consume(10_000, timeout=POLL_S):
             if message.error() is not None:
                 continue
