@@ -167,8 +167,9 @@ class IngestSettings(Section):
     """The ingest worker: which source, how fast, how the producer behaves."""
 
     source: Literal[
-        "simulator", "replay", "alpaca", "polygon", "binance", "coinbase", "finnhub"
-    ] = "simulator"
+        "simulator", "replay", "alpaca", "polygon", "binance", "coinbase", "finnhub",
+        "yfinance", "polygon_rest", "alpaca_rest",
+    ] = "simulator"  # fmt: skip
     seed: int = 42
     symbols: int = Field(20, ge=1, le=100_000)
     rate: float = Field(200.0, gt=0, le=2_000_000)
@@ -504,6 +505,36 @@ class BackfillSettings(Section):
     gaps_source: Literal["polygon", "alpaca", "replay"] = "polygon"
 
 
+class PollSettings(Section):
+    """Polling sources for vendors without a stream (``ingest.source`` ``yfinance``,
+    ``polygon_rest``, ``alpaca_rest``; pipeline/sources/poll/).
+
+    Symbols are ``ingest.symbol_list`` / ``ingest.symbols_file``; credentials the live sources'
+    (``sources.polygon_api_key``, ``sources.alpaca_key_id`` / ``alpaca_secret_key`` or
+    ``sources.secrets_file``). The URLs are the REST hosts (tests point them at fixture servers).
+    A failed poll (429, 5xx, timeout) waits the ``retry_*`` backoff, or ``Retry-After`` when longer,
+    instead of ``interval_s``.
+    """
+
+    interval_s: float = Field(15.0, ge=0.05, le=3600)
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    retry_initial_s: float = Field(1.0, gt=0, le=3600)
+    retry_max_s: float = Field(120.0, gt=0, le=86_400)
+    yfinance_url: str = Field(
+        "https://query2.finance.yahoo.com", pattern=r"^https?://[^\s/]+(/[^\s]*)?$"
+    )
+    polygon_url: str = Field("https://api.polygon.io", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    polygon_endpoint: Literal["snapshot", "last"] = "snapshot"
+    alpaca_url: str = Field("https://data.alpaca.markets", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    alpaca_feed: Literal["iex", "sip", "delayed_sip", "crypto"] = "iex"
+
+    @model_validator(mode="after")
+    def _retry_bounds(self) -> PollSettings:
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("poll.retry_max_s must be >= poll.retry_initial_s")
+        return self
+
+
 class Settings(BaseSettings):
     """All of tickwatch's configuration. Build it with :func:`load_settings`."""
 
@@ -532,6 +563,7 @@ class Settings(BaseSettings):
     backfill: BackfillSettings = BackfillSettings()
     otel: OtelSettings = OtelSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    poll: PollSettings = PollSettings()
 
     @classmethod
     def settings_customise_sources(

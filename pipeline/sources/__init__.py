@@ -1,4 +1,4 @@
-"""Tick sources: the simulator (default), replay files and live vendor feeds.
+"""Tick sources: the simulator (default), replay files, live vendor feeds and REST pollers.
 
 :func:`build_source` picks one from ``settings.ingest.source``; modules load lazily so the
 simulator does not import WebSocket clients and a live feed does not import pyarrow.
@@ -22,8 +22,9 @@ def build_source(
 
     ``metrics`` is required by live sources (they count messages, reconnects and auth
     failures themselves); ``clock`` paces the simulator and replay (tests pass a manual one).
-    Replay and live sources get their checkpoints under ``ingest.state_dir`` (default
-    ``<stack.state_dir>/ingest``): the replay position and the live trade-id ledgers.
+    Replay, live and polling sources get their checkpoints under ``ingest.state_dir`` (default
+    ``<stack.state_dir>/ingest``): the replay position, the trade-id ledgers and the polling
+    watermarks (:mod:`pipeline.sources.poll`).
 
     Raises ``ValueError`` subclasses for bad simulator settings (anomaly spec, calendar name),
     :class:`~pipeline.sources.replay_rows.ReplayError` for a missing replay path,
@@ -48,12 +49,16 @@ def build_source(
             return ReplaySource(settings.ingest, clock)  # raises: replay_path is not set
         checkpoints = ReplayCheckpoint(checkpoint_path(state_dir, path), path, replay_files(path))
         return ReplaySource(settings.ingest, clock, checkpoints=checkpoints)
-    from pipeline.sources.live import build_live_source
-
     if metrics is None:
         from prometheus_client import CollectorRegistry
 
         from tickwatch.telemetry.catalog import IngestMetrics
 
         metrics = IngestMetrics(CollectorRegistry())
+    if kind in ("yfinance", "polygon_rest", "alpaca_rest"):
+        from pipeline.sources.poll import build_poll_source
+
+        return build_poll_source(settings, metrics, state_dir=state_dir, clock=clock)
+    from pipeline.sources.live import build_live_source
+
     return build_live_source(settings, metrics, state_dir=state_dir)

@@ -94,6 +94,9 @@ class IngestMetrics:
             defs.SYMBOL_SECONDS_SINCE_LAST, registry, clock, per_symbol_limit
         )
         self._symbol_records = _LimitedCounter(defs.SYMBOL_RECORDS, registry, per_symbol_limit)
+        self._polls = counter(defs.SOURCE_POLLS, registry)
+        self._poll_errors = counter(defs.SOURCE_POLL_ERRORS, registry)
+        self._repeats = counter(defs.SOURCE_REPEATS_SKIPPED, registry)
 
     def produced(self, source: str, record_type: str, n: int = 1) -> None:
         """``n`` records of ``record_type`` (trade/quote/bar) were handed to the producer."""
@@ -126,6 +129,18 @@ class IngestMetrics:
     def source_auth_failure(self, source: str) -> None:
         """``source`` rejected our credentials."""
         self._auth_failures.labels(source).inc()
+
+    def source_poll(self, source: str, outcome: str) -> None:
+        """A polling source finished one poll with ``outcome`` (ok, partial, failed)."""
+        self._polls.labels(source, outcome).inc()
+
+    def source_poll_error(self, source: str, reason: str) -> None:
+        """One request of a polling source failed for ``reason``."""
+        self._poll_errors.labels(source, reason).inc()
+
+    def source_repeats_skipped(self, source: str, record_type: str, n: int = 1) -> None:
+        """A polling source got ``n`` records of ``record_type`` again and skipped them."""
+        self._repeats.labels(source, record_type).inc(n)
 
     def source_record_seen(self, source: str, when: float) -> None:
         """``source`` produced a record at ``when`` (epoch seconds, our clock).

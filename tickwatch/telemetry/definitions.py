@@ -210,6 +210,25 @@ ALERT_INHIBITED = MetricDef(
     ("check",),
 )  # fmt: skip
 
+SOURCE_POLLS = MetricDef(
+    "tickwatch_source_polls_total", C,
+    "Polls of a polling source by outcome (ok, partial: a request was malformed, failed: a "
+    "429/5xx/timeout ended it).",
+    ("source", "outcome"),
+)  # fmt: skip
+SOURCE_POLL_ERRORS = MetricDef(
+    "tickwatch_source_poll_errors_total", C,
+    "Failed requests of a polling source (rate_limited, server_error, timeout, transport, "
+    "malformed, auth).",
+    ("source", "reason"),
+)  # fmt: skip
+SOURCE_REPEATS_SKIPPED = MetricDef(
+    "tickwatch_source_repeats_skipped_total", C,
+    "Records a polling source got again (at or below the watermark, or a known trade id) and "
+    "did not hand out.",
+    ("source", "type"),
+)  # fmt: skip
+
 CATALOG: tuple[MetricDef, ...] = (
     INGEST_RECORDS,
     INGEST_PRODUCE_ERRORS,
@@ -253,6 +272,9 @@ CATALOG: tuple[MetricDef, ...] = (
     ALERT_OUTBOX_PENDING,
     ALERT_QUARANTINED,
     ALERT_INHIBITED,
+    SOURCE_POLLS,
+    SOURCE_POLL_ERRORS,
+    SOURCE_REPEATS_SKIPPED,
 )
 """Every metric tickwatch exposes, in definition order."""
 

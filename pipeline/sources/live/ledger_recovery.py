@@ -20,6 +20,7 @@ as long as the broker clocks and ours agree within ``MARGIN_S``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -63,18 +64,44 @@ def recover_keys(
     partition (bounded by ``timeout_s``; a partial read is logged, never silently taken as all).
     """
     since_ms = recover_since_ms(ledger.path, window_s, time.time())
-    group: dict[str, str | int | bool] = {
-        "group.id": f"tickwatch-ledger-{source}",
-        "enable.auto.commit": False,
-    }
-    consumer = Consumer(kafka_config(kafka, bootstrap, **group))
-    try:
-        ends = _assign(consumer, kafka.topic_trades, since_ms, timeout_s)
-        found = _read(consumer, ledger, source, ends, Deadline(timeout_s, SYSTEM_CLOCK))
-    finally:
-        consumer.close()
+
+    def remember(body: dict[str, object]) -> int:
+        return int(body.get("source") == source and ledger.remember_wire(body))
+
+    found = read_back(
+        kafka, bootstrap, kafka.topic_trades, since_ms=since_ms,
+        group_id=f"tickwatch-ledger-{source}", visit=remember, timeout_s=timeout_s,
+    )  # fmt: skip
     logger.info("{}: recovered {} trade keys from Kafka since the last checkpoint", source, found)
     return found
+
+
+Visit = Callable[[dict[str, object]], int]
+
+
+def read_back(
+    kafka: KafkaSettings,
+    bootstrap: str,
+    topic: str,
+    *,
+    since_ms: int,
+    group_id: str,
+    visit: Visit,
+    timeout_s: float = 30.0,
+) -> int:
+    """Hand every JSON object in ``topic`` from ``since_ms`` (Kafka time) to its end to
+    ``visit``; return the sum of what ``visit`` returned. Used by every source that reads back
+    what it handed out after its last checkpoint (live trade ledgers, polling watermarks).
+
+    Bounded by ``timeout_s``; a partial read is logged. Raises KafkaException.
+    """
+    group: dict[str, str | int | bool] = {"group.id": group_id, "enable.auto.commit": False}
+    consumer = Consumer(kafka_config(kafka, bootstrap, **group))
+    try:
+        ends = _assign(consumer, topic, since_ms, timeout_s)
+        return _read(consumer, visit, group_id, ends, Deadline(timeout_s, SYSTEM_CLOCK))
+    finally:
+        consumer.close()
 
 
 def _assign(consumer: Consumer, topic: str, since_ms: int, timeout_s: float) -> dict[int, int]:
@@ -132,7 +159,7 @@ def _offsets_for_times(
 
 
 def _read(
-    consumer: Consumer, ledger: TradeLedger, source: str, ends: dict[int, int], deadline: Deadline
+    consumer: Consumer, visit: Visit, reader: str, ends: dict[int, int], deadline: Deadline
 ) -> int:
     found = 0
     while ends and not deadline.expired():
@@ -140,21 +167,17 @@ def _read(
             if message.error() is not None:
                 continue
             partition, offset = message.partition(), message.offset() or 0
-            found += _remember(ledger, source, message.value())
+            found += _visit(visit, message.value())
             if partition in ends and offset + 1 >= ends[partition]:
                 del ends[partition]
     if ends:
-        logger.error(
-            "{}: trade-key recovery stopped before the end of partitions {}", source, sorted(ends)
-        )
+        logger.error("{}: read-back stopped before the end of partitions {}", reader, sorted(ends))
     return found
 
 
-def _remember(ledger: TradeLedger, source: str, value: bytes | None) -> int:
+def _visit(visit: Visit, value: bytes | None) -> int:
     try:
         body = orjson.loads(value or b"")
     except orjson.JSONDecodeError:
         return 0
-    if not isinstance(body, dict) or body.get("source") != source:
-        return 0
-    return int(ledger.remember_wire(body))
+    return visit(body) if isinstance(body, dict) else 0
