@@ -77,13 +77,11 @@ class PollingSource:
         async with httpx.AsyncClient(
             timeout=self._timeout_s, transport=self._transport, trust_env=False
         ) as client:
-            while not self._closed:
+            while not self._closed and not self._expired(deadline):
                 records, failure = await self._poll(client)
                 fresh = self._new(records)
                 if fresh:
                     yield fresh
-                if self._expired(deadline):
-                    return
                 await self._wait(self._delay(failure), deadline)
 
     def checkpoint(self) -> None:
