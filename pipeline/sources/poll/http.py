@@ -4,8 +4,8 @@ The poller asks once per request and decides what to do with the outcome itself 
 backoff before the next poll): there is no retry loop here, so a poll never blocks past
 ``timeout_s`` per request. Outcomes:
 
-* 200 with a JSON object → the decoded body (:func:`pipeline.backfill.http.decode_object`; a
-  body that is not a JSON object is a :class:`~pipeline.sources.poll.errors.MalformedResponse`);
+* 200 with a JSON object → the decoded body (a body that is not a JSON object is a
+  :class:`~pipeline.sources.poll.errors.MalformedResponse`);
 * 429 → :class:`Transient` ``rate_limited`` with the server's ``Retry-After`` (seconds or an
   HTTP date); 5xx → ``server_error`` (with its ``Retry-After``, if any); a timeout →
   ``timeout``; another transport error → ``transport``;
@@ -24,11 +24,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
-from pipeline.backfill.errors import VendorResponseError
-from pipeline.backfill.http import decode_object, quote
 from pipeline.sources.poll.errors import MalformedResponse, PollAuthError
 from tickwatch.clock import WallClock
+from tickwatch.sanitize import clean
+
+QUOTE_CHARS = 200
 
 RATE_LIMITED, SERVER_ERROR, TIMEOUT, TRANSPORT = (
     "rate_limited",
@@ -95,10 +97,25 @@ def _classify(
         )
     if status >= 400:
         raise MalformedResponse(name, f"HTTP {status}: {quote(response.text)}")
+    return decode_object(response.content, name)
+
+
+def decode_object(content: bytes, name: str) -> dict[str, Any]:
+    """``content`` as a JSON object, else MalformedResponse naming the request."""
     try:
-        return decode_object(response.content, name)
-    except VendorResponseError as exc:
-        raise MalformedResponse(name, exc.problem) from None
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedResponse(name, f"body is not JSON ({exc}): {quote(content)}") from None
+    if not isinstance(body, dict):
+        raise MalformedResponse(name, f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def quote(text: str | bytes) -> str:
+    """A short, printable excerpt of a vendor's answer for a message."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return repr(clean(text, QUOTE_CHARS) + ("…" if len(text) > QUOTE_CHARS else ""))
 
 
 def retry_after_s(value: str, clock: WallClock) -> float:

@@ -23,6 +23,7 @@ request was malformed, ``failed`` when a transient failure ended it).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 import httpx
@@ -43,6 +44,9 @@ from tickwatch.settings import KafkaSettings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 WAIT_STEP_S = 0.25  # how often a wait between polls looks at aclose()
+# httpx logs every request at INFO: one line per poll and symbol drowns the worker's own log;
+# failures are logged here with the request named.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class PollingSource:
