@@ -21,10 +21,13 @@
 
 Units: trade and quote ``t`` are nanoseconds (kept to the µs, truncated); ``min.t`` is the
 minute's start in milliseconds. ``P``/``S``/``X`` are the ask price, size and exchange,
-``p``/``s``/``x`` the bid's. Quote sizes are round lots, as in the stream: each object is renamed
-to the stream's fields (``ap``/``as``/``ax``, ``bp``/``bs``/``bx``, ``sym``) and mapped by
-:mod:`pipeline.sources.live.polygon_map`, so sizes become shares (x 100, ``lot_size`` 100),
-venues MICs and conditions eligibility flags exactly as for the WebSocket. The API key goes in
+``p``/``s``/``x`` the bid's. Each object is renamed to the stream's fields (``ap``/``as``/``ax``,
+``bp``/``bs``/``bx``, ``sym``) and mapped by :mod:`pipeline.sources.live.polygon_map`, so venues
+become MICs and conditions eligibility flags exactly as for the WebSocket. Quote sizes: the
+snapshot's ``lastQuote.S``/``s`` are "the ask/bid size in lots" (Polygon's snapshot reference),
+as in the stream, so they become shares (x 100, ``lot_size`` 100); the last-NBBO endpoint's
+``results.S`` is "the number of shares sellers are offering" (its reference), so those sizes are
+kept as they are (``lot_size`` 1). The API key goes in
 an ``Authorization: Bearer`` header. Stocks only: the crypto snapshot has no quote sizes in lots
 and is served by the Alpaca poller or the live streams.
 """
@@ -36,7 +39,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from pipeline.codec import Record
+from pipeline.codec import Quote, Record
 from pipeline.sources.live import polygon_map
 from pipeline.sources.live.wire import integer, text
 from pipeline.sources.poll.errors import MalformedResponse, PollConfigError
@@ -109,7 +112,10 @@ def _last(body: dict[str, Any], where: str, recv_us: int) -> list[Record]:
     symbol = mapped(where, "results.T", text, results.get("T"))
     if "/v2/last/trade/" in where:
         return [_trade(results, symbol, where, "results", recv_us)]
-    return [_quote(results, symbol, where, "results", recv_us)]
+    quote = _quote(results, symbol, where, "results", recv_us)
+    # the last-NBBO sizes are shares already: undo the stream's round-lot scaling
+    return [dataclasses.replace(quote, bid_size=quote.bid_size / quote.lot_size,
+                                ask_size=quote.ask_size / quote.lot_size, lot_size=1)]  # fmt: skip
 
 
 def _ns_us(msg: dict[str, Any], where: str, at: str) -> int:
@@ -124,7 +130,7 @@ def _trade(msg: dict[str, Any], symbol: str, where: str, at: str, recv_us: int) 
     return dataclasses.replace(trade, ts=ts)
 
 
-def _quote(msg: dict[str, Any], symbol: str, where: str, at: str, recv_us: int) -> Record:
+def _quote(msg: dict[str, Any], symbol: str, where: str, at: str, recv_us: int) -> Quote:
     ts = _ns_us(msg, where, at)
     wire: dict[str, object] = {QUOTE_FIELDS[k]: v for k, v in msg.items() if k in QUOTE_FIELDS}
     wire |= {"ev": "Q", "sym": symbol, "t": ts // 1000, "c": msg.get("c")}

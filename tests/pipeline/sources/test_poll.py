@@ -164,6 +164,8 @@ def test_polygon_last_trade_and_nbbo_mode(vendor: PollVendorFixture) -> None:
     source, _, _ = source_for(settings)
     records = drain(source)
     assert sorted(type(r).__name__ for r in records) == ["Quote", "Trade"]
+    quote = next(r for r in records if isinstance(r, Quote))
+    assert (quote.bid_size, quote.ask_size, quote.lot_size) == (3.0, 4.0, 1)  # shares as sent
     assert all(p.startswith("/v2/last/") for p in vendor.script.requests)
 
 
