@@ -527,6 +527,7 @@ class PollSettings(Section):
     polygon_endpoint: Literal["snapshot", "last"] = "snapshot"
     alpaca_url: str = Field("https://data.alpaca.markets", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     alpaca_feed: Literal["iex", "sip", "delayed_sip", "crypto"] = "iex"
+    ca_cert: Path | None = None  # a CA bundle for the vendors' TLS (default: the system's)
 
     @model_validator(mode="after")
     def _retry_bounds(self) -> PollSettings:

@@ -12,6 +12,7 @@ The ingest worker gets one from :func:`build_poll_source` when ``settings.ingest
 from __future__ import annotations
 
 import random
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,7 +67,21 @@ def build_poll_source(
         duration_s=settings.ingest.duration_s,
         clock=clock,
         transport=transport,
+        tls=tls_context(poll.ca_cert),
     )
+
+
+def tls_context(ca_cert: Path | None) -> ssl.SSLContext | bool:
+    """Verification against ``ca_cert`` when set, else the system's trust store.
+
+    Raises PollConfigError naming ``poll.ca_cert`` for a file that cannot be read.
+    """
+    if ca_cert is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_cert))
+    except (OSError, ssl.SSLError) as exc:
+        raise PollConfigError(f"poll.ca_cert {ca_cert}: {exc}") from None
 
 
 def build_poll_vendor(settings: Settings) -> PollVendor:

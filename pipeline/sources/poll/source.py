@@ -24,6 +24,7 @@ request was malformed, ``failed`` when a transient failure ended it).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 import httpx
@@ -65,6 +66,7 @@ class PollingSource:
         duration_s: float = 0.0,
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ssl.SSLContext | bool = True,
     ) -> None:
         self.name = vendor.name
         self.state, self.ledger = state, ledger
@@ -72,14 +74,14 @@ class PollingSource:
         self._interval_s, self._timeout_s, self._duration_s = interval_s, timeout_s, duration_s
         self._attempts = Attempts(backoff)
         self._clock = clock or SystemClock()
-        self._transport = transport
+        self._transport, self._tls = transport, tls
         self._closed = False
 
     async def batches(self) -> AsyncGenerator[Sequence[Record]]:
         """New records, one batch per poll; raises PollAuthError."""
         deadline = self._clock.monotonic() + self._duration_s if self._duration_s > 0 else None
         async with httpx.AsyncClient(
-            timeout=self._timeout_s, transport=self._transport, trust_env=False
+            timeout=self._timeout_s, transport=self._transport, verify=self._tls, trust_env=False
         ) as client:
             while not self._closed and not self._expired(deadline):
                 records, failure = await self._poll(client)

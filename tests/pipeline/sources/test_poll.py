@@ -202,6 +202,12 @@ def test_start_up_checks() -> None:
     missing = load_settings(_env_file=None, ingest={"source": "alpaca_rest", "symbol_list": "AAPL"})
     with pytest.raises(PollConfigError, match="TICKWATCH_SOURCES_ALPACA_KEY_ID"):
         build_source(missing)
+    bad_ca = load_settings(
+        _env_file=None, ingest={"source": "yfinance", "symbol_list": "AAPL"},
+        poll={"ca_cert": "/nonexistent/ca.pem"},
+    )  # fmt: skip
+    with pytest.raises(PollConfigError, match=r"poll\.ca_cert /nonexistent/ca\.pem"):
+        build_source(bad_ca)
     no_symbols = load_settings(_env_file=None, ingest={"source": "yfinance"})
     with pytest.raises(FatalFeedError, match="TICKWATCH_INGEST_SYMBOL_LIST"):
         build_source(no_symbols)
