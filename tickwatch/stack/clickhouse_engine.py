@@ -39,6 +39,8 @@ _KILL_SQL = f"KILL QUERY WHERE query LIKE '%{MARKER}%' AND query NOT LIKE '%KILL
 # clickhouse/config.d/quiet.xml, which removes them from compose's official server); the one
 # periodic job left to slow down is system.asynchronous_metrics, recomputed every second by
 # default although nothing here reads or scrapes it. Same value as quiet.xml (a test checks).
+# Measured on the engine at idle with 30 tables: ~0.6 % of one core with either period; the
+# server's cost in the idle bench is its INSERTs and merges, not its own jobs.
 QUIET_CONFIG = "<asynchronous_metrics_update_period_s>60</asynchronous_metrics_update_period_s>"
 
 
