@@ -33,6 +33,7 @@ from pipeline.sources.checkpoint import CheckpointedSource
 from tickwatch.clock import SYSTEM_CLOCK, Clock
 from tickwatch.deadline import Deadline
 from tickwatch.telemetry.catalog import IngestMetrics
+from tickwatch.telemetry.tracing import work_span
 
 tracer = trace.get_tracer("tickwatch.ingest")
 IDLE_POLL_S = 0.5
@@ -151,7 +152,7 @@ class IngestWorker:
     ) -> Sequence[Payload] | None:
         if self._stop.is_set():
             return None
-        with tracer.start_as_current_span("ingest.source_read") as span:
+        with work_span(tracer, "ingest.source_read") as span:  # none for a read that got nothing
             read: asyncio.Future[Any] = asyncio.ensure_future(anext(batches, None))
             done: set[asyncio.Future[Any]] = set()
             while not done:  # serve delivery reports while a quiet source keeps us waiting
@@ -164,6 +165,8 @@ class IngestWorker:
                 return None
             batch: Sequence[Payload] | None = read.result()
             span.set_attribute("tickwatch.records", len(batch) if batch else 0)
+            if batch:
+                span.worked()
         return batch
 
     def _handle(self, batch: Sequence[Payload]) -> None:

@@ -128,10 +128,14 @@ class BufferedWriter:
         return len(self._queue)
 
     def flush(self) -> int:
-        """Write queued rows; return how many were written. Keeps them queued on failure."""
+        """Write the rows queued when called, ``batch_rows`` per INSERT; return how many were
+        written. Keeps them queued on failure. Rows added meanwhile wait for the next flush, so
+        a busy producer costs one INSERT per flush, not one per few rows."""
         written = 0
         with self._flush_lock:
-            while batch := self._queue.take(self._batch_rows):
+            left = len(self._queue)
+            while left > 0 and (batch := self._queue.take(min(left, self._batch_rows))):
+                left -= len(batch)
                 try:
                     self._handle.insert(self.table, batch, self._columns)
                 except ServiceUnavailable as exc:

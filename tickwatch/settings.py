@@ -256,6 +256,9 @@ class TelemetrySettings(Section):
     enabled: bool = True
     clickhouse_traces: bool = True
     clickhouse_logs: bool = True
+    # Queued spans, logs, snapshots and heartbeats go to ClickHouse once per flush interval:
+    # one INSERT per table per worker (ClickHouse's guidance: about one INSERT/s per table).
+    flush_interval_s: float = Field(5.0, gt=0, le=300)
 
 
 class OtelSettings(Section):

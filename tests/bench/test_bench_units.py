@@ -127,3 +127,18 @@ def test_idle_cpu_is_read_from_proc_stat() -> None:
     from bench.scenarios.idle import cpu_ticks
 
     assert cpu_ticks(os.getpid()) >= 0
+
+
+def test_idle_cpu_figures_cover_every_process_with_the_total_against_its_goal() -> None:
+    import os
+
+    from bench.scenarios.idle import CLICKHOUSE_CORE, TOTAL_CORE, _cpu_figures
+
+    hz = os.sysconf("SC_CLK_TCK")
+    before = {"ingest worker": 0, "load worker": 0, "detector": 0, "ClickHouse server": 0}
+    after = {"ingest worker": hz, "load worker": hz, "detector": hz, "ClickHouse server": 2 * hz}
+    figures = {f.name: f for f in _cpu_figures(before, after, seconds=10.0)}
+    assert figures["CPU detector"].value == pytest.approx(0.1)
+    assert figures["CPU total"].value == pytest.approx(0.5)
+    assert figures["CPU total"].goal is TOTAL_CORE
+    assert figures["CPU ClickHouse server"].goal is CLICKHOUSE_CORE

@@ -30,3 +30,24 @@ def test_the_buffer_is_bounded_and_drops_the_oldest_rows() -> None:
     ch.down = False
     writer.flush()
     assert ch.inserted["t"] == [[2], [3], [4]]
+
+
+def test_rows_added_during_a_flush_wait_for_the_next_one() -> None:
+    class BusyClickHouse(FakeClickHouse):
+        """A check result arrives from another scheduler thread during every insert."""
+
+        writer: BufferedWriter | None = None
+
+        def insert(self, table: str, rows: list[list[object]], columns: list[str]) -> None:
+            super().insert(table, rows, columns)
+            if self.writer is not None:
+                self.writer.add([100])
+
+    ch = BusyClickHouse()
+    writer = BufferedWriter(ch, "t", ["a"], batch_rows=2)
+    ch.writer = writer
+    for i in range(3):
+        writer.add([i])
+    assert writer.flush() == 3  # two INSERTs (batch_rows=2), not one more per arriving row
+    assert ch.inserted["t"] == [[0], [1], [2]]
+    assert writer.pending == 2

@@ -51,7 +51,7 @@ from tickwatch.telemetry.catalog import (
     TelemetryMetrics,
     package_version,
 )
-from tickwatch.telemetry.export import Exporter, Row, RowWriter
+from tickwatch.telemetry.export import Exporter, ExporterConfig, Row, RowWriter
 from tickwatch.telemetry.heartbeats import HEARTBEATS_TABLE, Heartbeat, default_instance
 from tickwatch.telemetry.logging import (
     LOGS_TABLE,
@@ -172,7 +172,8 @@ class Telemetry:
         tel = settings.telemetry
         if writer is None and tel.enabled:
             writer = _clickhouse_writer(settings, clickhouse_url)
-        exporter = Exporter(writer or NullRowWriter(), counters)
+        config = ExporterConfig(flush_interval_s=tel.flush_interval_s)
+        exporter = Exporter(writer or NullRowWriter(), counters, config)
         beat = Heartbeat(service_metrics, None, service, instance, clock=clock, health=health)
         parts = _Parts(server, exporter, beat, tel.per_symbol_labels_max)
         if tel.enabled:

@@ -116,10 +116,14 @@ class _Job:
 
 @dataclass(frozen=True)
 class ExporterConfig:
-    """How often and how much the exporter writes."""
+    """How often and how much the exporter writes.
+
+    ``flush_interval_s`` is the time between two writes of the queued items (each channel's in
+    one INSERT up to ``batch_max`` rows); a channel reaching ``batch_max`` is written at once.
+    """
 
     batch_max: int = 5_000
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 5.0
     retry_initial_s: float = 1.0
     retry_max_s: float = 30.0
     idle_wait_s: float = 0.25
@@ -201,7 +205,8 @@ class Exporter:
                 self._flush_all(now)
 
     def flush(self) -> bool:
-        """Write everything queued now, ignoring backoff; True if nothing is left unwritten."""
+        """Write everything queued when called, ignoring backoff; True if nothing is left
+        (items queued while it writes wait for the next round)."""
         with self._round:
             self._flush_all(self._clock.monotonic())
             return all(len(c) == 0 for c in self._state.channels)
@@ -238,15 +243,21 @@ class Exporter:
                     logger.bind(**INTERNAL).exception("telemetry job failed")
 
     def _flush_all(self, now: float) -> None:
-        # the first failed insert ends the round: a hanging server costs one timeout, not one
-        # per channel
+        # A round writes what was queued when it began, in batches of at most batch_max: items
+        # that arrive while an insert runs wait for the next round instead of being chased with
+        # one tiny INSERT after another (one INSERT per channel per flush interval at low rates).
+        # The first failed insert ends the round: a hanging server costs one timeout, not one
+        # per channel.
         for chan in self._state.channels:
-            while len(chan):
-                if not self._write(chan, now):
+            left = len(chan)
+            while left > 0:
+                size = min(left, self._config.batch_max)
+                left -= size
+                if not self._write(chan, now, size):
                     return
 
-    def _write(self, chan: Channel[Any], now: float) -> bool:
-        items, rows = chan.rows(chan.take(self._config.batch_max))
+    def _write(self, chan: Channel[Any], now: float, size: int) -> bool:
+        items, rows = chan.rows(chan.take(size))
         if not rows:
             return True
         try:

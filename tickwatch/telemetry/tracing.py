@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -37,7 +39,8 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from tickwatch.settings import OtelSettings, TelemetrySettings
 from tickwatch.telemetry.export import Channel, Row, TableSpec
@@ -190,6 +193,63 @@ def build_tracer_provider(
     return TracerProvider(
         sampler=build_sampler(settings, otel), resource=Resource(dict(attributes))
     )
+
+
+class WorkSpan:
+    """What a step reports while it runs under :func:`work_span`: attributes, and whether it did
+    any work (read records, wrote rows...)."""
+
+    def __init__(self) -> None:
+        self.attributes: dict[str, AttributeValue] = {}
+        self.did_work = False
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        """Put ``key`` on the span, if one is recorded."""
+        self.attributes[key] = value
+
+    def worked(self) -> None:
+        """Say that the step did work: its span is recorded."""
+        self.did_work = True
+
+
+@contextmanager
+def work_span(
+    tracer: trace.Tracer, name: str, now_ns: Callable[[], int] = time.time_ns
+) -> Iterator[WorkSpan]:
+    """Record span ``name`` around a step only if the step did work or raised.
+
+    A worker's loop polls and reads far more often than it finds something when the feed is
+    quiet; a span per empty round would be most of its telemetry. The span is started when the
+    step ends, with the step's start time (``now_ns``, the SDK's own clock by default) and
+    attributes, under the context current at that point, so it nests and samples like one opened
+    around the step. During the step it is not the current span: use it for leaf steps only.
+    An ``Exception`` is recorded on the span (status Error) and re-raised; a cancellation is not
+    work and records nothing.
+    """
+    step = WorkSpan()
+    start = now_ns()
+    try:
+        yield step
+    except Exception as exc:
+        _record(tracer, name, (start, now_ns()), step, exc)
+        raise
+    if step.did_work:
+        _record(tracer, name, (start, now_ns()), step, None)
+
+
+def _record(
+    tracer: trace.Tracer,
+    name: str,
+    times_ns: tuple[int, int],
+    step: WorkSpan,
+    error: Exception | None,
+) -> None:
+    start_ns, end_ns = times_ns
+    span = tracer.start_span(name, start_time=start_ns, attributes=step.attributes)
+    if error is not None:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    span.end(end_time=end_ns)
 
 
 class _SwitchableTracerProvider(trace.TracerProvider):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry
 
 from tickwatch.clock import ManualClock
+from tickwatch.settings import TelemetrySettings
 from tickwatch.telemetry.catalog import TelemetryMetrics
 from tickwatch.telemetry.export import Channel, Exporter, ExporterConfig, Row, TableSpec
 from tickwatch.telemetry.writer import MemoryRowWriter
@@ -177,3 +180,38 @@ def test_a_failed_insert_ends_the_round_for_every_channel() -> None:
     exporter.run_once(now=0.0)
     assert (len(first), len(second)) == (1, 1)
     assert writer.attempts == 1
+
+
+class _BusyWriter(MemoryRowWriter):
+    """Every insert lets a producer queue one more item meanwhile, as a busy worker does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chan: Channel[int] | None = None
+
+    def insert(self, table: TableSpec, rows: Sequence[Row]) -> None:
+        super().insert(table, rows)
+        if self.chan is not None:
+            self.chan.offer(100 + self.inserts)
+
+
+def test_items_queued_during_an_insert_wait_for_the_next_round() -> None:
+    writer = _BusyWriter()
+    config = ExporterConfig(batch_max=4, flush_interval_s=5.0)
+    exporter = Exporter(writer, TelemetryMetrics(CollectorRegistry()), config, clock=ManualClock())
+    chan = exporter.channel("traces", TABLE, row_of, 100)
+    writer.chan = chan
+    for i in range(3):
+        chan.offer(i)
+    exporter.run_once(now=0.0)
+    assert writer.inserts == 1  # not chased with one tiny INSERT per item that arrived meanwhile
+    assert len(chan) == 1
+    exporter.run_once(now=4.9)
+    assert writer.inserts == 1
+    exporter.run_once(now=5.0)
+    assert writer.inserts == 2
+    assert writer.rows("t") == [(0,), (1,), (2,), (101,)]
+
+
+def test_the_default_flush_interval_is_the_settings_default() -> None:
+    assert ExporterConfig().flush_interval_s == TelemetrySettings().flush_interval_s

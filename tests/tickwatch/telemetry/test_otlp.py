@@ -311,3 +311,18 @@ def test_an_unreachable_collector_is_counted_as_dropped_and_never_blocks() -> No
 
     assert dropped("traces") >= 1
     assert dropped("logs") >= 1
+
+
+def test_the_default_sampler_is_parent_based_every_trace_and_the_variables_change_it(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings()
+    default = build_sampler(settings.telemetry, settings.otel)
+    assert isinstance(default, ParentBased)
+    assert "TraceIdRatioBased{1.0}" in default.get_description()  # type: ignore[no-untyped-call]
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.1")
+    settings = load_settings()  # read once at the entry point; the library gets the settings
+    tenth = build_sampler(settings.telemetry, settings.otel)
+    assert isinstance(tenth, ParentBased)
+    assert "TraceIdRatioBased{0.1}" in tenth.get_description()  # type: ignore[no-untyped-call]

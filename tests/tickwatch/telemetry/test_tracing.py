@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tickwatch.telemetry.tracing import (
     install_global,
     release_global,
     span_row,
+    work_span,
 )
 
 COLUMNS = TRACES_TABLE.column_names
@@ -127,3 +129,52 @@ def test_the_global_tracer_follows_the_installed_provider(
     with tracer.start_as_current_span("after.release"):
         pass
     assert [s.name for s in channel.take(10)] == ["ingest.source_read"]
+
+
+class _Nanos:
+    """A nanosecond clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_a_work_span_is_recorded_only_when_the_step_did_work(
+    pipeline: tuple[TracerProvider, Channel[ReadableSpan], CollectorRegistry],
+) -> None:
+    provider, channel, _ = pipeline
+    tracer, clock = provider.get_tracer("t"), _Nanos()
+    with work_span(tracer, "ingest.source_read", clock) as idle:
+        idle.set_attribute("tickwatch.records", 0)
+    assert len(channel) == 0
+    with (
+        tracer.start_as_current_span("ingest.run") as parent,
+        work_span(tracer, "ingest.source_read", clock) as busy,
+    ):
+        clock.now += 250
+        busy.set_attribute("tickwatch.records", 3)
+        busy.worked()
+    spans = {s.name: s for s in channel.take(10)}
+    read = spans["ingest.source_read"]
+    assert (read.start_time, read.end_time) == (1_000, 1_250)
+    assert dict(read.attributes or {}) == {"tickwatch.records": 3}
+    assert read.parent is not None
+    assert read.parent.span_id == parent.get_span_context().span_id
+
+
+def test_a_work_span_records_a_failure_but_not_a_cancellation(
+    pipeline: tuple[TracerProvider, Channel[ReadableSpan], CollectorRegistry],
+) -> None:
+    provider, channel, _ = pipeline
+    tracer = provider.get_tracer("t")
+    with pytest.raises(asyncio.CancelledError), work_span(tracer, "ingest.source_read"):
+        raise asyncio.CancelledError
+    assert len(channel) == 0
+    with pytest.raises(ConnectionError), work_span(tracer, "ingest.source_read"):
+        raise ConnectionError("feed closed")
+    [failed] = channel.take(10)
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description == "ConnectionError: feed closed"
+    assert [e.name for e in failed.events] == ["exception"]
