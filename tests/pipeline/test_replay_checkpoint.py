@@ -130,7 +130,7 @@ def test_no_checkpoint_without_delivery(tmp_path: Path) -> None:
     source = build_source(config)
     assert isinstance(source, ReplaySource) and source._checkpoints is not None
     Producing(NeverDelivers).run(source)
-    assert not source._checkpoints.path.exists()
+    assert not Path(source._checkpoints.where).exists()
     assert build_source(config).start.records == 0  # type: ignore[attr-defined]
 
 
