@@ -11,8 +11,8 @@ Order of operations, written down where it happens:
 * start (:meth:`ReplayTransactions.producer_factory`, then :meth:`KafkaReplayCheckpoint.load`):
   ``init_transactions()`` with ``transactional.id = tickwatch-replay-<name>`` fences any earlier
   producer of this replay and aborts its open transaction (what a killed run sent since its last
-  commit) → read the position topic ``read_committed`` to its end, newest value of our key →
-  ``begin_transaction()``;
+  commit) → commit a start marker in a transaction of its own → read the position topic
+  ``read_committed`` up to that marker, newest value of our key → ``begin_transaction()``;
 * each checkpoint (the ingest worker every ``ingest.checkpoint_interval_s`` and once after its
   final flush; the replay source itself before a pause longer than
   ``replay.COMMIT_BEFORE_SLEEP_S``): produce the position record → ``commit_transaction()``
@@ -33,6 +33,7 @@ one pause), which must stay under ``ingest.replay_transaction_timeout_ms`` and t
 from __future__ import annotations
 
 import contextlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,11 @@ import orjson
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    KafkaError,
     KafkaException,
     Producer,
     TopicPartition,
 )
+from loguru import logger
 
 from pipeline.sources.checkpoint import CheckpointError
 from pipeline.sources.replay import ReplaySource
@@ -55,20 +56,28 @@ from pipeline.sources.replay_checkpoint import (
     position_body,
     read_position,
 )
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
+from tickwatch.deadline import Deadline
 from tickwatch.settings import IngestSettings, KafkaSettings, Settings
 from tickwatch.topics import TopicAdminError, create_topics
 
 READ_TIMEOUT_S = 30.0
 POLL_S = 0.5
+START_SUFFIX = b"#start"  # the key of the marker each start commits (compacted to the last)
 
 
 class ReplayTransactions:
     """One replay's transactional producer and its position records."""
 
     def __init__(
-        self, kafka: KafkaSettings, ingest: IngestSettings, bootstrap: str, name: str
+        self,
+        kafka: KafkaSettings,
+        ingest: IngestSettings,
+        bootstrap: str,
+        name: str,
+        clock: MonotonicClock = SYSTEM_CLOCK,
     ) -> None:
-        self._kafka, self._bootstrap = kafka, bootstrap
+        self._kafka, self._bootstrap, self._clock = kafka, bootstrap, clock
         self.topic = ingest.replay_checkpoint_topic
         self.key = name.encode()
         self.transactional_id = f"tickwatch-replay-{name}"
@@ -104,45 +113,66 @@ class ReplayTransactions:
             producer.init_transactions(READ_TIMEOUT_S)
         except KafkaException as exc:
             raise CheckpointError(f"replay transactions ({self.transactional_id}): {exc}") from None
+        logger.info(
+            "replay transactions {} (positions in {}): previous run fenced",
+            self.transactional_id, self.topic,
+        )  # fmt: skip
         self._producer = producer
         return producer
 
     def read(self) -> dict[str, Any] | None:
         """The newest committed position body of this replay, None if there is none.
 
-        Raises CheckpointError when the topic's end is not reached within ``READ_TIMEOUT_S``.
+        How the end is found: a small transaction of our own commits a start marker (key
+        ``<name>#start``, a fresh nonce) to the position topic, then the topic is read
+        ``read_committed`` until that marker. Everything committed before it (every position of
+        earlier runs) comes before it; a transaction of someone else still open in front of it
+        holds the read back instead of letting it miss a position. (Not the partition-EOF event
+        or the high watermark: a log ending in transaction markers sends no EOF, and the
+        consumer's position stops before them.) Raises CheckpointError when the marker is not
+        read within ``READ_TIMEOUT_S``.
         """
-        if self._producer is None:
-            raise CheckpointError("replay transactions: read before init_transactions")
+        producer = self._started()
+        nonce = uuid.uuid4().hex.encode()
+        try:
+            producer.begin_transaction()
+            producer.produce(self.topic, nonce, self.key + START_SUFFIX)
+            producer.commit_transaction(READ_TIMEOUT_S)
+        except KafkaException as exc:
+            raise CheckpointError(f"replay positions {self.topic}: {exc}") from None
         consumer = Consumer(
             self._kafka.client_config(self._bootstrap)
             | {
                 "group.id": f"{self.transactional_id}-reader",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
-                "enable.partition.eof": True,
             }
         )
         try:
             consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-            return self._newest(consumer)
+            return self._newest(consumer, nonce)
         finally:
             consumer.close()
 
-    def _newest(self, consumer: Consumer) -> dict[str, Any] | None:
+    def _newest(self, consumer: Consumer, nonce: bytes) -> dict[str, Any] | None:
+        deadline = Deadline(READ_TIMEOUT_S, self._clock)
         newest: bytes | None = None
-        for _ in range(int(READ_TIMEOUT_S / POLL_S)):
+        while not deadline.expired():
             message = consumer.poll(POLL_S)
             if message is None:
                 continue
             error = message.error()
             if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    return orjson.loads(newest) if newest else None
                 raise CheckpointError(f"reading replay positions from {self.topic}: {error}")
-            if message.key() == self.key:
-                newest = message.value()
-        raise CheckpointError(f"reading replay positions from {self.topic}: no end in 30 s")
+            key, value = message.key(), message.value()
+            if key == self.key:
+                newest = value
+            elif key == self.key + START_SUFFIX and value == nonce:
+                return orjson.loads(newest) if newest else None
+        raise CheckpointError(
+            f"reading replay positions from {self.topic}: the start marker was not read back "
+            f"in {READ_TIMEOUT_S:.0f} s (a transaction left open in front of it?)"
+        )
 
     def begin(self) -> None:
         """Open the next transaction; raises CheckpointError."""
