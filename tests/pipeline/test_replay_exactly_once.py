@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -76,6 +77,10 @@ def log_end(bootstrap: str, topic: str, partition: int = 0) -> int:
         consumer.close()
 
 
+def grew(bootstrap: str, topic: str, before: int) -> bool:
+    return log_end(bootstrap, topic) > before
+
+
 def load_until(settings: Settings, client: Client, cwd: Path, total: int) -> None:
     """Run the load worker until ``market.trades`` holds ``total`` rows, then SIGTERM it."""
     load = subprocess.Popen(
@@ -102,7 +107,7 @@ def test_kill_9_at_seeded_moments_then_count_equals_the_files_trades(
         run = ingest(env, tmp_path)
         # progress = the position topic grew (a commit); the trades partitions always have a
         # transaction open while the replay runs, so they are counted only at the end
-        wait_for(lambda before=end: log_end(bootstrap, positions) > before, "a commit", 120)
+        wait_for(partial(grew, bootstrap, positions, end), "a commit", 120)
         time.sleep(rng.uniform(0.0, 1.0))  # the seeded moment: inside a transaction, or not
         assert run.poll() is None, f"finished before the kill: {run.communicate()[0]}"
         os.kill(run.pid, signal.SIGKILL)
