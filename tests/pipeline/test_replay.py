@@ -222,7 +222,9 @@ def test_a_transactional_store_is_saved_before_a_long_pause(tmp_path: Path) -> N
     """Records 1 s, 61 s and 62 s into the file at speed 1: before the 60 s pause the source
     commits what the worker already sent (the first record), so no transaction stays open for
     the pause; short pauses commit nothing."""
-    quiet = [Trade("AAPL", T0 + s * 1_000_000, 1.0, 1.0, trade_id=str(s)) for s in (1, 61, 62)]
+    quiet: list[Record] = [
+        Trade("AAPL", T0 + s * 10**6, 1.0, 1.0, trade_id=str(s)) for s in (1, 61, 62)
+    ]
     store = CommittingStore()
     source = ReplaySource(
         IngestSettings(replay_path=write_jsonl(tmp_path / "q.jsonl", quiet), replay_speed=1.0),
