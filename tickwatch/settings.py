@@ -451,6 +451,9 @@ class SourceCredentials(Section):
     polygon_api_key: SecretStr = SecretStr("")
     polygon_cluster: Literal["stocks", "crypto"] = "stocks"
     polygon_url: str = ""
+    # The vendor's answer of GET /v3/reference/exchanges?asset_class=crypto saved as JSON: gives
+    # Polygon crypto exchange ids their venue (none is built in: no stored vendor text names one)
+    polygon_crypto_exchanges_file: Path | None = None
     binance_url: str = ""
     coinbase_url: str = ""
     finnhub_api_key: SecretStr = SecretStr("")

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from loguru import logger
 
-from pipeline.sources.live import instruments, polygon_map
+from pipeline.sources.live import build_vendor, instruments, polygon_map
+from pipeline.sources.live.errors import FatalFeedError
+
+from .helpers import live_settings
 
 RECV = 1763700000123456
 # Rows of polygon-io/client-python test_rest/mocks/v3/reference/exchanges.json (the vendor's
@@ -72,3 +76,29 @@ def test_a_row_without_an_id_is_refused_with_its_index() -> None:
     bad = b'{"results": [{"asset_class": "crypto", "name": "X"}]}'
     with pytest.raises(ValueError, match=r"results\[0\]"):
         instruments.polygon_exchange_table(bad, "crypto")
+
+
+def test_the_setting_loads_the_vendors_answer_at_start(tmp_path: Path) -> None:
+    answer = tmp_path / "exchanges.json"
+    answer.write_bytes(
+        b'{"results": [{"id": 903, "type": "exchange", "asset_class": "crypto",'
+        b' "locale": "global", "name": "Example Venue"}], "status": "OK"}'
+    )
+    settings = live_settings(
+        "polygon", "BTC-USD", "ws://127.0.0.1:9", polygon_api_key="pk",
+        polygon_cluster="crypto", polygon_crypto_exchanges_file=str(answer),
+    )  # fmt: skip
+    build_vendor(settings)
+    trade = polygon_map.trade(XT | {"x": 903}, RECV)
+    assert (trade.exchange, trade.venue) == ("903", "EXAMPLE VENUE")
+
+
+def test_a_bad_file_stops_the_start_naming_the_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "exchanges.json"
+    bad.write_text("not json", encoding="utf-8")
+    settings = live_settings(
+        "polygon", "BTC-USD", "ws://127.0.0.1:9", polygon_api_key="pk",
+        polygon_crypto_exchanges_file=str(bad),
+    )  # fmt: skip
+    with pytest.raises(FatalFeedError, match=r"sources\.polygon_crypto_exchanges_file"):
+        build_vendor(settings)
