@@ -3,6 +3,7 @@
 Order: logging → endpoints → telemetry (``/metrics`` on ``ingest.metrics_port``) → source (bad
 settings stop here, before any network) → fail fast if Kafka does not answer, creating missing
 topics → a live source reads back the trade keys Kafka got after its last checkpoint → producer
+(a replay's transactional one: fence the previous run, read its committed position back)
 → SIGTERM/SIGINT handlers → run → flush (→ final checkpoint) → close telemetry.
 
 Exit codes: 0 clean (everything read was delivered), 1 records failed or a source/producer
@@ -25,10 +26,13 @@ from pipeline.producer import TickProducer, producer_config
 from pipeline.sources import build_source
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import RecoverableSource
+from pipeline.sources.replay import ReplaySource
+from pipeline.sources.replay_transactions import attach, replay_transactions
 from pipeline.topics import record_topics
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
+from tickwatch.telemetry.catalog import IngestMetrics
 from tickwatch.topics import TopicAdminError, create_pipeline_topics
 
 if TYPE_CHECKING:
@@ -87,8 +91,11 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         return EXIT_CONFIG
     if not ensure_topics(settings, bootstrap) or not recover(source, settings, bootstrap):
         return EXIT_CONFIG
-    config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
-    producer = TickProducer(Producer, config, record_topics(settings.kafka), metrics, source.name)
+    try:
+        producer = build_producer(settings, bootstrap, source, metrics)
+    except PipelineError as exc:
+        logger.error("ingest cannot start: {}", exc)
+        return EXIT_CONFIG
     telemetry.set_health(lambda: producer.fatal is None)
     worker = IngestWorker(
         source,
@@ -106,6 +113,23 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         logger.error("ingest stopped: {}", exc)
         return EXIT_FAILED
     return EXIT_OK if result.failed == 0 and result.undelivered == 0 else EXIT_FAILED
+
+
+def build_producer(
+    settings: Settings, bootstrap: str, source: Source, metrics: IngestMetrics
+) -> TickProducer:
+    """The ingest producer; for a replay with ``ingest.replay_transactions`` a transactional one
+    whose transactions also carry the replay's position (the position is read back here, after
+    ``init_transactions`` aborted what a killed run left open). Raises CheckpointError."""
+    config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
+    topics = record_topics(settings.kafka)
+    path = settings.ingest.replay_path
+    if not isinstance(source, ReplaySource) or not settings.ingest.replay_transactions or not path:
+        return TickProducer(Producer, config, topics, metrics, source.name)
+    transactions = replay_transactions(settings, bootstrap)
+    producer = TickProducer(transactions.producer_factory, config, topics, metrics, source.name)
+    attach(source, transactions, path)
+    return producer
 
 
 def recover(source: Source, settings: Settings, bootstrap: str) -> bool:

@@ -48,6 +48,9 @@ CONSUMER_CONFIG: dict[str, str | int | bool] = {
     "client.id": "tickwatch-load",
     "enable.auto.commit": False,  # offsets are committed by the worker, after the insert
     "enable.auto.offset.store": False,
+    # never load a record of a Kafka transaction that did not commit (the replay's, the
+    # backfill's): librdkafka's default, stated because exactly once depends on it
+    "isolation.level": "read_committed",
     "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
 }
 DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {

@@ -190,6 +190,11 @@ class IngestSettings(Section):
     state_dir: Path | None = None
     checkpoint_interval_s: float = Field(1.0, gt=0, le=3600)
     replay_resume: bool = True  # false: ignore the replay's checkpoint and start from the top
+    # The replay's position commits in the same Kafka transaction as its records (exactly once
+    # across kill -9: pipeline/sources/replay_transactions.py); false = a checkpoint file
+    replay_transactions: bool = True
+    replay_checkpoint_topic: str = Field("ticks.replay.positions", min_length=1)
+    replay_transaction_timeout_ms: int = Field(300_000, ge=1_000, le=900_000)
     dedup_keys: int = Field(200_000, ge=1_000, le=50_000_000)  # trade keys remembered per source
     # Live sources read trade keys back from Kafka at start (after the last checkpoint, or this
     # many seconds when there is no journal yet); 0 = never read back.
@@ -450,6 +455,9 @@ class SourceCredentials(Section):
     polygon_api_key: SecretStr = SecretStr("")
     polygon_cluster: Literal["stocks", "crypto"] = "stocks"
     polygon_url: str = ""
+    # The vendor's answer of GET /v3/reference/exchanges?asset_class=crypto saved as JSON: gives
+    # Polygon crypto exchange ids their venue (none is built in: no stored vendor text names one)
+    polygon_crypto_exchanges_file: Path | None = None
     binance_url: str = ""
     coinbase_url: str = ""
     finnhub_api_key: SecretStr = SecretStr("")

@@ -45,8 +45,10 @@ def build_source(
         from pipeline.sources.replay_files import replay_files
 
         path = settings.ingest.replay_path
-        if path is None:
-            return ReplaySource(settings.ingest, clock)  # raises: replay_path is not set
+        if path is None or settings.ingest.replay_transactions:
+            # raises when replay_path is not set; with transactions the position lives in Kafka
+            # and the entry point attaches it (pipeline.sources.replay_transactions.attach)
+            return ReplaySource(settings.ingest, clock)
         checkpoints = ReplayCheckpoint(checkpoint_path(state_dir, path), path, replay_files(path))
         return ReplaySource(settings.ingest, clock, checkpoints=checkpoints)
     if metrics is None:

@@ -11,9 +11,10 @@ What this does not cover by itself: a process killed (``kill -9``, power loss) a
 acknowledged records but before the next checkpoint was written hands those records out again
 on restart — at most ``checkpoint_interval_s`` worth. Live sources with vendor trade ids close
 that window by reading their keys back from Kafka at start
-(:mod:`pipeline.sources.live.ledger_recovery`); the replay does not (its records need not carry
-ids). Closing it in general needs Kafka transactions that commit the checkpoint together with
-the records (as Kafka Connect's exactly-once sources do).
+(:mod:`pipeline.sources.live.ledger_recovery`). The replay closes it with Kafka transactions
+that commit its position together with the records (as Kafka Connect's exactly-once sources do):
+:mod:`pipeline.sources.replay_transactions`, on by default; its file checkpoint
+(``ingest.replay_transactions=false``) keeps the window.
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ The source ends when the last file is done. A bad row stops it with a
 :class:`~pipeline.sources.replay_rows.ReplayError` naming file, line or row and column, after
 the rows before it were handed out.
 
-With a :class:`~pipeline.sources.replay_checkpoint.ReplayCheckpoint` (the ingest entry point
-gives one, under ``ingest.state_dir``), the source resumes after the last record Kafka
-acknowledged, and a replay that finished hands out nothing when started again, so replaying a
-file twice adds no row. The ingest worker calls :meth:`ReplaySource.checkpoint` only when every
-record yielded so far was delivered (:mod:`pipeline.sources.checkpoint` states the guarantee).
+With a position store the source resumes where the last saved position says, and a replay
+that finished hands out nothing when started again, so replaying a file twice adds no row. Two
+stores: Kafka (``ingest.replay_transactions``, the default; the position commits in the same
+transaction as the records it covers, so even a ``kill -9`` re-sends nothing:
+:mod:`pipeline.sources.replay_transactions`) and a file under ``ingest.state_dir``
+(:class:`~pipeline.sources.replay_checkpoint.ReplayCheckpoint`; the ingest worker saves it only
+when every record yielded so far was delivered, and a ``kill -9`` re-sends up to one checkpoint
+interval: :mod:`pipeline.sources.checkpoint`).
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from itertools import islice
 from loguru import logger
 
 from pipeline.codec import Payload, Record
-from pipeline.sources.replay_checkpoint import ReplayCheckpoint, ReplayPosition
+from pipeline.sources.replay_checkpoint import PositionStore, ReplayPosition
 from pipeline.sources.replay_files import read_rows, replay_files
 from pipeline.sources.replay_rows import ReplayError, to_record
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.settings import IngestSettings
 
 MIN_SLEEP_S = 0.002
+COMMIT_BEFORE_SLEEP_S = 5.0
+"""A transactional store is saved before a pause this long (a file's quiet hours at speed 1),
+so no transaction stays open for longer than the broker lets it."""
 
 
 class ReplaySource:
@@ -45,7 +51,7 @@ class ReplaySource:
         settings: IngestSettings,
         clock: Clock | None = None,
         batch_size: int = 5_000,
-        checkpoints: ReplayCheckpoint | None = None,
+        checkpoints: PositionStore | None = None,
     ) -> None:
         if settings.replay_path is None:
             raise ReplayError("ingest.replay_path is not set (TICKWATCH_INGEST_REPLAY_PATH)")
@@ -55,10 +61,19 @@ class ReplaySource:
         self._clock = clock or SystemClock()
         self._batch_size = batch_size
         self._closed = False
-        self._checkpoints = checkpoints
-        resume = checkpoints is not None and settings.replay_resume
-        self.start = checkpoints.load() if checkpoints is not None and resume else ReplayPosition()
+        self._resume = settings.replay_resume
+        self._checkpoints: PositionStore | None = None
+        self.start = ReplayPosition()
         self._handed_out = self.start  # position after the last record of the last batch
+        if checkpoints is not None:
+            self.resume_from(checkpoints)
+
+    def resume_from(self, checkpoints: PositionStore) -> None:
+        """Keep the position in ``checkpoints`` and start from the one saved there (unless
+        ``ingest.replay_resume`` is false). Call before :meth:`batches`; raises CheckpointError."""
+        self._checkpoints = checkpoints
+        self.start = checkpoints.load() if self._resume else ReplayPosition()
+        self._handed_out = self.start
 
     def records(self, start: ReplayPosition | None = None) -> Iterator[Record]:
         """Every record of every file from ``start``, in order, unpaced; raises ReplayError."""
@@ -89,7 +104,7 @@ class ReplaySource:
             logger.info(
                 "replay of {} already finished (checkpoint {}); nothing to do",
                 self.files[0].parent if len(self.files) > 1 else self.files[0],
-                self._checkpoints.path if self._checkpoints else "-",
+                self._checkpoints.where if self._checkpoints else "-",
             )
             return
         start = self._clock.time()
@@ -116,6 +131,7 @@ class ReplaySource:
                     self._handed_out = position
                     yield batch
                     batch = []
+                self._commit_before(wait)
                 await self._clock.sleep(wait)
             batch.append(self._stamp(record, due))
             position = ReplayPosition(index, count)
@@ -124,6 +140,14 @@ class ReplaySource:
         self._handed_out = replace(position, finished=True)
         if batch:
             yield batch
+
+    def _commit_before(self, pause_s: float) -> None:
+        """Before a long pause, commit what the worker has sent (transactional store only:
+        every batch handed out so far is in the producer, since the worker asks for the next
+        batch only after sending the last)."""
+        store = self._checkpoints
+        if store is not None and store.commits_records and pause_s > COMMIT_BEFORE_SLEEP_S:
+            store.save(self._handed_out)
 
     def _stamp(self, record: Record, due: float | None) -> Record:
         if not self._rebase:

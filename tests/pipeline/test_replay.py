@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.codec import AssetClass, Bar, Payload, Quote, Record, Trade, to_wire
 from pipeline.sources.replay import ReplaySource
+from pipeline.sources.replay_checkpoint import ReplayPosition
 from pipeline.sources.replay_rows import ReplayError
 from tickwatch.clock import ManualClock
 from tickwatch.settings import IngestSettings
@@ -199,3 +200,40 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         ReplaySource(IngestSettings())
     with pytest.raises(ReplayError, match="no such file"):
         ReplaySource(IngestSettings(replay_path=tmp_path / "nope.csv"))
+
+
+class CommittingStore:
+    """A transactional position store stand-in: records each save."""
+
+    commits_records = True
+    where = "memory"
+
+    def __init__(self) -> None:
+        self.saved: list[ReplayPosition] = []
+
+    def load(self) -> ReplayPosition:
+        return ReplayPosition()
+
+    def save(self, position: ReplayPosition) -> None:
+        self.saved.append(position)
+
+
+def test_a_transactional_store_is_saved_before_a_long_pause(tmp_path: Path) -> None:
+    """Records 1 s, 61 s and 62 s into the file at speed 1: before the 60 s pause the source
+    commits what the worker already sent (the first record), so no transaction stays open for
+    the pause; short pauses commit nothing."""
+    quiet: list[Record] = [
+        Trade("AAPL", T0 + s * 10**6, 1.0, 1.0, trade_id=str(s)) for s in (1, 61, 62)
+    ]
+    store = CommittingStore()
+    source = ReplaySource(
+        IngestSettings(replay_path=write_jsonl(tmp_path / "q.jsonl", quiet), replay_speed=1.0),
+        ManualClock(1_800_000_000.0),
+        checkpoints=store,
+    )
+
+    async def collect() -> list[int]:
+        return [len(batch) async for batch in source.batches()]
+
+    assert asyncio.run(collect()) == [1, 1, 1]
+    assert store.saved == [ReplayPosition(0, 1)]

@@ -1,7 +1,8 @@
 """Replay checkpoints: resume where it stopped, a finished replay hands out nothing again.
 
-The ingest worker runs against an in-memory producer here; the Kafka + ClickHouse version is in
-``tests/sources/test_no_duplicates.py``.
+The file store (``ingest.replay_transactions=false``), with the ingest worker over an in-memory
+producer; the Kafka-transaction store, on the real broker, is in
+``tests/pipeline/test_replay_exactly_once.py`` and ``tests/pipeline/sources/test_no_duplicates.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def settings(tmp_path: Path, replay: Path, **ingest: Any) -> Settings:
     return Settings(
         _env_file=None,
         stack=StackSettings(state_dir=tmp_path / "state"),
-        ingest=IngestSettings(source="replay", replay_path=replay, **ingest),
+        ingest=IngestSettings(
+            source="replay", replay_path=replay, replay_transactions=False, **ingest
+        ),
     )
 
 
@@ -127,7 +130,7 @@ def test_no_checkpoint_without_delivery(tmp_path: Path) -> None:
     source = build_source(config)
     assert isinstance(source, ReplaySource) and source._checkpoints is not None
     Producing(NeverDelivers).run(source)
-    assert not source._checkpoints.path.exists()
+    assert not Path(source._checkpoints.where).exists()
     assert build_source(config).start.records == 0  # type: ignore[attr-defined]
 
 

@@ -20,6 +20,7 @@ from pipeline.sources.live.coinbase import CoinbaseVendor
 from pipeline.sources.live.credentials import resolve_credentials
 from pipeline.sources.live.errors import FatalFeedError
 from pipeline.sources.live.finnhub import FinnhubVendor
+from pipeline.sources.live.instruments import polygon_exchange_table, use_polygon_crypto_venues
 from pipeline.sources.live.polygon import PolygonVendor
 from pipeline.sources.live.session import Vendor
 from pipeline.sources.live.stall import ConnectionPolicy
@@ -88,6 +89,8 @@ def build_vendor(settings: Settings) -> Vendor:
             symbols, api_key=credentials.finnhub_api_key, market=market, url=sources.finnhub_url
         )
     if name == "polygon":
+        if sources.polygon_crypto_exchanges_file is not None:
+            use_polygon_crypto_venues(crypto_exchanges(sources.polygon_crypto_exchanges_file))
         return PolygonVendor(
             symbols,
             api_key=credentials.polygon_api_key,
@@ -103,6 +106,17 @@ def build_vendor(settings: Settings) -> Vendor:
         market=market,
         url=sources.alpaca_url,
     )
+
+
+def crypto_exchanges(path: Path) -> dict[str, str]:
+    """``sources.polygon_crypto_exchanges_file`` read as the vendor's exchanges answer.
+
+    Raises FatalFeedError naming the setting and the file when it cannot be read or parsed.
+    """
+    try:
+        return polygon_exchange_table(path.read_bytes(), "crypto")
+    except (OSError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise FatalFeedError(f"sources.polygon_crypto_exchanges_file {path}: {exc}") from None
 
 
 def live_asset_class(settings: Settings) -> str:

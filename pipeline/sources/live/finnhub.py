@@ -16,6 +16,11 @@ connection.
 
 Finnhub sends no trade ids and documents no replay on reconnect: trades lost while disconnected
 are not counted, and the trade ledger cannot guard Finnhub trades (nothing to key them on).
+What a restart means for duplicates: nothing is read back or re-sent, so tickwatch adds none
+(records Kafka had not acknowledged at a ``kill -9`` are lost, not sent twice); a trade Finnhub
+itself sent twice would be stored twice. A guard on ``(symbol, t, p, v, c)`` is deliberately not
+built: ``t`` is in milliseconds, and two real prints of one size at one price in the same
+millisecond are ordinary on liquid symbols, so it would drop real trades.
 """
 
 from __future__ import annotations

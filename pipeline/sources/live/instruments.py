@@ -17,6 +17,13 @@ The tables are data, with their sources named beside them.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from loguru import logger
+
 # Polygon (massive.com) GET /v3/reference/exchanges?asset_class=stocks: ``id`` → ``mic``.
 # Ids 5 (UTP SIP) and 13 (CTA SIP) have no MIC and are left out.
 POLYGON_STOCK_MIC: dict[str, str] = {
@@ -25,6 +32,18 @@ POLYGON_STOCK_MIC: dict[str, str] = {
     "16": "CBSX", "17": "XPHL", "18": "BATY", "19": "BATS", "20": "EPRL", "21": "MEMX",
     "22": "24EQ", "23": "TXSE", "62": "OOTC", "201": "FINY", "202": "FINN", "203": "FINC",
 }  # fmt: skip
+
+# Polygon (massive.com) crypto exchange ids (``x`` of ``XT``/``XQ``) → venue. The vendor documents
+# them only as the live answer of GET /v3/reference/exchanges?asset_class=crypto (massive.com
+# docs, "Exchanges"): its OpenAPI description (massive-com/client-python .massive/rest.json, read
+# 2026-12-01) gives a stocks example only, and its clients' recorded answers
+# (test_rest/mocks/v3/reference/exchanges.json) hold stock ids only. No stored vendor text names a
+# crypto id, so none is listed rather than one guessed: load the vendor's answer with
+# polygon_exchange_table() and use_polygon_crypto_venues(). Until then, and for any id the table
+# lacks, the record keeps the raw id in ``exchange``, ``venue`` is "", and the id is counted in
+# UNKNOWN_POLYGON_CRYPTO_IDS and logged once.
+POLYGON_CRYPTO_VENUE: dict[str, str] = {}
+UNKNOWN_POLYGON_CRYPTO_IDS: Counter[str] = Counter()
 
 # Alpaca's stock exchange codes are the CTA/UTP SIP participant ids; the same Polygon table gives
 # each ``participant_id`` its ``mic`` (Nasdaq is ``Q`` on the UTP tape and ``T`` on the CTA tape).
@@ -75,8 +94,38 @@ def equity(symbol: str) -> str:
 
 
 def polygon_venue(exchange_id: str, crypto: bool) -> str:
-    """Polygon's exchange id as a MIC (stocks); crypto ids have no MIC table here: ``""``."""
-    return "" if crypto else POLYGON_STOCK_MIC.get(exchange_id, "")
+    """Polygon's exchange id as a MIC (stocks) or a crypto venue from POLYGON_CRYPTO_VENUE;
+    ``""`` when unknown (an unknown crypto id is counted and logged once)."""
+    if not crypto:
+        return POLYGON_STOCK_MIC.get(exchange_id, "")
+    venue = POLYGON_CRYPTO_VENUE.get(exchange_id)
+    if venue is not None:
+        return venue
+    if exchange_id and not UNKNOWN_POLYGON_CRYPTO_IDS[exchange_id]:
+        logger.warning("Polygon crypto exchange id {!r} has no venue; kept raw", exchange_id)
+    UNKNOWN_POLYGON_CRYPTO_IDS[exchange_id] += 1
+    return ""
+
+
+def polygon_exchange_table(body: bytes | Mapping[str, Any], asset_class: str) -> dict[str, str]:
+    """``GET /v3/reference/exchanges`` answer (documented shape: ``results[]`` with ``id``,
+    ``asset_class``, ``name``, optional ``mic``) → ``{id: MIC, else upper-case name}`` for the
+    rows of ``asset_class``. Raises ValueError naming the row that lacks ``id`` or ``name``."""
+    data = orjson.loads(body) if isinstance(body, bytes) else body
+    table = {}
+    for n, row in enumerate(data.get("results") or []):
+        if row.get("asset_class") != asset_class:
+            continue
+        if "id" not in row or not row.get("name"):
+            raise ValueError(f"exchanges results[{n}]: needs id and name, got {row!r}")
+        table[str(row["id"])] = row.get("mic") or str(row["name"]).upper()
+    return table
+
+
+def use_polygon_crypto_venues(table: Mapping[str, str]) -> None:
+    """Replace POLYGON_CRYPTO_VENUE (e.g. with the vendor's answer, read once at start)."""
+    POLYGON_CRYPTO_VENUE.clear()
+    POLYGON_CRYPTO_VENUE.update(table)
 
 
 def alpaca_venue(code: str) -> str:

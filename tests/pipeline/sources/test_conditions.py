@@ -79,3 +79,75 @@ def test_tables_name_only_three_flag_values() -> None:
         for rule in table.values():
             assert {rule.open_close, rule.high_low, rule.volume} <= {0, 1}
     assert conditions.eligibility([], conditions.CTA) == ALL
+
+
+# Polygon's own recorded answer of GET /v3/reference/conditions?asset_class=stocks (the
+# polygon-io/client-python test fixture, ids 1-10): id → (sip_mapping, consolidated rules as
+# (updates_open_close, updates_high_low, updates_volume)).
+POLYGON_DOCUMENTED = {
+    1: ({"UTP": "A"}, (1, 1, 1)),  # Acquisition
+    2: ({"CTA": "B", "UTP": "W"}, (0, 0, 1)),  # Average Price Trade (also the knowledge base)
+    3: ({"CTA": "E"}, (1, 1, 1)),  # Automatic Execution
+    4: ({"UTP": "B"}, (1, 1, 1)),  # Bunched Trade
+    5: ({"UTP": "G"}, (0, 1, 1)),  # Bunched Sold Trade
+    6: ({}, (1, 1, 1)),  # CAP Election (legacy; its old CTA letter I is the odd lot today)
+    7: ({"CTA": "C", "UTP": "C"}, (0, 0, 1)),  # Cash Sale
+    8: ({"UTP": "6"}, (1, 1, 1)),  # Closing Prints
+    9: ({"CTA": "X", "UTP": "X"}, (1, 1, 1)),  # Cross Trade
+    10: ({"CTA": "4", "UTP": "4"}, (0, 1, 1)),  # Derivatively Priced
+}
+
+
+@pytest.mark.parametrize(("cid", "documented"), POLYGON_DOCUMENTED.items())
+def test_tables_agree_with_polygons_documented_update_rules(
+    cid: int, documented: tuple[dict[str, str], tuple[int, int, int]]
+) -> None:
+    """Each documented id's rules, in the Polygon table and, through its sip_mapping, in the
+    CTA/UTP letter tables Alpaca's codes are looked up in."""
+    mapping, rules = documented
+    expected = Eligibility(*rules)
+    assert conditions.POLYGON[str(cid)] == expected
+    for sip, letter in mapping.items():
+        assert (conditions.CTA if sip == "CTA" else conditions.UTP)[letter] == expected, sip
+
+
+@pytest.mark.parametrize(
+    ("codes", "tape", "expected"),
+    [
+        (["@", "I"], "C", VOLUME_ONLY),  # odd lot: Alpaca's documented trade example verbatim
+        (["@", "I"], "A", VOLUME_ONLY),  # odd lot on the CTA tape
+        (["B"], "A", VOLUME_ONLY),  # CTA average price trade
+        (["@", "P"], "A", Eligibility(0, 1, 1)),  # prior reference price: not last
+        (["@", "P"], "C", Eligibility(0, 1, 1)),
+        (["@", "T"], "C", VOLUME_ONLY),  # Form T / extended hours
+        (["@", "U"], "A", VOLUME_ONLY),  # extended hours sold (out of sequence)
+        (["4"], "B", Eligibility(0, 1, 1)),  # derivatively priced
+        (["4"], "C", Eligibility(0, 1, 1)),
+        (["@", "L"], "A", ALL),  # sold last (late but in sequence): eligible
+        (["@", "Z"], "A", Eligibility(0, 1, 1)),  # sold out of sequence
+        (["@", "F", "I"], "C", VOLUME_ONLY),  # ISO odd lot: the odd lot decides
+    ],
+)
+def test_alpaca_documented_codes(codes: list[str], tape: str, expected: Eligibility) -> None:
+    trade = alpaca_map.trade(ALPACA | {"c": codes, "z": tape}, RECV, AssetClass.EQUITY)
+    assert Eligibility(trade.updates_open_close, trade.updates_high_low, trade.updates_volume) == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ([2], VOLUME_ONLY),  # average price (the knowledge-base sample)
+        ([10], Eligibility(0, 1, 1)),  # derivatively priced
+        ([32], Eligibility(0, 1, 1)),  # sold out of sequence (was missing: counted as regular)
+        ([13], VOLUME_ONLY),  # extended hours, sold out of sequence
+        ([30], ALL),  # sold last
+        ([12, 37], VOLUME_ONLY),  # Form T odd lot
+    ],
+)
+def test_polygon_documented_ids(codes: list[int], expected: Eligibility) -> None:
+    trade = polygon_map.trade(POLYGON | {"c": codes}, RECV)
+    assert Eligibility(trade.updates_open_close, trade.updates_high_low, trade.updates_volume) == (
+        expected
+    )

@@ -19,17 +19,15 @@ from typing import Any
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import CollectorRegistry
 
 from pipeline.codec import Trade, to_wire
 from pipeline.ingest import IngestWorker
-from pipeline.ingest_cli import recover
-from pipeline.producer import TickProducer, producer_config
+from pipeline.ingest_cli import build_producer, recover
 from pipeline.sources import build_source
 from pipeline.sources.live.ledger_recovery import MARGIN_S, recover_since_ms
 from pipeline.sources.live.trade_ledger import TradeLedger, trade_key
-from pipeline.topics import record_topics
 from tickwatch.settings import IngestSettings, KafkaSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
@@ -263,9 +261,8 @@ def test_replaying_a_file_twice_counts_each_trade_once(
     for _ in range(2):  # the second run finds the replay finished and hands out nothing
         metrics = IngestMetrics(CollectorRegistry())
         source = build_source(configured, metrics)
-        config = producer_config(configured, configured.kafka.bootstrap)
-        topics = record_topics(configured.kafka)
-        producer = TickProducer(Producer, config, topics, metrics, source.name)
+        # as the entry point builds it: transactional, the position read back from Kafka
+        producer = build_producer(configured, configured.kafka.bootstrap, source, metrics)
         worker = IngestWorker(source, producer, metrics, flush_timeout_s=10.0)
         assert asyncio.run(worker.run()).clean
     load(settings, ch_client, {"trades": len(trades)})
