@@ -14,7 +14,8 @@ size in shares, ``c`` conditions, ``i`` trade id, ``z`` tape), so each item goes
 mapper (:func:`pipeline.sources.live.alpaca_map.trade`): the same instrument, venue, tape and
 condition eligibility as a streamed trade. Older documentation says ``start``/``end`` take no
 fractions of a second, so the request asks for whole seconds around the span (start rounded
-down, end rounded up) and trades outside the span are dropped here.
+down; end = the span's last microsecond plus one, rounded up, as a trade at ``hi + 100 ns``
+still truncates to ``hi``) and trades outside the span are dropped here.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class AlpacaTrades:
     def pages(self, symbol: str, interval_s: int, span: Span) -> Iterator[Page]:
         """Pages in time order, following ``next_page_token``; raises VendorResponseError."""
         params: dict[str, str | int] = {
-            "start": iso(span.lo_us // US * US), "end": iso(-(-span.hi_us // US) * US),
+            "start": iso(span.lo_us // US * US), "end": iso(-(-(span.hi_us + 1) // US) * US),
             "limit": self._limit, "feed": self._feed, "sort": "asc",
         }  # fmt: skip
         url = f"{self._base}/v2/stocks/{symbol}/trades"
