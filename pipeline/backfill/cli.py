@@ -140,7 +140,7 @@ def _what(what: str) -> bool:
 def _stocks_only(source: str, symbols: Sequence[str]) -> None:
     """Trades come from the vendors' stock trades endpoints only."""
     for symbol in symbols:
-        if of(source, symbol).asset_class is not AssetClass.EQUITY:
+        if of(symbol).asset_class is not AssetClass.EQUITY:
             raise BackfillConfigError(
                 f"--what trades --symbols {symbol}: trades are backfilled for US stocks only "
                 "(Polygon /v3/trades, Alpaca /v2/stocks/{symbol}/trades)"
@@ -213,14 +213,12 @@ def run_gaps(
 ) -> int:
     """List the gaps; with ``backfill`` fill them from ``source``. Returns the exit code.
 
-    Each symbol's trading hours are ``asset_class``'s, or by default its own asset class as
-    ``source`` spells it (``X:BTCUSD`` crypto 24/7, ``C:EURUSD`` FX 24/5, ``AAPL`` equity)."""
+    Each symbol's trading hours are ``asset_class``'s, or by default its own asset class by its
+    spelling (``X:BTCUSD``, ``BTC/USD`` crypto 24/7, ``C:EURUSD`` FX 24/5, ``AAPL`` equity)."""
     try:
         window = span(first, last)
         hours = from_settings(settings)
-        calendars = {
-            s: hours.calendar(asset_class or of(source, s).asset_class.value) for s in symbols
-        }
+        calendars = {s: hours.calendar(asset_class or of(s).asset_class.value) for s in symbols}
         ends = resolve_endpoints(settings, require=("clickhouse",), local=local)
         client = clickhouse_client(settings.clickhouse.as_role("load"), ends.clickhouse_url)
     except (BackfillConfigError, EndpointError, CalendarNameError) as exc:

@@ -52,9 +52,11 @@ def alpaca(symbol: str) -> Instrument:
     return Instrument(symbol, AssetClass.EQUITY, equity(symbol))
 
 
-def of(source: str, symbol: str) -> Instrument:
-    """The instrument of ``symbol`` in ``source``'s spelling (replay: equities and pairs)."""
-    if source == "polygon":
+def of(symbol: str) -> Instrument:
+    """The instrument of ``symbol`` in either vendor's spelling: a Polygon ``X:`` / ``C:``
+    ticker, an Alpaca (or replay) ``BASE/QUOTE`` pair, else a stock ticker. The spellings do not
+    overlap, so ``tickwatch gaps`` can take any of them."""
+    if symbol.startswith(("X:", "C:")):
         return polygon(symbol)
     return alpaca(symbol)
 

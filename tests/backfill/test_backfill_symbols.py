@@ -7,7 +7,7 @@ import pytest
 from pipeline.backfill.errors import BackfillConfigError
 from pipeline.backfill.gaps import GAP_SETTLE_S
 from pipeline.backfill.interval import US, Span
-from pipeline.backfill.symbols import Instrument, alpaca, polygon
+from pipeline.backfill.symbols import Instrument, alpaca, of, polygon
 from pipeline.backfill.trades_window import trade_spans
 from pipeline.codec import AssetClass
 
@@ -33,6 +33,10 @@ def test_polygon_tickers(ticker: str, expected: Instrument) -> None:
 def test_alpaca_symbols() -> None:
     assert alpaca("BTC/USD") == Instrument("BTC/USD", C, "BTC/USD")
     assert alpaca("AAPL") == Instrument("AAPL", E, "AAPL")
+
+
+def test_either_spelling_says_the_asset_class() -> None:
+    assert [of(s).asset_class for s in ("X:ETHUSD", "C:GBPJPY", "ETH/USD", "MSFT")] == [C, F, C, E]
 
 
 NOW_S = 1_796_000_000.0
