@@ -200,3 +200,23 @@ def test_a_span_ending_at_a_microsecond_gets_every_trade_of_it(  # type: ignore[
     first_us = START_NS // 1000  # three trades at +0, +100 and +200 ns: all truncate to it
     got = trades_of(make(server.url), Span(first_us, first_us))
     assert [t.trade_id for t in got] == ["1000", "1001", "1002"]
+
+
+def test_the_live_ingest_ledger_knows_a_backfilled_trade_read_back_from_kafka(
+    server: VendorFixture,
+) -> None:
+    """The live path's guard: after a restart the ingest worker reads the trades topic back
+    (ledger_recovery) and remembers each trade's key; a backfilled trade on the wire gives the
+    same key as the streamed trade, so the stream's copy is dropped as a duplicate."""
+    from pipeline.codec import to_wire
+    from pipeline.sources.live.trade_ledger import TradeLedger
+
+    backfilled = trades_of(polygon_trades(server.url))[0]
+    ledger = TradeLedger(None, 100)
+    assert ledger.remember_wire(dict(to_wire(backfilled, 1)))
+    streamed = polygon_map.trade(
+        {"ev": "T", "sym": "AAPL", "x": 11, "i": backfilled.trade_id, "z": 3, "p": 1.0, "s": 1,
+         "t": START_NS // 1_000_000},
+        0,
+    )  # fmt: skip
+    assert not ledger.admit(streamed)
