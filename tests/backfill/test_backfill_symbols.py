@@ -55,3 +55,26 @@ def test_trades_older_than_the_load_workers_max_past_are_refused_naming_the_sett
     with pytest.raises(BackfillConfigError) as caught:
         trade_spans([Span(old, old + US)], WEEK_S, NOW_S)
     assert "load.max_past_s" in str(caught.value) and "too_old" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "what", "first", "named"),
+    [
+        ("X:BTCUSD", "trades", "2026-11-30", "US stocks only"),
+        ("AAPL", "quotes", "2026-11-30", "--what 'quotes'"),
+        ("AAPL", "trades", "2020-01-02", "load.max_past_s"),
+    ],
+)
+def test_a_bad_trades_request_stops_before_any_service_with_exit_2(
+    symbol: str, what: str, first: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.backfill.cli import run_backfill
+    from pipeline.backfill.interval import span
+    from tickwatch.settings import Settings
+
+    code = run_backfill(
+        Settings(), None, source="polygon", symbols=[symbol], spans=[span(first, first)],
+        interval="1m", what=what,
+    )  # fmt: skip
+    assert code == 2
+    assert named in capsys.readouterr().err.replace("\n", " ")
