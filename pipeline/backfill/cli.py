@@ -27,6 +27,7 @@ from pipeline.backfill.engine import Backfill, SymbolReport, Topics
 from pipeline.backfill.errors import BackfillConfigError, BackfillError
 from pipeline.backfill.gaps import loaded_minutes, missing_minutes
 from pipeline.backfill.http import JsonGetter
+from pipeline.backfill.inflight import InFlight
 from pipeline.backfill.interval import TRADES, WHAT, Span, interval_seconds, iso, span
 from pipeline.backfill.ledger import Mirror, ensure_topic
 from pipeline.backfill.loaded import Loaded, LoadedBars, LoadedTrades
@@ -174,11 +175,12 @@ def _build(
     stack.enter_context(progress)
     clock = SystemClock()
     market = settings.clickhouse.market_database
-    loaded: Loaded = (
-        LoadedTrades(client, market, records.name) if trades
-        else LoadedBars(client, market, records.name)
-    )  # fmt: skip
     topic = kafka.topic_trades if trades else kafka.topic_bars
+    in_flight = InFlight(consumer_conf, topic, kafka.consumer_group)
+    loaded: Loaded = (
+        LoadedTrades(client, market, records.name, in_flight) if trades
+        else LoadedBars(client, market, records.name, in_flight)
+    )  # fmt: skip
     return Backfill(
         source=records, producer_factory=Producer,
         producer_config=producer_config(settings, ends.kafka_bootstrap, **extra),

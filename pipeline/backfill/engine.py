@@ -8,10 +8,11 @@ The same for bars and trades (trades use interval 0 in every key). Per symbol, i
    aborts its open transaction;
 2. read the committed marks (Kafka ledger plus ClickHouse mirror) and cut the request into the
    spans no mark covers;
-3. for each page of each span: drop records whose natural key is already in ``market.bars`` /
-   ``market.trades`` (:mod:`pipeline.backfill.loaded`); ``begin_transaction`` → produce the
-   records to the bars or trades topic (key = symbol, the live path's encoding) → produce the
-   span's mark → ``commit_transaction``;
+3. read the keys of the records still in Kafka, not yet loaded (:mod:`pipeline.backfill
+   .inflight`); then for each page of each span: drop records whose natural key is in flight
+   or already in ``market.bars`` / ``market.trades`` (:mod:`pipeline.backfill.loaded`);
+   ``begin_transaction`` → produce the records to the bars or trades topic (key = symbol, the
+   live path's encoding) → produce the span's mark → ``commit_transaction``;
 4. only then mirror the mark into ClickHouse and advance the progress bar.
 
 A kill anywhere leaves every page either committed with its mark or aborted without it, so the
@@ -105,6 +106,7 @@ class Backfill:
             marks = self._marks(name, symbol, interval_s)
             todo = [s for span in spans for s in uncovered(span, marks)]
             report.spans = todo
+            self.loaded.begin(symbol, interval_s, todo)  # before any page's ClickHouse check
             self.progress.start(symbol, sum(s.hi_us - s.lo_us + 1 for s in todo))
             for span in todo:
                 self._span(producer, symbol, interval_s, span, report)

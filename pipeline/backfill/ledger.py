@@ -22,10 +22,12 @@ The ClickHouse mirror is written after each commit. It can lag by the last page 
 (that page is still in the Kafka ledger, which wins) and it outlives the topic; the covered
 spans are the union of both. Records that came from elsewhere (the live stream, another run
 with other spans) are filtered by their natural key against ``market.bars`` / ``market.trades``
-before producing (:mod:`pipeline.backfill.loaded`). What that cannot see: a live record still
-in Kafka, not yet loaded, for the same key — backfill ranges end before the live stream's lag,
-``tickwatch gaps`` lists only minutes at least ``GAP_SETTLE_S`` old, and trades ranges are cut
-to end that long before now (:mod:`pipeline.backfill.trades_window`). Trades work the same way
+before producing (:mod:`pipeline.backfill.loaded`), and against the records still in Kafka
+past the load worker's committed offsets (:mod:`pipeline.backfill.inflight`). What that cannot
+see: a live record for the same key produced while the backfill runs — backfill ranges end
+before the live stream's lag, ``tickwatch gaps`` lists only minutes at least ``GAP_SETTLE_S``
+old, and trades ranges are cut to end that long before now
+(:mod:`pipeline.backfill.trades_window`). Trades work the same way
 with interval 0 in every key (:data:`pipeline.backfill.interval.TRADES`).
 """
 

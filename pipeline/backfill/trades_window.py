@@ -3,10 +3,10 @@
 * Not older than the load worker's ``load.max_past_s`` (7 days by default): older trades would
   reach the dead-letter queue as ``too_old`` (bars have their own ``load.bar_max_past_s``), so
   such a request is refused up front, naming the setting.
-* Ending :data:`~pipeline.backfill.gaps.GAP_SETTLE_S` before now: a streamed trade of the last
-  minutes may still be in Kafka, not yet in ``market.trades`` where the natural-key filter looks
-  (:mod:`pipeline.backfill.loaded`). The rest of the request is dropped, and a later run
-  continues from the watermark.
+* Ending :data:`~pipeline.backfill.gaps.GAP_SETTLE_S` before now: the natural-key filter
+  (:mod:`pipeline.backfill.loaded`) sees what is loaded and what is in Kafka when the run
+  starts, not a streamed trade of the last minutes produced while it runs. The rest of the
+  request is dropped, and a later run continues from the watermark.
 """
 
 from __future__ import annotations

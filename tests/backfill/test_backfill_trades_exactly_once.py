@@ -1,8 +1,9 @@
 """Trades backfill end to end on the real Kafka and ClickHouse: vendor fixture ->
 ``tickwatch backfill --what trades`` (a separate process, SIGKILLed between pages) -> the
 trades topic -> the load worker -> ``market.trades``. Every trade must be there exactly once
-with a plain ``count()`` after a kill -9, a re-run, an overlapping range, and trades the live
-stream had already loaded under the same natural key (source, symbol, trade_id + exchange, day).
+with a plain ``count()`` after a kill -9, a re-run, an overlapping range, trades the live
+stream had already loaded and trades it had produced that are still in Kafka, not yet loaded,
+under the same natural key (source, symbol, trade_id + exchange, day).
 Then crypto bars (Polygon ``X:BTCUSD``) land with their asset class and instrument, and
 ``tickwatch gaps`` counts their missing minutes on the 24/7 calendar."""
 
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from confluent_kafka import Producer
 
+from pipeline.codec import Trade, encode_value
 from tests.backfill.test_backfill_exactly_once import backfill_env, committed_messages, finish
 from tests.backfill.vendor_fixture import (
     ALPACA_EXCHANGE,
@@ -39,6 +42,7 @@ HOUR_NS = 3_600_000_000_000
 T0_NS = (time.time_ns() // HOUR_NS - 48) * HOUR_NS
 TRADES = 900  # 3 per microsecond, every 12 s: 300 groups over an hour
 LIVE = 10  # the first trades were loaded by the live stream before the backfill
+IN_KAFKA = 5  # the next ones the live stream produced, not yet loaded when the backfill runs
 
 
 def at(offset_min: int) -> str:
@@ -82,6 +86,17 @@ def insert_live_trades(client: Client, source: str, trades: list[FixtureTrade]) 
     client.insert("trades", rows, column_names=columns)
 
 
+def produce_live_trades(settings: Settings, source: str, trades: list[FixtureTrade]) -> None:
+    """What the live ingest produced and the load worker has not loaded yet."""
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    for t in trades:
+        exchange = str(t.exchange) if source == "polygon" else ALPACA_EXCHANGE[t.exchange]
+        trade = Trade("AAPL", t.sip_ns // 1_000_000 * 1000, t.price, t.size, exchange=exchange,
+                      trade_id=str(t.trade_id), source=source)  # fmt: skip
+        producer.produce(settings.kafka.topic_trades, encode_value(trade, trade.ts), b"AAPL")
+    assert producer.flush(30) == 0
+
+
 def load_until(settings: Settings, client: Client, cwd: Path, sql: str, total: int) -> None:
     """Run the load worker until ``sql`` counts ``total``, then stop it (SIGTERM)."""
     load = subprocess.Popen(
@@ -100,6 +115,7 @@ def test_trades_kill_9_rerun_overlap_and_live_trades_load_every_trade_exactly_on
     source: str, settings: Settings, ch_client: Client, vendor: VendorFixture, tmp_path: Path
 ) -> None:
     insert_live_trades(ch_client, source, vendor.trades[:LIVE])
+    produce_live_trades(settings, source, vendor.trades[LIVE : LIVE + IN_KAFKA])
     env = backfill_env(settings, vendor, tmp_path)
     ops = settings.clickhouse.ops_database
     marks = f"SELECT count() FROM {ops}.backfill_watermarks WHERE dataset = 'trades'"
@@ -126,14 +142,15 @@ def test_trades_kill_9_rerun_overlap_and_live_trades_load_every_trade_exactly_on
     assert "already covered" in again
 
     topic = settings.kafka.topic_trades
-    assert committed_messages(settings.kafka.bootstrap, topic) == TRADES - LIVE
+    assert committed_messages(settings.kafka.bootstrap, topic) == TRADES - LIVE  # 5 live
     load_until(settings, ch_client, tmp_path, "SELECT count() FROM trades", TRADES)
     assert count(ch_client, "SELECT count() FROM trades") == TRADES
     assert count(ch_client, "SELECT uniqExact(source, symbol, trade_id) FROM trades") == TRADES
     loaded = f"SELECT count() FROM trades WHERE source = '{source}' AND venue != ''"
-    assert count(ch_client, loaded) == TRADES - LIVE  # the backfilled ones carry their MIC
+    backfilled = vendor.trades[LIVE + IN_KAFKA :]
+    assert count(ch_client, loaded) == len(backfilled)  # the backfilled ones carry their MIC
     odd_lots = "SELECT countIf(updates_volume = 1 AND updates_open_close = 0) FROM trades"
-    assert count(ch_client, odd_lots) == len([t for t in vendor.trades[LIVE:] if t.conditions])
+    assert count(ch_client, odd_lots) == len([t for t in backfilled if t.conditions])
     assert count(ch_client, f"SELECT count() FROM {ops}.dead_letters") == 0
 
 
