@@ -148,9 +148,10 @@ def backfill(
     symbols: SymbolsOption,
     first: Annotated[str, typer.Option("--from", help="YYYY-MM-DD or ISO date-time (UTC).")],
     last: Annotated[str, typer.Option("--to", help="YYYY-MM-DD (inclusive) or date-time.")],
-    interval: Annotated[str, typer.Option(help="1m or 1d.")] = "1m",
+    interval: Annotated[str, typer.Option(help="1m or 1d (bars).")] = "1m",
+    what: Annotated[str, typer.Option(help="bars or trades (US stocks).")] = "bars",
 ) -> None:
-    """Load historical bars through Kafka, exactly once, continuing from the watermark."""
+    """Load historical bars or trades through Kafka, exactly once, from the watermark on."""
     from pipeline.backfill.cli import run_backfill
     from pipeline.backfill.errors import BackfillConfigError
     from pipeline.backfill.interval import span
@@ -161,7 +162,7 @@ def backfill(
         raise typer.BadParameter(str(exc)) from None
     code = run_backfill(
         _settings(ctx), _local(ctx), source=source, symbols=_symbols(symbols), spans=[window],
-        interval=interval,
+        interval=interval, what=what,
     )  # fmt: skip
     raise typer.Exit(code)
 
@@ -173,9 +174,10 @@ def gaps(
     symbols: SymbolsOption,
     first: Annotated[str, typer.Option("--from", help="YYYY-MM-DD or ISO date-time (UTC).")],
     last: Annotated[str, typer.Option("--to", help="YYYY-MM-DD (inclusive) or date-time.")],
-    asset_class: Annotated[str, typer.Option(help="Whose trading hours: equity, etf...")] = (
-        "equity"
-    ),
+    asset_class: Annotated[
+        str | None,
+        typer.Option(help="Whose trading hours: equity, crypto, fx... (default: from the symbol)."),
+    ] = None,
     fill: Annotated[bool, typer.Option("--backfill", help="Backfill the gaps found.")] = False,
     source: Annotated[
         str | None, typer.Option(help="Source for --backfill (default backfill.gaps_source).")

@@ -1,15 +1,18 @@
 """One backfill run: for each symbol, fetch what is not yet covered and produce it exactly once.
 
-Per symbol, in this order (pipeline/backfill/ledger.py gives the argument):
+The same for bars and trades (trades use interval 0 in every key). Per symbol, in this order
+(pipeline/backfill/ledger.py gives the argument):
 
 1. a transactional producer with ``transactional.id`` = ``tickwatch-backfill.<source>.<interval>
    .<symbol>``; ``init_transactions()`` fences an earlier (killed) run of the same key and
    aborts its open transaction;
 2. read the committed marks (Kafka ledger plus ClickHouse mirror) and cut the request into the
    spans no mark covers;
-3. for each page of each span: drop bars whose natural key (source, symbol, interval_s, ts) is
-   already in ``market.bars``; ``begin_transaction`` → produce the bars to the bars topic (key =
-   symbol, the live path's encoding) → produce the span's mark → ``commit_transaction``;
+3. read the keys of the records still in Kafka, not yet loaded (:mod:`pipeline.backfill
+   .inflight`); then for each page of each span: drop records whose natural key is in flight
+   or already in ``market.bars`` / ``market.trades`` (:mod:`pipeline.backfill.loaded`);
+   ``begin_transaction`` → produce the records to the bars or trades topic (key = symbol, the
+   live path's encoding) → produce the span's mark → ``commit_transaction``;
 4. only then mirror the mark into ClickHouse and advance the progress bar.
 
 A kill anywhere leaves every page either committed with its mark or aborted without it, so the
@@ -23,7 +26,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaException
 from loguru import logger
 
@@ -31,8 +33,9 @@ from pipeline.backfill.coverage import Mark, uncovered
 from pipeline.backfill.errors import LedgerError
 from pipeline.backfill.interval import Span
 from pipeline.backfill.ledger import Mirror, mark_value, read_marks
-from pipeline.backfill.pages import BarSource, Page
-from pipeline.codec import Bar, encode_value
+from pipeline.backfill.loaded import Loaded
+from pipeline.backfill.pages import History, HistorySource
+from pipeline.codec import encode_value
 from tickwatch.clock import WallClock
 
 
@@ -52,12 +55,12 @@ class Progress(Protocol):
     """Where a run reports how far it got (a rich progress bar on a TTY, else log lines)."""
 
     def start(self, symbol: str, total_us: int) -> None: ...
-    def advance(self, symbol: str, done_us: int, bars: int) -> None: ...
+    def advance(self, symbol: str, done_us: int, records: int) -> None: ...
 
 
 @dataclass(frozen=True)
 class Topics:
-    bars: str
+    records: str  # the bars or the trades topic, as the live path produces them
     ledger: str
 
 
@@ -65,22 +68,21 @@ class Topics:
 class SymbolReport:
     symbol: str
     produced: int = 0
-    skipped_loaded: int = 0  # already in market.bars (live stream, earlier load)
+    skipped_loaded: int = 0  # already in market.bars / market.trades (live stream, earlier load)
     pages: int = 0
     spans: list[Span] = field(default_factory=list)
 
 
 @dataclass
 class Backfill:
-    """A run's fixed parts: where bars come from, go to, and what is already there."""
+    """A run's fixed parts: where records come from, go to, and what is already there."""
 
-    source: BarSource
+    source: HistorySource
     producer_factory: Callable[[dict[str, Any]], TransactionalProducer]
     producer_config: dict[str, Any]
     consumer_config: dict[str, Any]
     topics: Topics
-    client: Client
-    market_db: str
+    loaded: Loaded
     mirror: Mirror
     clock: WallClock
     progress: Progress
@@ -104,6 +106,7 @@ class Backfill:
             marks = self._marks(name, symbol, interval_s)
             todo = [s for span in spans for s in uncovered(span, marks)]
             report.spans = todo
+            self.loaded.begin(symbol, interval_s, todo)  # before any page's ClickHouse check
             self.progress.start(symbol, sum(s.hi_us - s.lo_us + 1 for s in todo))
             for span in todo:
                 self._span(producer, symbol, interval_s, span, report)
@@ -125,51 +128,31 @@ class Backfill:
         mark = Mark(self.source.name, symbol, interval_s, span.lo_us, span.lo_us - 1)
         done_before = 0
         for page in self.source.pages(symbol, interval_s, span):
-            bars = self._new_bars(page, symbol, interval_s, report)
-            mark = replace(mark, watermark_us=page.covered_to_us, bars=mark.bars + len(bars))
-            self._commit(producer, bars, mark)
+            records = self.loaded.fresh(page.records)
+            report.skipped_loaded += len(page.records) - len(records)
+            mark = replace(mark, watermark_us=page.covered_to_us, bars=mark.bars + len(records))
+            self._commit(producer, records, mark)
             self.mirror.write([mark], self.run_id)
-            report.produced += len(bars)
+            report.produced += len(records)
             report.pages += 1
             done = page.covered_to_us - span.lo_us + 1
-            self.progress.advance(symbol, done - done_before, len(bars))
+            self.progress.advance(symbol, done - done_before, len(records))
             done_before = done
 
-    def _new_bars(
-        self, page: Page, symbol: str, interval_s: int, report: SymbolReport
-    ) -> list[Bar]:
-        if not page.bars:
-            return []
-        loaded = self._loaded(symbol, interval_s, page.bars[0].ts, page.bars[-1].ts)
-        fresh = [b for b in page.bars if b.ts not in loaded]
-        report.skipped_loaded += len(page.bars) - len(fresh)
-        return fresh
-
-    def _loaded(self, symbol: str, interval_s: int, lo_us: int, hi_us: int) -> set[int]:
-        """Bar starts already in ``market.bars`` for this natural key prefix."""
-        result = self.client.query(
-            f"SELECT DISTINCT toUnixTimestamp64Micro(event_time) FROM {self.market_db}.bars "
-            f"WHERE source = {{s:String}} AND symbol = {{y:String}} AND interval_s = {{i:UInt32}}"
-            f" AND event_time BETWEEN fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC')"
-            f" AND fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC')",
-            parameters={
-                "s": self.source.name, "y": symbol, "i": interval_s, "lo": lo_us, "hi": hi_us,
-            },
-        )  # fmt: skip
-        return {int(row[0]) for row in result.result_rows}
-
-    def _commit(self, producer: TransactionalProducer, bars: list[Bar], mark: Mark) -> None:
-        """One transaction: the page's bars, then its mark; committed together or not at all."""
+    def _commit(self, producer: TransactionalProducer, records: list[History], mark: Mark) -> None:
+        """One transaction: the page's records, then its mark; committed together or not at
+        all."""
         now_us = int(self.clock.time() * 1e6)
+        topic = self.topics.records
         producer.begin_transaction()
         try:
-            for bar in bars:
-                producer.produce(self.topics.bars, encode_value(bar, now_us), bar.symbol.encode())
+            for record in records:
+                producer.produce(topic, encode_value(record, now_us), record.symbol.encode())
             value = mark_value(mark, self.run_id, now_us)
             producer.produce(self.topics.ledger, value, mark.key.encode())
             producer.commit_transaction(self.timeout_s)
         except BaseException:
-            logger.warning("aborting the transaction of {} ({} bars)", mark.key, len(bars))
+            logger.warning("aborting the transaction of {} ({} records)", mark.key, len(records))
             try:
                 producer.abort_transaction(self.timeout_s)
             except KafkaException as exc:

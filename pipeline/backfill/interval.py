@@ -10,6 +10,13 @@ from pipeline.backfill.errors import BackfillConfigError
 INTERVALS = {"1m": 60, "1d": 86_400}
 """``--interval`` -> ``Bar.interval_s``."""
 
+TRADES = 0
+"""The interval of trades in watermark keys (ledger, ``ops.backfill_watermarks.interval_s``)
+and transactional ids: no bar is 0 s long, so the two never share a key (migration 0017)."""
+
+WHAT = ("bars", "trades")
+"""``--what``: bars (``--interval`` long) or trades."""
+
 US = 1_000_000
 
 

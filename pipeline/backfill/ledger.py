@@ -3,9 +3,10 @@ into ClickHouse ``ops.backfill_watermarks`` for queries and dashboards.
 
 Why a transaction, not natural-key deduplication in ClickHouse
 ---------------------------------------------------------------
-A bar produced twice lands at two Kafka offsets and the load worker — exactly once *per offset*
-— loads it twice; ``market.bars`` is a plain MergeTree, so only a dedup at read time (``FINAL``)
-could hide it, and ``count()`` would still be wrong. So a bar must reach the topic once.
+A bar (or trade) produced twice lands at two Kafka offsets and the load worker — exactly once
+*per offset* — loads it twice; ``market.bars`` is a plain MergeTree, so only a dedup at read
+time (``FINAL``) could hide it, and ``count()`` would still be wrong. So a bar must reach the
+topic once.
 A backfill process can die at any point between "produced" and "recorded as produced". With
 a **transactional producer** (``transactional.id`` fixed per (source, symbol, interval)) each
 page's bars and its watermark record are committed atomically:
@@ -19,11 +20,15 @@ page's bars and its watermark record are committed atomically:
 
 The ClickHouse mirror is written after each commit. It can lag by the last page after a kill
 (that page is still in the Kafka ledger, which wins) and it outlives the topic; the covered
-spans are the union of both. Bars that came from elsewhere (the live stream, another run with
-other spans) are filtered by their natural key (source, symbol, interval_s, event_time) against
-``market.bars`` before producing (:mod:`pipeline.backfill.engine`). What that cannot see: a
-live bar still in Kafka, not yet loaded, for the same key — backfill ranges end before the
-live stream's lag, and ``tickwatch gaps`` lists only minutes at least ``GAP_SETTLE_S`` old.
+spans are the union of both. Records that came from elsewhere (the live stream, another run
+with other spans) are filtered by their natural key against ``market.bars`` / ``market.trades``
+before producing (:mod:`pipeline.backfill.loaded`), and against the records still in Kafka
+past the load worker's committed offsets (:mod:`pipeline.backfill.inflight`). What that cannot
+see: a live record for the same key produced while the backfill runs — backfill ranges end
+before the live stream's lag, ``tickwatch gaps`` lists only minutes at least ``GAP_SETTLE_S``
+old, and trades ranges are cut to end that long before now
+(:mod:`pipeline.backfill.trades_window`). Trades work the same way
+with interval 0 in every key (:data:`pipeline.backfill.interval.TRADES`).
 """
 
 from __future__ import annotations

@@ -1,28 +1,36 @@
-"""What every bar source yields: pages of bars in time order, each with how far it covers."""
+"""What every history source yields: pages of records (bars or trades) in time order, each
+with how far it covers."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.interval import Span
-from pipeline.codec import AssetClass, Bar
+from pipeline.backfill.symbols import Instrument
+from pipeline.codec import Bar, Trade
+
+History = Bar | Trade
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Bars with ``ts`` ascending; ``covered_to_us``: no bar up to it is still to come."""
+    """Records with ``ts`` ascending; ``covered_to_us``: no record up to it is still to come."""
 
-    bars: list[Bar]
+    records: Sequence[History]
     covered_to_us: int
     request: str  # which request it came from, for errors and logs
 
 
-class BarSource(Protocol):
-    """A vendor's historical bars for one symbol."""
+class HistorySource(Protocol):
+    """A vendor's historical bars or trades for one symbol.
+
+    ``interval_s`` is the bar length, 0 for trades (the watermark key's interval, see
+    :data:`pipeline.backfill.interval.TRADES`).
+    """
 
     name: str
 
@@ -40,12 +48,12 @@ def number(item: dict[str, Any], key: str, where: str, *, default: float | None 
 
 
 def ohlcv_bar(
-    item: dict[str, Any], symbol: str, ts_us: int, interval_s: int, *, source: str, where: str
+    item: dict[str, Any], of: Instrument, ts_us: int, interval_s: int, *, source: str, where: str
 ) -> Bar:
-    """A US-equity bar from a vendor object with Polygon's and Alpaca's shared field names
+    """A bar of ``of`` from a vendor object with Polygon's and Alpaca's shared field names
     (``o h l c v``, optional ``vw`` and ``n``); VendorResponseError naming a bad field."""
     return Bar(
-        symbol=symbol,
+        symbol=of.symbol,
         ts=ts_us,
         interval_s=interval_s,
         open=number(item, "o", where),
@@ -55,9 +63,9 @@ def ohlcv_bar(
         volume=number(item, "v", where),
         vwap=number(item, "vw", where, default=0.0),
         trade_count=int(number(item, "n", where, default=0)),
-        asset_class=AssetClass.EQUITY,
+        asset_class=of.asset_class,
         source=source,
-        instrument=symbol,
+        instrument=of.instrument,
     )
 
 
@@ -71,13 +79,38 @@ def items(body: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
     return found
 
 
-def page_cover(bars: list[Bar], more: bool, span: Span, where: str) -> Page:
-    """The page of ``bars``: covers to its last bar while ``more`` pages follow, else to the
-    end of the span. Out-of-order bars are a malformed page."""
-    if any(b.ts < a.ts for a, b in itertools.pairwise(bars)):
-        raise VendorResponseError(where, "bars are not in ascending time order")
-    inside = [b for b in bars if span.lo_us <= b.ts <= span.hi_us]
+def page_cover(records: Sequence[History], more: bool, span: Span, where: str) -> Page:
+    """The page of ``records``: covers to its last record while ``more`` pages follow, else to
+    the end of the span. Out-of-order records are a malformed page."""
+    if any(b.ts < a.ts for a, b in itertools.pairwise(records)):
+        raise VendorResponseError(where, "records are not in ascending time order")
+    inside = [b for b in records if span.lo_us <= b.ts <= span.hi_us]
     if not more:
         return Page(inside, span.hi_us, where)
-    covered = max(span.lo_us - 1, bars[-1].ts if bars else span.lo_us - 1)
+    covered = max(span.lo_us - 1, records[-1].ts if records else span.lo_us - 1)
     return Page(inside, covered, where)
+
+
+class TieCarry:
+    """Trades of one page that share the page's last microsecond wait for the next page.
+
+    Many trades can share a microsecond (and Polygon's nanoseconds truncate to it), so a page
+    may end in the middle of one. A watermark at that microsecond would make a re-run after a
+    kill skip the rest of it. So the page covers only up to the microsecond before, and its
+    last microsecond's trades are produced with the next page (or the last one); a re-run
+    after a kill asks the vendor again from that microsecond.
+    """
+
+    def __init__(self) -> None:
+        self._held: list[History] = []
+
+    def page(self, records: Sequence[History], more: bool, span: Span, where: str) -> Page:
+        """:func:`page_cover` of the held trades plus ``records``, holding back the last tie."""
+        page = page_cover([*self._held, *records], more, span, where)
+        self._held = []
+        if not more or not page.records:
+            return page
+        last = page.records[-1].ts
+        keep = [r for r in page.records if r.ts < last]
+        self._held = list(page.records[len(keep) :])
+        return Page(keep, max(span.lo_us - 1, last - 1), where)

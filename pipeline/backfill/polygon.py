@@ -1,4 +1,4 @@
-"""Polygon's aggregates (bars) REST API, as documented.
+"""Polygon's aggregates (bars) REST API, as documented; stocks, crypto and forex alike.
 
 ``GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}`` with ``from``/``to``
 as Unix milliseconds, ``adjusted``, ``sort=asc``, ``limit`` (at most 50000); the API key goes in
@@ -12,6 +12,9 @@ an ``Authorization: Bearer`` header (so no URL, log line or error ever holds it)
 
 ``t`` is the window start (ms); ``next_url`` (absent on the last page) is followed as it is.
 ``status`` ``ERROR`` / ``NOT_AUTHORIZED`` with an ``error`` or ``message`` text is a bad response.
+The same endpoint serves crypto (``X:BTCUSD``) and forex (``C:EURUSD``) tickers with the same
+fields; :mod:`pipeline.backfill.symbols` gives each bar its asset class and instrument.
+Trades: :mod:`pipeline.backfill.polygon_trades`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pipeline.backfill.errors import VendorResponseError
 from pipeline.backfill.http import JsonGetter, quote
 from pipeline.backfill.interval import Span
 from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
+from pipeline.backfill.symbols import Instrument, polygon
 from pipeline.codec import Bar
 
 TIMESPAN = {60: "minute", 86_400: "day"}
@@ -46,23 +50,25 @@ class PolygonBars:
         params: dict[str, str | int] | None = {
             "adjusted": "true", "sort": "asc", "limit": self._limit,
         }  # fmt: skip
+        of = polygon(symbol)
         while url is not None:
             body = self._get.get(url, params)
             where = f"GET {url}"
-            _check_status(body, where)
-            bars = [_bar(item, symbol, interval_s, where) for item in items(body, "results", where)]
-            url, params = _next(body, where), None  # next_url carries every parameter
+            check_status(body, where)
+            bars = [_bar(item, of, interval_s, where) for item in items(body, "results", where)]
+            url, params = next_url(body, where), None  # next_url carries every parameter
             yield page_cover(bars, url is not None, span, where)
 
 
-def _check_status(body: dict[str, Any], where: str) -> None:
+def check_status(body: dict[str, Any], where: str) -> None:
+    """VendorResponseError unless ``status`` is ``OK`` or ``DELAYED`` (v2 and v3 alike)."""
     status = body.get("status")
     if status not in OK_STATUSES:
         text = body.get("error") or body.get("message") or ""
         raise VendorResponseError(where, f"status {status!r}: {quote(str(text))}")
 
 
-def _next(body: dict[str, Any], where: str) -> str | None:
+def next_url(body: dict[str, Any], where: str) -> str | None:
     found = body.get("next_url")
     if found is None or found == "":
         return None
@@ -71,8 +77,8 @@ def _next(body: dict[str, Any], where: str) -> str | None:
     return found
 
 
-def _bar(item: dict[str, Any], symbol: str, interval_s: int, where: str) -> Bar:
+def _bar(item: dict[str, Any], of: Instrument, interval_s: int, where: str) -> Bar:
     t = item.get("t")
     if isinstance(t, bool) or not isinstance(t, int):
         raise VendorResponseError(where, f"bar field 't' = {t!r} is not integer milliseconds")
-    return ohlcv_bar(item, symbol, t * 1000, interval_s, source="polygon", where=where)
+    return ohlcv_bar(item, of, t * 1000, interval_s, source="polygon", where=where)

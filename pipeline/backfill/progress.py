@@ -8,12 +8,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 
 class BarProgress:
-    """A rich bar per symbol: the share of its uncovered time range done, and bars produced."""
+    """A rich bar per symbol: the share of its uncovered time range done, and records produced."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[bars]} bars"), TimeRemainingColumn(), console=console,
+            TextColumn("{task.fields[records]} records"), TimeRemainingColumn(), console=console,
         )  # fmt: skip
         self._tasks: dict[str, TaskID] = {}
 
@@ -25,12 +25,12 @@ class BarProgress:
         self._progress.stop()
 
     def start(self, symbol: str, total_us: int) -> None:
-        self._tasks[symbol] = self._progress.add_task(symbol, total=max(total_us, 1), bars=0)
+        self._tasks[symbol] = self._progress.add_task(symbol, total=max(total_us, 1), records=0)
 
-    def advance(self, symbol: str, done_us: int, bars: int) -> None:
+    def advance(self, symbol: str, done_us: int, records: int) -> None:
         task = self._tasks[symbol]
-        total = self._progress.tasks[self._task_index(task)].fields["bars"] + bars
-        self._progress.update(task, advance=done_us, bars=total)
+        total = self._progress.tasks[self._task_index(task)].fields["records"] + records
+        self._progress.update(task, advance=done_us, records=total)
 
     def _task_index(self, task: TaskID) -> int:
         return [t.id for t in self._progress.tasks].index(task)
@@ -48,5 +48,5 @@ class LogProgress:
     def start(self, symbol: str, total_us: int) -> None:
         logger.info("backfill {}: {:.0f} s of history to cover", symbol, total_us / 1e6)
 
-    def advance(self, symbol: str, done_us: int, bars: int) -> None:
-        logger.info("backfill {}: page committed, {} bars", symbol, bars)
+    def advance(self, symbol: str, done_us: int, records: int) -> None:
+        logger.info("backfill {}: page committed, {} records", symbol, records)

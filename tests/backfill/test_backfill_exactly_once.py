@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
+from pipeline.codec import Bar, encode_value
 from tests.backfill.vendor_fixture import (
     ALPACA_KEY_ID,
     ALPACA_SECRET,
@@ -35,6 +36,7 @@ DAY_MS = 86_400_000
 BARS_PER_DAY = 390
 DAY3_MS = START_MS - 52_200_000 + 2 * DAY_MS  # 2026-11-04 00:00 UTC
 LIVE_BARS = 10  # already in market.bars from the live stream before the backfill
+IN_KAFKA_BARS = 5  # the next ones the live stream produced, not yet loaded
 
 
 @pytest.fixture
@@ -95,6 +97,18 @@ def insert_live_bars(client: Client, source: str, minutes: str = f"number < {LIV
     )
 
 
+def produce_live_bars(settings: Settings, source: str) -> None:
+    """Bars the live ingest produced that the load worker has not loaded yet."""
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    for i in range(LIVE_BARS, LIVE_BARS + IN_KAFKA_BARS):
+        ts = (START_MS + i * 60_000) * 1000
+        bar = Bar("AAPL", ts, 60, 100, 101, 99, 100.5, 10, source=source, instrument="AAPL")
+        producer.produce(
+            settings.kafka.topic_bars, encode_value(bar, time.time_ns() // 1000), b"AAPL"
+        )
+    assert producer.flush(30) == 0
+
+
 FIRST_REQUEST_OF_DAY_3 = {
     "polygon": f"/minute/{DAY3_MS}/",
     "alpaca": "start=2026-11-04T00%3A00%3A00Z",
@@ -111,6 +125,7 @@ def test_kill_9_mid_backfill_then_rerun_and_overlap_load_every_bar_exactly_once(
 ) -> None:
     behaviour = vendor.behaviour
     insert_live_bars(ch_client, source)
+    produce_live_bars(settings, source)
     env = backfill_env(settings, vendor, tmp_path)
     marks = f"SELECT count() FROM {settings.clickhouse.ops_database}.backfill_watermarks"
 
@@ -133,7 +148,8 @@ def test_kill_9_mid_backfill_then_rerun_and_overlap_load_every_bar_exactly_once(
     )  # only the uncovered day was asked for
     again = finish(backfill(env, tmp_path, "2026-11-02", "2026-11-04", source))
     assert "already covered" in again
-    # every bar reached the topic once (read_committed, as the load worker reads it)
+    # every bar reached the topic once (read_committed, as the load worker reads it): the 5
+    # live ones in Kafka and the backfilled ones, none of the 10 already loaded
     topic = settings.kafka.topic_bars
     assert committed_messages(settings.kafka.bootstrap, topic) == 3 * BARS_PER_DAY - LIVE_BARS
 

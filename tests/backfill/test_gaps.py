@@ -41,3 +41,24 @@ def test_minutes_still_settling_are_not_gaps() -> None:
     (gap,) = missing_minutes(NYSE, set(), span("2026-11-02", "2026-11-02"), now)
     # a minute is a gap once it ended GAP_SETTLE_S (5 min) ago: 09:30..09:44 here
     assert gap == Span(OPEN_US, OPEN_US + 14 * MINUTE_US)
+
+
+HOURS = TradingHours("", "")
+
+
+def test_crypto_gaps_count_every_minute_of_the_weekend() -> None:
+    weekend = span("2026-11-07", "2026-11-08")  # Saturday and Sunday
+    gaps = missing_minutes(HOURS.calendar("crypto"), set(), weekend, LATER)
+    assert gaps == [Span(weekend.lo_us, weekend.hi_us + 1 - MINUTE_US)]  # 24/7: all 2,880
+
+
+def test_fx_gaps_stop_at_the_friday_close_and_start_at_the_sunday_open() -> None:
+    # FX 24/5: closed Friday 17:00 to Sunday 17:00 New York (EST in November: 22:00 UTC)
+    friday_close = 1_794_002_400_000_000  # 2026-11-06 22:00 UTC
+    sunday_open = friday_close + 2 * 86_400_000_000
+    window = Span(friday_close - 60 * MINUTE_US, sunday_open + 60 * MINUTE_US - 1)
+    gaps = missing_minutes(HOURS.calendar("fx"), set(), window, LATER)
+    assert gaps == [
+        Span(friday_close - 60 * MINUTE_US, friday_close - MINUTE_US),
+        Span(sunday_open, sunday_open + 59 * MINUTE_US),
+    ]

@@ -19,8 +19,8 @@ def test_bars_of_the_symbol_interval_and_span_in_pages(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     span = Span(T0 + 60_000_000, T0 + 8 * 60_000_000)
     pages = list(ReplayBars(path, limit=3).pages("AAPL", 60, span))
-    ts = [b.ts for p in pages for b in p.bars]
+    ts = [b.ts for p in pages for b in p.records]
     assert ts == [T0 + i * 60_000_000 for i in range(1, 9)]
-    assert [len(p.bars) for p in pages] == [3, 3, 2]
+    assert [len(p.records) for p in pages] == [3, 3, 2]
     assert pages[0].covered_to_us == T0 + 3 * 60_000_000 and pages[-1].covered_to_us == span.hi_us
-    assert {b.source for p in pages for b in p.bars} == {"replay"}
+    assert {b.source for p in pages for b in p.records} == {"replay"}

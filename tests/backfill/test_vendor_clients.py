@@ -14,7 +14,7 @@ from pipeline.backfill.coverage import Mark, uncovered
 from pipeline.backfill.errors import VendorResponseError, VendorUnavailable
 from pipeline.backfill.http import JsonGetter
 from pipeline.backfill.interval import Span, span
-from pipeline.backfill.pages import BarSource
+from pipeline.backfill.pages import HistorySource as BarSource
 from pipeline.backfill.polygon import PolygonBars
 from tests.backfill.vendor_fixture import (
     ALPACA_KEY_ID,
@@ -61,7 +61,7 @@ def alpaca(url: str, sleeps: list[float]) -> AlpacaBars:
 
 
 def all_bars(source: BarSource, window: Span = DAY) -> list[int]:
-    return [b.ts for page in source.pages("AAPL", 60, window) for b in page.bars]
+    return [b.ts for page in source.pages("AAPL", 60, window) for b in page.records]
 
 
 @pytest.mark.parametrize("make", [polygon, alpaca])
@@ -69,13 +69,13 @@ def test_pagination_yields_every_bar_once_in_order(make, server: VendorFixture) 
     sleeps: list[float] = []
     source = make(server.url, sleeps)
     pages = list(source.pages("AAPL", 60, DAY))
-    ts = [b.ts for p in pages for b in p.bars]
+    ts = [b.ts for p in pages for b in p.records]
     assert len(pages) == 4  # 390 bars, 100 a page
     assert ts == sorted(set(ts)) and len(ts) == 390
     assert ts[0] == START_MS * 1000
-    assert [p.covered_to_us for p in pages][:3] == [pages[i].bars[-1].ts for i in range(3)]
+    assert [p.covered_to_us for p in pages][:3] == [pages[i].records[-1].ts for i in range(3)]
     assert pages[-1].covered_to_us == DAY.hi_us
-    assert pages[0].bars[0].source == source.name and pages[0].bars[0].interval_s == 60
+    assert pages[0].records[0].source == source.name and pages[0].records[0].interval_s == 60
 
 
 @pytest.mark.parametrize("make", [polygon, alpaca])

@@ -399,7 +399,7 @@ def archive_manifest(client: Client, ch: ClickHouseSettings, now: datetime) -> i
 
 def backfill_watermarks(client: Client, ch: ClickHouseSettings, now: datetime) -> int:
     """Marks as ``tickwatch backfill`` leaves them: two symbols, one run resumed after a kill
-    (two spans), one finished."""
+    (two spans), one finished; and a day of AAPL trades (interval 0)."""
     start = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=30)
     rows: list[list[Any]] = []
     for n, (symbol, spans) in enumerate((("AAPL", 2), ("MSFT", 1))):
@@ -407,6 +407,8 @@ def backfill_watermarks(client: Client, ch: ClickHouseSettings, now: datetime) -
             lo = start + timedelta(days=10 * span)
             rows.append(["polygon", symbol, 60, lo, lo + timedelta(days=9, hours=20), 3900 + n,
                          f"run{span}", now - timedelta(hours=span)])  # fmt: skip
+    day = start + timedelta(days=28)
+    rows.append(["alpaca", "AAPL", 0, day, day + timedelta(hours=20), 250_000, "run2", now])
     columns = ["source", "symbol", "interval_s", "range_start", "watermark", "bars", "run_id",
                "updated_at"]  # fmt: skip
     return _insert(client, f"{ch.ops_database}.backfill_watermarks", columns, rows)
