@@ -48,6 +48,7 @@ def producer_config(
         "acks": "all",
         "compression.type": ingest.compression,
         "linger.ms": ingest.linger_ms,
+        "queue.buffering.max.messages": ingest.queue_max_messages,
     }
     return kafka_config(settings.kafka, bootstrap, **(base | extra))
 

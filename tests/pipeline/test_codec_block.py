@@ -27,10 +27,10 @@ from pipeline.codec.batch import PayloadBatch, encode_payloads, symbol_counts
 from pipeline.codec.block import Categorical, Digits, RecordBlock
 from pipeline.codec.block_wire import encode_block
 from pipeline.ingest import IngestWorker
-from pipeline.producer import TickProducer
+from pipeline.producer import TickProducer, producer_config
 from pipeline.sources.simulator import Simulator
 from tickwatch.clock import ManualClock
-from tickwatch.settings import IngestSettings
+from tickwatch.settings import IngestSettings, Settings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 from .ingest_helpers import FakeKafka
@@ -214,3 +214,15 @@ def test_the_worker_produces_a_batch_as_it_would_its_records() -> None:
     for symbol, n in per_symbol.items():
         labels = {"symbol": symbol}
         assert registry.get_sample_value("tickwatch_ingest_symbol_records_total", labels) == n
+
+
+def test_the_producer_queue_is_bounded_by_the_setting() -> None:
+    settings = Settings(_env_file=None, ingest=IngestSettings(queue_max_messages=12_345))
+    config = producer_config(settings, "127.0.0.1:1")
+    assert config["queue.buffering.max.messages"] == 12_345
+    assert (
+        producer_config(settings, "127.0.0.1:1", **{"queue.buffering.max.messages": 7})[
+            "queue.buffering.max.messages"
+        ]
+        == 7
+    )  # a test's small queue still wins
