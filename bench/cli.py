@@ -47,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rates", default=",".join(map(str, d.rates)), help="latency rates, ticks/s")
     p.add_argument("--latency-window", type=float, default=d.latency_window_s, help="seconds")
     p.add_argument("--ingest-window", type=float, default=d.ingest_window_s, help="seconds")
+    p.add_argument("--ingest-compression", default=d.ingest_compression,
+                   choices=["", "none", "lz4", "zstd", "snappy", "gzip"],
+                   help="the ingest worker's compression (default: its own)")  # fmt: skip
     p.add_argument("--detection-settle", type=float, default=d.detection_settle_s)
     p.add_argument("--only", action="append", default=[], help=f"{', '.join(scenarios.NAMES)}"
                    " (repeat or comma-separate)")  # fmt: skip
@@ -57,7 +60,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--no-write", action="store_true", help="print only, write no JSON")
     p.add_argument("--keep-state", action="store_true", help="keep the temp state dir (logs)")
-    p.add_argument("--profile", action="store_true", help="py-spy the load worker (root)")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy the load and ingest workers (root)"
+    )
     return p
 
 
@@ -75,6 +80,7 @@ def options_from(argv: list[str] | None) -> BenchOptions:
     return BenchOptions(
         trades=args.trades, naive_trades=args.naive_trades, rates=rates,
         latency_window_s=args.latency_window, ingest_window_s=args.ingest_window,
+        ingest_compression=args.ingest_compression,
         detection_settle_s=args.detection_settle, scenario_timeout_s=args.timeout,
         seed=args.seed, only=only, results_dir=args.results_dir,
         write_results=not args.no_write, kafka_bootstrap=args.kafka_bootstrap,

@@ -11,3 +11,6 @@ CPU_PER_MILLION_S = Goal("≤ 8 s worker + server per 1M rows", 8.0, higher_is_b
 E2E_P99_AT_10K_S = Goal("p99 ≤ 250 ms at 10k/s", 0.25, higher_is_better=False)
 DETECTION_S = Goal("≤ 15 s", 15.0, higher_is_better=False)
 LOAD_PEAK_RSS_MB = Goal("≤ 250 MB", 250.0, higher_is_better=False)
+INGEST_RECORDS_PER_S = Goal(
+    "≥ 250,000 records/s (simulator → Kafka)", 250_000.0, higher_is_better=True
+)

@@ -14,8 +14,8 @@ class BenchOptions:
 
     ``kafka_bootstrap`` / ``clickhouse_url`` point the run at services that already run (the
     test harness's, for the smoke test); empty means start a private broker / server. The
-    detection scenario always runs its own SMTP server. ``profile`` records the load worker
-    with py-spy into ``results_dir``.
+    detection scenario always runs its own SMTP server. ``profile`` records the load and
+    ingest workers with py-spy into ``results_dir``.
     """
 
     trades: int = 2_000_000
@@ -24,6 +24,7 @@ class BenchOptions:
     latency_window_s: float = 12.0
     latency_warmup_s: float = 3.0
     ingest_window_s: float = 15.0
+    ingest_compression: str = ""  # empty: the ingest worker's default (ingest.compression)
     detection_rate: int = 1_000
     detection_settle_s: float = 20.0
     scenario_timeout_s: float = 420.0

@@ -17,7 +17,6 @@ the last checkpoint (what it re-sends is at most one interval's worth, see that 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,8 @@ from typing import Any
 from loguru import logger
 from opentelemetry import trace
 
-from pipeline.codec import Payload, RawMessage
+from pipeline.codec import Payload
+from pipeline.codec.batch import symbol_counts
 from pipeline.errors import FatalError
 from pipeline.producer import TickProducer
 from pipeline.sources.base import Source
@@ -176,8 +176,7 @@ class IngestWorker:
         if self._count_messages:
             self._metrics.source_message(name, len(batch))
         self._metrics.source_record_seen(name, now)
-        symbols = Counter(i.symbol for i in batch if not isinstance(i, RawMessage))
-        for symbol, n in symbols.items():
+        for symbol, n in symbol_counts(batch).items():  # per batch: counted per block
             self._metrics.symbol_record(symbol, now, n)
         self._enqueued += self._producer.send(batch, int(now * 1e6), self._give_up_enqueueing)
         self._producer.poll(0)

@@ -16,16 +16,8 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline.codec import (
-    Bar,
-    Payload,
-    Quote,
-    RawMessage,
-    RecordType,
-    Trade,
-    TradeCorrection,
-    encode_value,
-)
+from pipeline.codec import Payload, RecordType
+from pipeline.codec.batch import encode_payloads
 from tickwatch.clients import kafka_config
 from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.deadline import Deadline
@@ -56,6 +48,7 @@ def producer_config(
         "acks": "all",
         "compression.type": ingest.compression,
         "linger.ms": ingest.linger_ms,
+        "queue.buffering.max.messages": ingest.queue_max_messages,
     }
     return kafka_config(settings.kafka, bootstrap, **(base | extra))
 
@@ -80,10 +73,7 @@ class TickProducer:
     ) -> None:
         self._clock = clock
         self._producer = producer_factory(config | {"on_delivery": self._on_delivery})
-        self._topics = topics
-        classes = [c for c in (Trade, Quote, Bar, TradeCorrection) if c.kind in topics]
-        self._topic_of = {cls: topics[cls.kind] for cls in classes}
-        self._type_of: dict[type, str] = {cls: cls.kind.value for cls in classes}
+        self._topics = dict(topics)
         self._metrics, self._source = metrics, source
         self._latencies: list[float] = []
         self.delivered = 0
@@ -96,34 +86,28 @@ class TickProducer:
     ) -> int:
         """Enqueue ``items`` in order; return how many were enqueued.
 
-        Blocks while the local queue is full, serving delivery reports. Returns early only if
-        ``give_up()`` turns true while blocked (shutdown with the broker away); the items not
-        enqueued are then logged and counted as ``produce_error(reason="shutdown")``.
+        The whole batch is encoded first (a :class:`~pipeline.codec.batch.PayloadBatch` block by
+        block, in one pass each), then produced message by message. Blocks while the local queue
+        is full, serving delivery reports. Returns early only if ``give_up()`` turns true while
+        blocked (shutdown with the broker away); the items not enqueued are then logged and
+        counted as ``produce_error(reason="shutdown")``.
         """
-        produce, encode, topic_of = self._producer.produce, encode_value, self._topic_of
-        kinds: Counter[str] = Counter()
-        for n, item in enumerate(items):
-            if isinstance(item, RawMessage):
-                topic, key, value = self._topics[item.kind], item.key, item.value
-                kinds[item.kind.value] += 1
-            else:
-                topic, key, value = (
-                    topic_of[type(item)],
-                    item.symbol.encode(),
-                    encode(item, recv_ts),
-                )
-                kinds[self._type_of[type(item)]] += 1
+        rows = encode_payloads(items, recv_ts)
+        topics = list(map(self._topics.__getitem__, rows.kinds))
+        produce = self._producer.produce
+        sent = 0
+        for topic, value, key in zip(topics, rows.values, rows.keys, strict=True):
             try:
                 produce(topic, value, key)
             except BufferError:
                 if not self._retry(topic, key, value, give_up):
-                    kinds[item.kind.value] -= 1
-                    self._abandon(items[n:])
+                    self._abandon(len(items) - sent)
                     break
-        for kind, count in kinds.items():
-            self._metrics.produced(self._source, kind, count)
+            sent += 1
+        for kind, count in Counter(rows.kinds[:sent]).items():
+            self._metrics.produced(self._source, kind.value, count)
         self._metrics.queue_depth(len(self._producer))
-        return sum(kinds.values())
+        return sent
 
     def _retry(self, topic: str, key: bytes, value: bytes, give_up: Callable[[], bool]) -> bool:
         """Retry a produce that hit a full queue until it fits (True) or ``give_up()``."""
@@ -139,11 +123,11 @@ class TickProducer:
                 continue
             return True
 
-    def _abandon(self, items: Sequence[Payload]) -> None:
-        logger.error("shutting down with {} records not enqueued (broker away?)", len(items))
-        for _ in items:
+    def _abandon(self, count: int) -> None:
+        logger.error("shutting down with {} records not enqueued (broker away?)", count)
+        for _ in range(count):
             self._metrics.produce_error(self._source, "shutdown")
-        self.failed += len(items)
+        self.failed += count
 
     def poll(self, timeout: float = 0.0) -> None:
         """Serve delivery reports for up to ``timeout`` seconds; record latency samples."""

@@ -199,6 +199,9 @@ class IngestSettings(Section):
     # Live sources read trade keys back from Kafka at start (after the last checkpoint, or this
     # many seconds when there is no journal yet); 0 = never read back.
     dedup_recover_s: float = Field(60.0, ge=0, le=86_400)
+    # The producer's local queue (librdkafka queue.buffering.max.messages): a full queue makes
+    # the worker wait for delivery reports; it bounds the worker's memory (~0.5 KB a record).
+    queue_max_messages: int = Field(50_000, ge=1_000, le=10_000_000)
 
     def resolved_state_dir(self, stack_state_dir: Path) -> Path:
         """Where sources keep their checkpoints."""

@@ -1,21 +1,29 @@
 """Turns the market model's numpy blocks into records, up to a point in time.
 
-:class:`Tape` hands out everything scheduled up to ``until`` (at most ``limit`` rows per call),
-as :class:`~pipeline.codec.Trade`, :class:`~pipeline.codec.Quote`,
-:class:`~pipeline.codec.Bar` and, for the ``malformed`` anomaly, :class:`RawMessage` items.
+:class:`Tape` hands out everything scheduled up to ``until`` (at most ``limit`` rows per call)
+as a :class:`~pipeline.codec.batch.PayloadBatch`: read item by item it holds
+:class:`~pipeline.codec.Trade`, :class:`~pipeline.codec.Quote`, :class:`~pipeline.codec.Bar`
+and, for the ``malformed`` anomaly, :class:`RawMessage` items; the ingest worker encodes its
+trade and quote blocks in one pass instead (:mod:`pipeline.sources.tape_columns`).
+
+Order within a slice of a model block: the rows in schedule order (a duplicate right after its
+original, a malformed row in its place), then the bars those trades closed.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
-from pipeline.codec import Payload, Quote, RawMessage, Record, Trade
+from pipeline.codec import Payload, RawMessage
+from pipeline.codec.batch import PayloadBatch
 from pipeline.sources.anomalies import malformed_bytes
 from pipeline.sources.bars import US_PER_MINUTE, BarBuilder
 from pipeline.sources.market import BLOCK, Block, MarketModel
-from pipeline.sources.tickers import CLASSES, VENUES, E
+from pipeline.sources.tape_columns import TapeColumns
+
+TRADES, QUOTES, RAW, BARS = 0, 1, 2, 3
+"""Part numbers of a slice's batch."""
 
 
 class Tape:
@@ -23,11 +31,8 @@ class Tape:
 
     def __init__(self, model: MarketModel, source: str) -> None:
         self._model = model
-        self._source = source
-        u = model.universe
-        self._classes = [CLASSES[c] for c in u.cls.tolist()]
-        self._venues = [VENUES[c] for c in self._classes]
-        self._bars = BarBuilder(u, source)
+        self._columns = TapeColumns(model.universe, source)
+        self._bars = BarBuilder(model.universe, source)
         self._block: Block | None = None
         self._pos = 0
         self._k = 0
@@ -38,13 +43,13 @@ class Tape:
             return int(self._block.ts[self._pos])
         return self._model.scheduled_ts(self._k * BLOCK)
 
-    def take(self, until_us: int, limit: int) -> tuple[list[Payload], bool]:
+    def take(self, until_us: int, limit: int) -> tuple[PayloadBatch, bool]:
         """Items scheduled at or before ``until_us``; ``True`` when ``limit`` cut the read short.
 
         When the read was complete, the bars of minutes that ended before ``until_us`` are
         included too.
         """
-        out: list[Payload] = []
+        out: list[PayloadBatch] = []
         rows = 0
         while rows < limit:
             block = self._block
@@ -57,74 +62,44 @@ class Tape:
             hi = min(hi, self._pos + limit - rows)
             if hi <= self._pos:
                 break
-            out += self._slice(block, self._pos, hi)
+            out.append(self._slice(block, self._pos, hi))
             rows += hi - self._pos
             self._pos = hi
         cut = rows >= limit
         if not cut:
-            out += self._bars.close_before(until_us // US_PER_MINUTE)
-        return out, cut
+            out.append(PayloadBatch.of(self._bars.close_before(until_us // US_PER_MINUTE)))
+        return PayloadBatch.concat(out), cut
 
-    def _slice(self, b: Block, lo: int, hi: int) -> list[Payload]:
-        trades = ~b.quote[lo:hi] & (b.bad[lo:hi] < 0)
-        out: list[Payload] = []
-        bars = self._bars.add(
-            b.ts[lo:hi][trades], b.sym[lo:hi][trades], b.price[lo:hi][trades], b.size[lo:hi][trades]
+    def _slice(self, b: Block, lo: int, hi: int) -> PayloadBatch:
+        rows = np.arange(lo, hi, dtype=np.int64)
+        quote, raw = b.quote[lo:hi], b.bad[lo:hi] >= 0
+        trades = rows[~quote & ~raw]
+        bars = self._bars.add(b.ts[trades], b.sym[trades], b.price[trades], b.size[trades])
+        kind = np.where(raw, RAW, np.where(quote, QUOTES, TRADES)).astype(np.int64)
+        parts = (
+            self._columns.trades(b, trades),
+            self._columns.quotes(b, rows[quote & ~raw]),
+            tuple(self._malformed(b, int(r)) for r in rows[raw].tolist()),
+            tuple(bars),
         )
-        cols = (
-            b.idx,
-            b.ts,
-            b.sym,
-            b.quote,
-            b.price,
-            b.size,
-            b.bid,
-            b.ask,
-            b.bid_size,
-            b.ask_size,
-            b.dup,
-            b.bad,
-            b.venue,
-        )
-        for row in zip(*(c[lo:hi].tolist() for c in cols), strict=True):
-            record = self._record(row)
-            duplicate, malformed = row[10], row[11]
-            if malformed >= 0:
-                value = malformed_bytes(record, malformed)
-                out.append(RawMessage(record.kind, record.symbol.encode(), value))
-                continue
-            out.append(record)
-            if duplicate:
-                out.append(record)
-        out += bars
-        return out
+        repeats = 1 + (b.dup[lo:hi] & ~raw)
+        part = np.append(np.repeat(kind, repeats), np.full(len(bars), BARS, dtype=np.int64))
+        index = np.append(np.repeat(_positions(kind), repeats), np.arange(len(bars)))
+        return PayloadBatch(parts, part, index.astype(np.int64))
 
-    def _record(self, row: tuple[Any, ...]) -> Record:
-        """One record from a row of plain Python values (numpy's ``tolist`` output)."""
-        idx, ts, s, is_quote, price, size, bid, ask, bsz, asz, _, _, venue = row
-        symbol, cls, venues = self._model.universe.symbols[s], self._classes[s], self._venues[s]
-        if is_quote:
-            return Quote(
-                symbol,
-                ts,
-                bid,
-                bsz,
-                ask,
-                asz,
-                cls,
-                venues[venue % len(venues)],
-                venues[(venue >> 8) % len(venues)],
-                source=self._source,
-            )
-        odd_lot = ("I",) if cls is E and size < 100 else ()
-        return Trade(
-            symbol,
-            ts,
-            price,
-            size,
-            cls,
-            venues[venue % len(venues)],
-            str(idx),
-            odd_lot,
-            self._source,
-        )
+    def _malformed(self, b: Block, row: int) -> Payload:
+        """The bad bytes standing in for row ``row`` (on the topic of its record type)."""
+        one = np.array([row], dtype=np.int64)
+        build = self._columns.quotes if b.quote[row] else self._columns.trades
+        record = build(b, one).records()[0]
+        value = malformed_bytes(record, int(b.bad[row]))
+        return RawMessage(record.kind, record.symbol.encode(), value)
+
+
+def _positions(kind: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each row's position among the rows of its own kind."""
+    out = np.empty(len(kind), dtype=np.int64)
+    for k in (TRADES, QUOTES, RAW):
+        sel = kind == k
+        out[sel] = np.arange(int(sel.sum()), dtype=np.int64)
+    return out
