@@ -218,6 +218,9 @@ class LoadWorker:
         logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
 
     def _write(self, batch: Batch, until: float) -> bool:
+        if self._clock.monotonic() >= until:  # this loop's budget is spent: no work, no span
+            self._metrics.flush_deferred()
+            return False
         with _tracer.start_as_current_span("load.insert") as span:
             span.set_attributes(
                 {
@@ -229,10 +232,10 @@ class LoadWorker:
                 }
             )
             try:
-                if self._clock.monotonic() >= until or not self._writer.write(batch, until):
-                    span.set_attribute("deferred", True)
+                if not self._writer.write(batch, until):
+                    span.set_attribute("deferred", True)  # a bisection ran out of the budget
                     self._metrics.flush_deferred()
-                    return False  # this loop's budget is spent; the batch waits for the next
+                    return False  # the batch resumes in the next loop
             except MessageRejected as exc:  # the one place "slow down" is handled
                 delay = self.batcher.retry_later(batch, self._backoff, exc.retry_after)
                 self._metrics.clickhouse_retry()

@@ -171,3 +171,43 @@ def test_worker_holds_no_more_rows_than_the_budget_allows_when_inserts_lag() -> 
         assert rig.worker.batcher.pending() <= cap + 1_000
     assert paused and peak >= cap
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+class CyclicInsertContext:
+    """Like clickhouse-connect's InsertContext: a reference cycle (a bound method of itself)
+    that keeps the data it was given until the cyclic garbage collector runs."""
+
+    def __init__(self, data: list[list[Any]]) -> None:
+        self.data = data
+        self.next_block = self.blocks
+
+    def blocks(self) -> list[list[Any]]:
+        return self.data
+
+
+class CycleKeepingClickHouse(FakeClickHouse):
+    contexts: list[CyclicInsertContext]
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+        self.contexts.append(CyclicInsertContext(data))
+        super().insert(table, data, **kwargs)
+
+
+def test_an_inserted_batch_is_not_kept_alive_by_the_clients_reference_cycles() -> None:
+    """Regression: the client's insert context (a cycle, collected only by a full gc run, rare
+    with the worker's gc thresholds) held every inserted batch's columns: 1 GB over 2M rows.
+    The writer empties the column list it passed, so a surviving context holds nothing."""
+    broker = FakeBroker()
+    for i in range(10):
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    ch = CycleKeepingClickHouse([])
+    ch.contexts = []
+    rig = Rig(broker, ch)
+    gc.disable()
+    try:
+        rig.run_until_idle()
+        assert ch.contexts
+        assert all(context.data == [] for context in ch.contexts)
+    finally:
+        gc.enable()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)

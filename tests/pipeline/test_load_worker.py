@@ -483,3 +483,40 @@ def test_polls_that_bring_nothing_record_no_span(broker: FakeBroker, ch: FakeCli
     assert [s.name for s in spans if s.name == "load.poll"]
     assert all(s.attributes and s.attributes["messages"] for s in spans if s.name == "load.poll")
     assert len(spans) == before  # twenty empty polls, no span
+
+
+def test_a_batch_deferred_by_the_flush_budget_records_no_insert_span() -> None:
+    """Spans only for steps that did work: a batch the loop's budget did not reach has no
+    ``load.insert`` span; every span stands for one insert that was sent."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tickwatch.telemetry.tracing import install_global, release_global
+
+    class SlowClickHouse(FakeClickHouse):
+        rig: Rig
+
+        def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+            self.rig.clock.advance(1.0)  # each insert spends the whole loop budget
+            super().insert(table, data, **kwargs)
+
+    broker = FakeBroker()
+    for i in range(40):
+        broker.produce(TOPIC, i % 4, trade_value(i))
+    ch = SlowClickHouse([])
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_global(provider)
+    try:
+        rig = Rig(broker, ch, flush_budget_s=0.5)
+        ch.rig = rig
+        rig.run_until_idle(60)
+        deferred = rig.metric("tickwatch_load_flush_deferred_total")
+    finally:
+        release_global(provider)
+    inserts = [s for s in exporter.get_finished_spans() if s.name == "load.insert"]
+    assert deferred > 0
+    assert len(inserts) == len(ch.attempts)
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
