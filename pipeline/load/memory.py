@@ -1,6 +1,6 @@
 """The load worker's memory budget: how much every buffer may hold, derived from one setting.
 
-``load.buffer_budget_mb`` bounds the memory of the worker's *buffers* — everything that grows
+``load.buffer_budget_mb`` (default 96 MB) bounds the memory of the worker's *buffers* — everything that grows
 with the data, on top of the interpreter, the libraries and the clients (a fixed ~190 MB on
 CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded). It is split:
 
@@ -18,11 +18,14 @@ CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded). 
 column lists, the Kafka columns); ``tests/pipeline/test_load_memory.py`` measures it with
 ``tracemalloc`` on realistic rows and fails if a row costs more than the figure used here.
 
-Start-up refuses a budget that cannot hold one full batch (:func:`budget` raises naming the keys).
+``load.buffer_budget_mb = 0`` (the default) means :data:`DEFAULT_MB`, raised to
+:func:`minimum_mb` when ``batch_max_rows`` / ``poll_batch`` need more; an explicit budget that
+cannot hold one full batch stops the worker at start-up (:func:`budget` raises naming the keys).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pipeline.codec import RecordType
@@ -38,6 +41,7 @@ ROW_BYTES = {
     RecordType.BAR: 300,
     RecordType.CORRECTION: 600,
 }
+DEFAULT_MB = 96  # load.buffer_budget_mb = 0
 MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
 PREFETCH_SHARE = 4  # one quarter of the budget
 
@@ -59,21 +63,31 @@ class MemoryBudget:
         return self.prefetch_kbytes * 1024
 
 
+def minimum_mb(load: LoadSettings) -> int:
+    """The smallest budget that holds the prefetch, one full batch pending, its insert copy
+    and one poll (the prefetch share of that budget included)."""
+    rows_bytes = (load.poll_batch + 2 * load.batch_max_rows) * max(ROW_BYTES.values())
+    share = 1 - 1 / PREFETCH_SHARE
+    return math.ceil(max(rows_bytes / share, rows_bytes + MIN_PREFETCH_KB * 1024) / 2**20)
+
+
 def budget(load: LoadSettings) -> MemoryBudget:
-    """Split ``load.buffer_budget_mb``; raise :class:`MemoryBudgetError` when it cannot hold
-    the prefetch queue plus one full batch, one poll and one insert's copy of a batch."""
-    total = load.buffer_budget_mb * 2**20
+    """Split ``load.buffer_budget_mb`` (0: :data:`DEFAULT_MB` or :func:`minimum_mb`, the larger);
+    raise :class:`MemoryBudgetError` when an explicit budget cannot hold the prefetch queue plus
+    one full batch, one poll and one insert's copy of a batch."""
+    mb = load.buffer_budget_mb or max(DEFAULT_MB, minimum_mb(load))
+    total = mb * 2**20
     prefetch_kb = max(MIN_PREFETCH_KB, total // PREFETCH_SHARE // 1024)
     row = max(ROW_BYTES.values())
     rows_share = total - prefetch_kb * 1024 - (load.poll_batch + load.batch_max_rows) * row
     rows = rows_share // row
     if rows < load.batch_max_rows:
-        need = (prefetch_kb * 1024 + (load.poll_batch + 2 * load.batch_max_rows) * row) / 2**20
+        need = minimum_mb(load)
         raise MemoryBudgetError(
             f"load.buffer_budget_mb = {load.buffer_budget_mb} cannot hold the librdkafka prefetch "
             f"({prefetch_kb} KB) plus one batch of load.batch_max_rows = {load.batch_max_rows}, "
             f"its insert copy and one poll of load.poll_batch = {load.poll_batch} rows at "
-            f"{row} bytes a row: raise it to at least {need:.0f}"
+            f"{row} bytes a row: raise it to at least {need}"
         )
     return MemoryBudget(total, prefetch_kb, min(rows, load.max_pending_rows))
 

@@ -14,7 +14,14 @@ from prometheus_client import CollectorRegistry
 from pipeline.codec import Bar, Quote, RecordType, Trade, ValidationRules, to_wire
 from pipeline.load.batch import Batcher
 from pipeline.load.decode import MessageDecoder
-from pipeline.load.memory import ROW_BYTES, MemoryBudgetError, budget, consumer_config
+from pipeline.load.memory import (
+    DEFAULT_MB,
+    ROW_BYTES,
+    MemoryBudgetError,
+    budget,
+    consumer_config,
+    minimum_mb,
+)
 from tests.pipeline.test_load_worker import (
     NOW_US,
     TABLE,
@@ -137,6 +144,22 @@ def test_a_budget_that_cannot_hold_one_batch_is_refused_naming_the_keys() -> Non
         MemoryBudgetError, match=r"load\.buffer_budget_mb = 8 .*load\.batch_max_rows"
     ):
         budget(LoadSettings(buffer_budget_mb=8, batch_max_rows=50_000))
+
+
+@pytest.mark.parametrize(
+    ("batch_max_rows", "poll_batch"), [(50_000, 5_000), (100_000, 5_000), (500, 1_000), (1, 1)]
+)
+def test_the_default_budget_is_96_mb_or_what_one_batch_needs(
+    batch_max_rows: int, poll_batch: int
+) -> None:
+    load = LoadSettings(batch_max_rows=batch_max_rows, poll_batch=poll_batch)
+    mem = budget(load)  # buffer_budget_mb = 0: never refused
+    assert mem.total_bytes == max(DEFAULT_MB, minimum_mb(load)) * 2**20
+    assert mem.pending_rows >= min(batch_max_rows, load.max_pending_rows)
+    explicit = LoadSettings(
+        batch_max_rows=batch_max_rows, poll_batch=poll_batch, buffer_budget_mb=minimum_mb(load)
+    )
+    assert budget(explicit).pending_rows >= batch_max_rows  # the minimum is enough
 
 
 class SlowClickHouse(FakeClickHouse):
