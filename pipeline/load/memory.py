@@ -1,8 +1,9 @@
 """The load worker's memory budget: how much every buffer may hold, derived from one setting.
 
-``load.buffer_budget_mb`` (default 96 MB) bounds the memory of the worker's *buffers* — everything that grows
-with the data, on top of the interpreter, the libraries and the clients (a fixed ~190 MB on
-CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded). It is split:
+``load.buffer_budget_mb`` (default 96 MB) bounds the memory of the worker's *buffers* —
+everything that grows with the data, on top of the interpreter, the libraries and the clients (a
+fixed ~190 MB on CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded).
+It is split:
 
 * **prefetch** (a quarter, at least :data:`MIN_PREFETCH_KB`): librdkafka's local queue of
   fetched, not yet polled messages, ``queued.max.messages.kbytes``, and the size of one fetch
