@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -165,6 +166,15 @@ class FakeClickHouse:
         self.tokens: set[str] = set()
         self.down = False
         self.attempts: list[str] = []
+        self.describes: list[str] = []
+
+    def create_insert_context(
+        self, table: str, column_names: list[str], **_kwargs: Any
+    ) -> SimpleNamespace:
+        """As the client's: one ``DESCRIBE TABLE`` (counted), the columns' types. An outage is
+        modelled on ``insert`` only, where the attempts are counted."""
+        self.describes.append(table)
+        return SimpleNamespace(column_types=[f"type of {name}" for name in column_names])
 
     def insert(
         self,
@@ -172,9 +182,11 @@ class FakeClickHouse:
         data: list[list[Any]],
         *,
         column_names: list[str],
+        column_types: list[Any],
         column_oriented: bool,
         settings: dict[str, Any],
     ) -> None:
+        assert column_types == [f"type of {name}" for name in column_names]
         token = settings["insert_deduplication_token"]
         self.attempts.append(token)
         if self.down:
@@ -519,4 +531,14 @@ def test_a_batch_deferred_by_the_flush_budget_records_no_insert_span() -> None:
     inserts = [s for s in exporter.get_finished_spans() if s.name == "load.insert"]
     assert deferred > 0
     assert len(inserts) == len(ch.attempts)
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+def test_column_types_are_read_once_per_table_not_before_every_insert(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch, batch_max_rows=2)
+    rig.run_until_idle()
+    assert len(ch.attempts) == 6  # ten trades over two partitions, batches of two
+    assert ch.describes == [TABLE]
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
