@@ -27,6 +27,7 @@ from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
+from pipeline.load.memory import budget, consumer_config
 from pipeline.load.shards import build_writer, shard_clients, verify_layout
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
@@ -51,8 +52,7 @@ CONSUMER_CONFIG: dict[str, str | int | bool] = {
     # never load a record of a Kafka transaction that did not commit (the replay's, the
     # backfill's): librdkafka's default, stated because exactly once depends on it
     "isolation.level": "read_committed",
-    "queued.max.messages.kbytes": 32768,  # bounds librdkafka's prefetch memory
-}
+}  # librdkafka's prefetch memory: pipeline.load.memory.consumer_config (load.buffer_budget_mb)
 DLQ_PRODUCER_CONFIG: dict[str, str | int | bool] = {
     "client.id": "tickwatch-load-dlq",
     "enable.idempotence": True,
@@ -80,7 +80,10 @@ def build_worker(
         "max.poll.interval.ms": settings.load.max_poll_interval_ms,
         "auto.offset.reset": settings.load.auto_offset_reset,  # a reset is an event: events.py
     }
-    consumer = Consumer(kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **group))
+    prefetch = consumer_config(budget(settings.load))  # raises when too small for one batch
+    consumer = Consumer(
+        kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **prefetch, **group)
+    )
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
     kinds = record_types(settings.kafka)
     rules = ValidationRules.from_settings(settings.load)

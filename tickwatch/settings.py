@@ -217,6 +217,10 @@ class LoadSettings(Section):
     # fewer, larger INSERTs when catching up (issue 14). At or below batch_max_ms: no effect.
     batch_backlog_max_ms: int = Field(2_000, ge=1, le=600_000)
     max_pending_rows: int = Field(500_000, ge=1)
+    # Memory of everything that grows with the data (librdkafka prefetch + pending rows + one
+    # insert's copy), split by pipeline/load/memory.py. 0 = 96 MB, or what one batch and one
+    # poll need if that is more; an explicit value too small for them is a start-up error.
+    buffer_budget_mb: int = Field(0, ge=0, le=65_536)
     poll_batch: int = Field(5_000, ge=1, le=1_000_000)
     max_past_s: float = Field(7 * 86400.0, gt=0)
     bar_max_past_s: float = Field(20 * 365 * 86400.0, gt=0)  # backfilled history is old

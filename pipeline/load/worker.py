@@ -39,7 +39,8 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   one place, :meth:`LoadWorker._write`): the failing batch stays sealed, unchanged, and is
   retried after ``max(retry_after, exponential backoff)`` while its partition is paused;
   polling goes on, so the consumer keeps its group membership. Memory is bounded by
-  ``max_pending_rows`` (all partitions are paused above it).
+  ``load.buffer_budget_mb`` (:mod:`pipeline.load.memory`: librdkafka's prefetch queue and the
+  pending rows; all partitions are paused when the rows reach their share).
 * ClickHouse rejects the rows (a *permanent* error): the batch is bisected, each piece with a
   token derived from the batch's token and the piece's offsets, and the rejected rows join the
   batch's dead letters (:mod:`pipeline.load.insert` has the argument why a replay re-forms the
@@ -73,6 +74,7 @@ from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
 from pipeline.load.lag import report_lag
+from pipeline.load.memory import budget
 from pipeline.load.shards import BatchWriter
 from pipeline.load.tables import TABLES
 from tickwatch.backoff import Backoff
@@ -138,6 +140,7 @@ class LoadWorker:
         )
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
+        self.memory = budget(settings)  # raises at start-up when too small for one batch
 
     def run(self, stop: threading.Event, shutdown_timeout_s: float) -> None:
         """Subscribe and loop until ``stop`` is set, then :meth:`drain` and close the consumer
@@ -215,6 +218,9 @@ class LoadWorker:
         logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
 
     def _write(self, batch: Batch, until: float) -> bool:
+        if self._clock.monotonic() >= until:  # this loop's budget is spent: no work, no span
+            self._metrics.flush_deferred()
+            return False
         with _tracer.start_as_current_span("load.insert") as span:
             span.set_attributes(
                 {
@@ -226,10 +232,10 @@ class LoadWorker:
                 }
             )
             try:
-                if self._clock.monotonic() >= until or not self._writer.write(batch, until):
-                    span.set_attribute("deferred", True)
+                if not self._writer.write(batch, until):
+                    span.set_attribute("deferred", True)  # a bisection ran out of the budget
                     self._metrics.flush_deferred()
-                    return False  # this loop's budget is spent; the batch waits for the next
+                    return False  # the batch resumes in the next loop
             except MessageRejected as exc:  # the one place "slow down" is handled
                 delay = self.batcher.retry_later(batch, self._backoff, exc.retry_after)
                 self._metrics.clickhouse_retry()
@@ -250,11 +256,12 @@ class LoadWorker:
         return False
 
     def _apply_backpressure(self) -> None:
-        """Pause partitions whose insert is backing off, and all of them above the memory cap."""
-        pending = self.batcher.pending()
-        if pending >= self._settings.max_pending_rows:
+        """Pause partitions whose insert is backing off, and all of them once the pending rows
+        reach the memory budget's share (:mod:`pipeline.load.memory`); resume below half."""
+        pending, cap = self.batcher.pending(), self.memory.pending_rows
+        if pending >= cap:
             self._memory_full = True
-        elif pending <= self._settings.max_pending_rows // 2:
+        elif pending <= cap // 2:
             self._memory_full = False
         want = self.batcher.backing_off()
         if self._memory_full:

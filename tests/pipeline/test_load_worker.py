@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -165,6 +166,15 @@ class FakeClickHouse:
         self.tokens: set[str] = set()
         self.down = False
         self.attempts: list[str] = []
+        self.describes: list[str] = []
+
+    def create_insert_context(
+        self, table: str, column_names: list[str], **_kwargs: Any
+    ) -> SimpleNamespace:
+        """As the client's: one ``DESCRIBE TABLE`` (counted), the columns' types. An outage is
+        modelled on ``insert`` only, where the attempts are counted."""
+        self.describes.append(table)
+        return SimpleNamespace(column_types=[f"type of {name}" for name in column_names])
 
     def insert(
         self,
@@ -172,9 +182,11 @@ class FakeClickHouse:
         data: list[list[Any]],
         *,
         column_names: list[str],
+        column_types: list[Any],
         column_oriented: bool,
         settings: dict[str, Any],
     ) -> None:
+        assert column_types == [f"type of {name}" for name in column_names]
         token = settings["insert_deduplication_token"]
         self.attempts.append(token)
         if self.down:
@@ -483,3 +495,50 @@ def test_polls_that_bring_nothing_record_no_span(broker: FakeBroker, ch: FakeCli
     assert [s.name for s in spans if s.name == "load.poll"]
     assert all(s.attributes and s.attributes["messages"] for s in spans if s.name == "load.poll")
     assert len(spans) == before  # twenty empty polls, no span
+
+
+def test_a_batch_deferred_by_the_flush_budget_records_no_insert_span() -> None:
+    """Spans only for steps that did work: a batch the loop's budget did not reach has no
+    ``load.insert`` span; every span stands for one insert that was sent."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tickwatch.telemetry.tracing import install_global, release_global
+
+    class SlowClickHouse(FakeClickHouse):
+        rig: Rig
+
+        def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+            self.rig.clock.advance(1.0)  # each insert spends the whole loop budget
+            super().insert(table, data, **kwargs)
+
+    broker = FakeBroker()
+    for i in range(40):
+        broker.produce(TOPIC, i % 4, trade_value(i))
+    ch = SlowClickHouse([])
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    install_global(provider)
+    try:
+        rig = Rig(broker, ch, flush_budget_s=0.5)
+        ch.rig = rig
+        rig.run_until_idle(60)
+        deferred = rig.metric("tickwatch_load_flush_deferred_total")
+    finally:
+        release_global(provider)
+    inserts = [s for s in exporter.get_finished_spans() if s.name == "load.insert"]
+    assert deferred > 0
+    assert len(inserts) == len(ch.attempts)
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+def test_column_types_are_read_once_per_table_not_before_every_insert(
+    broker: FakeBroker, ch: FakeClickHouse
+) -> None:
+    rig = Rig(broker, ch, batch_max_rows=2)
+    rig.run_until_idle()
+    assert len(ch.attempts) == 6  # ten trades over two partitions, batches of two
+    assert ch.describes == [TABLE]
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)

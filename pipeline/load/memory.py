@@ -1,0 +1,101 @@
+"""The load worker's memory budget: how much every buffer may hold, derived from one setting.
+
+``load.buffer_budget_mb`` (default 96 MB) bounds the memory of the worker's *buffers* —
+everything that grows with the data, on top of the interpreter, the libraries and the clients (a
+fixed ~190 MB on CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded).
+It is split:
+
+* **prefetch** (a quarter, at least :data:`MIN_PREFETCH_KB`): librdkafka's local queue of
+  fetched, not yet polled messages, ``queued.max.messages.kbytes``, and the size of one fetch
+  response in flight, ``fetch.max.bytes`` (both set from it by :func:`consumer_config`);
+* **pending rows** (the rest): the rows held in open and sealed batches. The worker pauses
+  every partition when :meth:`pipeline.load.batch.Batcher.pending` reaches
+  :attr:`MemoryBudget.pending_rows` (``LoadWorker._apply_backpressure``) and resumes below
+  half. One poll may add up to ``poll_batch`` rows beyond it, and an insert serialises up to
+  ``batch_max_rows`` rows once more: both are taken off the rows' share before dividing by
+  :data:`ROW_BYTES`. ``load.max_pending_rows`` stays an upper bound (the smaller one wins).
+
+:data:`ROW_BYTES` is the memory one pending row costs, per record type (Python objects of the
+column lists, the Kafka columns); ``tests/pipeline/test_load_memory.py`` measures it with
+``tracemalloc`` on realistic rows and fails if a row costs more than the figure used here.
+
+``load.buffer_budget_mb = 0`` (the default) means :data:`DEFAULT_MB`, raised to
+:func:`minimum_mb` when ``batch_max_rows`` / ``poll_batch`` need more; an explicit budget that
+cannot hold one full batch stops the worker at start-up (:func:`budget` raises naming the keys).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.codec import RecordType
+from pipeline.errors import FatalError
+from tickwatch.settings import LoadSettings
+
+# Upper bounds of the memory one pending row holds, in bytes (measured, see the module docstring).
+# Measured on 20k rows (trade 334, quote 216, bar 216); corrections, rare, take the per-message
+# path and are not measured: a generous figure.
+ROW_BYTES = {
+    RecordType.TRADE: 400,
+    RecordType.QUOTE: 300,
+    RecordType.BAR: 300,
+    RecordType.CORRECTION: 600,
+}
+DEFAULT_MB = 96  # load.buffer_budget_mb = 0
+MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
+PREFETCH_SHARE = 4  # one quarter of the budget
+
+
+class MemoryBudgetError(FatalError):
+    """``load.buffer_budget_mb`` is too small for the batch and poll sizes; names the keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryBudget:
+    """What each buffer may hold (see the module docstring)."""
+
+    total_bytes: int
+    prefetch_kbytes: int
+    pending_rows: int
+
+    @property
+    def prefetch_bytes(self) -> int:
+        return self.prefetch_kbytes * 1024
+
+
+def minimum_mb(load: LoadSettings) -> int:
+    """The smallest budget that holds the prefetch, one full batch pending, its insert copy
+    and one poll (the prefetch share of that budget included)."""
+    rows_bytes = (load.poll_batch + 2 * load.batch_max_rows) * max(ROW_BYTES.values())
+    share = 1 - 1 / PREFETCH_SHARE
+    return math.ceil(max(rows_bytes / share, rows_bytes + MIN_PREFETCH_KB * 1024) / 2**20)
+
+
+def budget(load: LoadSettings) -> MemoryBudget:
+    """Split ``load.buffer_budget_mb`` (0: :data:`DEFAULT_MB` or :func:`minimum_mb`, the larger);
+    raise :class:`MemoryBudgetError` when an explicit budget cannot hold the prefetch queue plus
+    one full batch, one poll and one insert's copy of a batch."""
+    mb = load.buffer_budget_mb or max(DEFAULT_MB, minimum_mb(load))
+    total = mb * 2**20
+    prefetch_kb = max(MIN_PREFETCH_KB, total // PREFETCH_SHARE // 1024)
+    row = max(ROW_BYTES.values())
+    rows_share = total - prefetch_kb * 1024 - (load.poll_batch + load.batch_max_rows) * row
+    rows = rows_share // row
+    if rows < load.batch_max_rows:
+        need = minimum_mb(load)
+        raise MemoryBudgetError(
+            f"load.buffer_budget_mb = {load.buffer_budget_mb} cannot hold the librdkafka prefetch "
+            f"({prefetch_kb} KB) plus one batch of load.batch_max_rows = {load.batch_max_rows}, "
+            f"its insert copy and one poll of load.poll_batch = {load.poll_batch} rows at "
+            f"{row} bytes a row: raise it to at least {need}"
+        )
+    return MemoryBudget(total, prefetch_kb, min(rows, load.max_pending_rows))
+
+
+def consumer_config(mem: MemoryBudget) -> dict[str, str | int | bool]:
+    """The librdkafka settings that keep the prefetch inside its share."""
+    return {
+        "queued.max.messages.kbytes": mem.prefetch_kbytes,
+        "fetch.max.bytes": mem.prefetch_bytes // 2,
+    }

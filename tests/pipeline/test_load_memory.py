@@ -1,0 +1,236 @@
+"""The load worker's memory budget: the per-row cost it assumes is measured, and it holds."""
+
+from __future__ import annotations
+
+import gc
+import random
+import tracemalloc
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from pipeline.codec import Bar, Quote, RecordType, Trade, ValidationRules, to_wire
+from pipeline.load.batch import Batcher
+from pipeline.load.decode import MessageDecoder
+from pipeline.load.memory import (
+    DEFAULT_MB,
+    ROW_BYTES,
+    MemoryBudgetError,
+    budget,
+    consumer_config,
+    minimum_mb,
+)
+from tests.pipeline.test_load_worker import (
+    NOW_US,
+    TABLE,
+    TOPIC,
+    FakeBroker,
+    FakeClickHouse,
+    FakeMessage,
+    Rig,
+    all_offsets,
+    trade_value,
+)
+from tickwatch.clock import ManualClock
+from tickwatch.settings import LoadSettings
+from tickwatch.telemetry.catalog import LoadMetrics
+
+ROWS = 20_000
+SYMBOLS = [f"SYM{i}" for i in range(50)]
+
+
+def _trade(i: int, rnd: random.Random) -> bytes:
+    trade = Trade(
+        rnd.choice(SYMBOLS), NOW_US + i, round(rnd.uniform(10, 900), 2), float(rnd.randint(1, 900)),
+        exchange="XNYS", trade_id=f"T{i:012d}", conditions=("@", "I"),
+    )  # fmt: skip
+    return orjson.dumps(to_wire(trade))
+
+
+def _quote(i: int, rnd: random.Random) -> bytes:
+    bid = round(rnd.uniform(10, 900), 2)
+    quote = Quote(
+        rnd.choice(SYMBOLS),
+        NOW_US + i,
+        bid,
+        bid + 0.01,
+        100.0,
+        200.0,
+        bid_exchange="XNAS",
+        ask_exchange="XNYS",
+    )
+    return orjson.dumps(to_wire(quote))
+
+
+def _bar(i: int, rnd: random.Random) -> bytes:
+    o = round(rnd.uniform(10, 900), 2)
+    bar = Bar(
+        rnd.choice(SYMBOLS), NOW_US + i * 60_000_000, 60, o, o + 1.0, o - 1.0, o + 0.5,
+        float(rnd.randint(1, 10**6)), o + 0.25, rnd.randint(1, 5000),
+    )  # fmt: skip
+    return orjson.dumps(to_wire(bar))
+
+
+KINDS = [(RecordType.TRADE, _trade), (RecordType.QUOTE, _quote), (RecordType.BAR, _bar)]
+
+
+@pytest.mark.parametrize(("kind", "make"), KINDS)
+def test_a_pending_row_costs_at_most_the_budgeted_bytes(kind: RecordType, make: object) -> None:
+    """Decode ``ROWS`` realistic messages through the worker's decode step into batches (all
+    distinct prices, sizes and trade ids: the worst case for interning) and hold them: the
+    memory still allocated per row, after the poll's own buffers are gone, is within ROW_BYTES."""
+    rnd = random.Random(7)
+    topic = "t"
+    values = [make(i, rnd) for i in range(ROWS)]  # type: ignore[operator]
+    messages = [FakeMessage(topic, i % 6, i // 6, v) for i, v in enumerate(values)]
+    clock = ManualClock(NOW_US / 1e6)
+    settings = LoadSettings()
+    decoder = MessageDecoder(
+        {topic: kind}, ValidationRules.from_settings(settings), clock,
+        LoadMetrics(CollectorRegistry()),
+    )  # fmt: skip
+    batcher = Batcher(ROWS, 60_000, clock)
+    warm = Batcher(ROWS, 60_000, clock)  # the first decode imports modules: not rows' memory
+    warm.assign((topic, 99), kind, None, 0)
+    decoder.add([FakeMessage(topic, 99, 0, values[0])], warm)  # type: ignore[list-item]
+    for p in range(6):
+        batcher.assign((topic, p), kind, None, 0)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for lo in range(0, ROWS, 5_000):
+            decoder.add(messages[lo : lo + 5_000], batcher)  # type: ignore[arg-type]
+        for state in batcher.partitions.values():
+            assert state.open is not None
+            state.open.rows.columns(state.open.partition, 0)  # settle every row into the columns
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert batcher.pending() == ROWS
+    per_row = held / ROWS
+    print(f"{kind.value}: {per_row:.0f} bytes per pending row")
+    assert per_row <= ROW_BYTES[kind]
+
+
+def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
+    mem = budget(LoadSettings(buffer_budget_mb=96))
+    assert mem.prefetch_kbytes == 96 * 1024 // 4
+    row = max(ROW_BYTES.values())
+    settings = LoadSettings(buffer_budget_mb=96)
+    spent = (
+        mem.prefetch_bytes
+        + (mem.pending_rows + settings.poll_batch + settings.batch_max_rows) * row
+    )
+    assert spent <= mem.total_bytes
+    assert mem.pending_rows >= settings.batch_max_rows
+    assert budget(LoadSettings(buffer_budget_mb=4096, max_pending_rows=1000, batch_max_rows=500))
+    assert (
+        budget(
+            LoadSettings(buffer_budget_mb=4096, max_pending_rows=1000, batch_max_rows=500)
+        ).pending_rows
+        == 1000
+    )
+    config = consumer_config(mem)
+    assert config["queued.max.messages.kbytes"] == mem.prefetch_kbytes
+    assert int(config["fetch.max.bytes"]) <= mem.prefetch_bytes
+
+
+def test_a_budget_that_cannot_hold_one_batch_is_refused_naming_the_keys() -> None:
+    with pytest.raises(
+        MemoryBudgetError, match=r"load\.buffer_budget_mb = 8 .*load\.batch_max_rows"
+    ):
+        budget(LoadSettings(buffer_budget_mb=8, batch_max_rows=50_000))
+
+
+@pytest.mark.parametrize(
+    ("batch_max_rows", "poll_batch"), [(50_000, 5_000), (100_000, 5_000), (500, 1_000), (1, 1)]
+)
+def test_the_default_budget_is_96_mb_or_what_one_batch_needs(
+    batch_max_rows: int, poll_batch: int
+) -> None:
+    load = LoadSettings(batch_max_rows=batch_max_rows, poll_batch=poll_batch)
+    mem = budget(load)  # buffer_budget_mb = 0: never refused
+    assert mem.total_bytes == max(DEFAULT_MB, minimum_mb(load)) * 2**20
+    assert mem.pending_rows >= min(batch_max_rows, load.max_pending_rows)
+    explicit = LoadSettings(
+        batch_max_rows=batch_max_rows, poll_batch=poll_batch, buffer_budget_mb=minimum_mb(load)
+    )
+    assert budget(explicit).pending_rows >= batch_max_rows  # the minimum is enough
+
+
+class SlowClickHouse(FakeClickHouse):
+    """Every insert takes a second of the worker's clock: one batch per poll loop at most."""
+
+    rig: Rig
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+        self.rig.clock.advance(1.0)
+        super().insert(table, data, **kwargs)
+
+
+def test_worker_holds_no_more_rows_than_the_budget_allows_when_inserts_lag() -> None:
+    """Inserts are slower than Kafka (one 500-row batch per loop, 1,000 rows polled): the worker
+    pauses every partition once the pending rows reach the budget's share, one poll's overshoot
+    at most, resumes below half, and every row lands once."""
+    broker = FakeBroker()
+    for i in range(12_000):
+        broker.produce(TOPIC, i % 3, trade_value(i))
+    ch = SlowClickHouse([])
+    settings = {"buffer_budget_mb": 8, "batch_max_rows": 500, "poll_batch": 1_000}
+    rig = Rig(broker, ch, flush_budget_s=0.5, **settings)
+    ch.rig = rig
+    cap = rig.worker.memory.pending_rows
+    assert cap == budget(LoadSettings(**settings)).pending_rows
+    assert 0 < cap < 12_000
+    peak, paused = 0, False
+    for _ in range(400):
+        rig.worker.step()
+        peak = max(peak, rig.worker.batcher.pending())
+        paused |= rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1), (TOPIC, 2)}
+        assert rig.worker.batcher.pending() <= cap + 1_000
+    assert paused and peak >= cap
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+class CyclicInsertContext:
+    """Like clickhouse-connect's InsertContext: a reference cycle (a bound method of itself)
+    that keeps the data it was given until the cyclic garbage collector runs."""
+
+    def __init__(self, data: list[list[Any]]) -> None:
+        self.data = data
+        self.next_block = self.blocks
+
+    def blocks(self) -> list[list[Any]]:
+        return self.data
+
+
+class CycleKeepingClickHouse(FakeClickHouse):
+    contexts: list[CyclicInsertContext]
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> None:
+        self.contexts.append(CyclicInsertContext(data))
+        super().insert(table, data, **kwargs)
+
+
+def test_an_inserted_batch_is_not_kept_alive_by_the_clients_reference_cycles() -> None:
+    """Regression: the client's insert context (a cycle, collected only by a full gc run, rare
+    with the worker's gc thresholds) held every inserted batch's columns: 1 GB over 2M rows.
+    The writer empties the column list it passed, so a surviving context holds nothing."""
+    broker = FakeBroker()
+    for i in range(10):
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    ch = CycleKeepingClickHouse([])
+    ch.contexts = []
+    rig = Rig(broker, ch)
+    gc.disable()
+    try:
+        rig.run_until_idle()
+        assert ch.contexts
+        assert all(context.data == [] for context in ch.contexts)
+    finally:
+        gc.enable()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
