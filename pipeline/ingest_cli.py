@@ -23,7 +23,7 @@ from loguru import logger
 from pipeline.errors import PipelineError
 from pipeline.ingest import IngestResult, IngestWorker
 from pipeline.producer import TickProducer, producer_config
-from pipeline.sources import build_source
+from pipeline.sources import POLLING_SOURCES, build_source
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import RecoverableSource
 from pipeline.sources.replay import ReplaySource
@@ -89,6 +89,10 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
     except (ValueError, PipelineError) as exc:
         logger.error("ingest cannot start: {}", exc)
         return EXIT_CONFIG
+    if settings.ingest.source in POLLING_SOURCES:
+        # httpx logs every request at INFO: one line per poll and symbol would drown the
+        # worker's own log; the poller logs its failures itself, naming the request.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if not ensure_topics(settings, bootstrap) or not recover(source, settings, bootstrap):
         return EXIT_CONFIG
     try:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from tickwatch.telemetry.catalog import IngestMetrics
 
 
+POLLING_SOURCES = ("yfinance", "polygon_rest", "alpaca_rest")  # sources that poll REST APIs
+
+
 def build_source(
     settings: Settings, metrics: IngestMetrics | None = None, *, clock: Clock | None = None
 ) -> Source:
@@ -57,7 +60,7 @@ def build_source(
         from tickwatch.telemetry.catalog import IngestMetrics
 
         metrics = IngestMetrics(CollectorRegistry())
-    if kind in ("yfinance", "polygon_rest", "alpaca_rest"):
+    if kind in POLLING_SOURCES:
         from pipeline.sources.poll import build_poll_source
 
         return build_poll_source(settings, metrics, state_dir=state_dir, clock=clock)

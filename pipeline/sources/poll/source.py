@@ -23,7 +23,6 @@ request was malformed, ``failed`` when a transient failure ended it).
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import AsyncGenerator, Callable, Sequence
 
@@ -45,9 +44,6 @@ from tickwatch.settings import KafkaSettings
 from tickwatch.telemetry.catalog import IngestMetrics
 
 WAIT_STEP_S = 0.25  # how often a wait between polls looks at aclose()
-# httpx logs every request at INFO: one line per poll and symbol drowns the worker's own log;
-# failures are logged here with the request named.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class PollingSource:
