@@ -1,13 +1,21 @@
-"""The batcher notices when a partition's position is not where it should be."""
+"""The batcher notices when a partition's position is not where it should be, and tells a
+reset from transaction markers and aborted records (:mod:`pipeline.load.gaps`)."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from clickhouse_connect.driver.client import Client
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from pipeline.codec import RecordType
 from pipeline.load.batch import Batcher, OffsetJump
+from pipeline.load.events import PipelineEvents
 from pipeline.load.gaps import GapClassifier
 from tickwatch.clock import ManualClock
+from tickwatch.settings import ClickHouseSettings
+from tickwatch.telemetry.catalog import LoadMetrics
 
 KEY = ("t.trades", 0)
 
@@ -125,3 +133,31 @@ def test_no_watermarks_falls_back_to_a_reset_and_stops_asking_in_that_poll() -> 
     batcher.open_batch(("t.trades", 1), 105)
     assert batcher.take_jumps() == [OffsetJump("t.trades", 1, 100, 105)]
     assert marks.calls == 1
+
+
+class InsertLog:
+    """An in-memory stand-in for the ClickHouse client: records the inserts."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[object]] = []
+
+    def insert(self, table: str, columns: list[list[object]], **_: object) -> None:
+        self.rows.extend(list(r) for r in zip(*columns, strict=True))
+
+
+def test_a_transaction_gap_is_counted_but_writes_no_event() -> None:
+    registry, log = CollectorRegistry(), InsertLog()
+    events = PipelineEvents(
+        cast(Client, log), ClickHouseSettings(), metrics=LoadMetrics(registry),
+        clock=ManualClock(), policy="earliest",
+    )  # fmt: skip
+    events.gap(OffsetJump("t.trades", 0, 102, 103, reset=False))
+    events.flush()
+    assert log.rows == []
+    gaps = {"topic": "t.trades", "reason": "transaction"}
+    assert registry.get_sample_value("tickwatch_load_offset_gaps_total", gaps) == 1
+    events.jumped(OffsetJump("t.trades", 0, 2, 150))
+    events.flush()
+    assert [r[2:7] for r in log.rows] == [["offset_reset", "t.trades", 0, 2, 150]]
+    resets = {"topic": "t.trades"}
+    assert registry.get_sample_value("tickwatch_load_offset_resets_total", resets) == 1
