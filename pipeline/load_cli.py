@@ -121,8 +121,9 @@ def check_poll_interval(settings: Settings) -> None:
     if bound >= limit:
         raise FatalError(
             f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
-            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 3 x "
-            f"load.kafka_timeout_s for the commits and the DLQ flush, + one query per topic "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 4 x "
+            f"load.kafka_timeout_s for the commits, the DLQ flush and a watermark lookup, "
+            f"+ one query per topic "
             f"on assignment), "
             f"not below load.max_poll_interval_ms = {settings.load.max_poll_interval_ms}"
         )

@@ -15,6 +15,7 @@ owner may already have inserted. A recovery batch ignores both caps: it must be 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.codec import RecordType
@@ -64,12 +65,20 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class OffsetJump:
-    """The consumer's position in a partition moved: ``expected`` was next, ``actual`` came."""
+    """The consumer's position in a partition moved: ``expected`` was next, ``actual`` came.
+
+    ``reset`` False: the offsets in between are transaction markers or aborted records (see
+    :mod:`pipeline.load.gaps`), not a position reset."""
 
     topic: str
     partition: int
     expected: int
     actual: int
+    reset: bool = True
+
+
+# (partition, expected, actual) -> a position reset? (see pipeline.load.gaps.GapClassifier)
+GapRule = Callable[[TopicPartitionKey, int, int], bool]
 
 
 @dataclass
@@ -94,7 +103,13 @@ class Batcher:
     """Forms batches for every assigned partition. Never blocks; reads only the injected clock."""
 
     def __init__(
-        self, max_rows: int, max_ms: int, clock: Clock, backlog_max_ms: int | None = None
+        self,
+        max_rows: int,
+        max_ms: int,
+        clock: Clock,
+        backlog_max_ms: int | None = None,
+        *,
+        gap_rule: GapRule | None = None,
     ) -> None:
         self._max_rows = max_rows
         self._max_s = max_ms / 1000
@@ -102,6 +117,7 @@ class Batcher:
         self._clock = clock
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
         self.jumps: list[OffsetJump] = []
+        self._gap_rule = gap_rule
 
     def assign(
         self,
@@ -113,7 +129,8 @@ class Batcher:
         self.partitions[key] = PartitionState(kind, recovery_end, committed=committed)
 
     def take_jumps(self) -> list[OffsetJump]:
-        """Positions reset since the last call (see :meth:`open_batch`); clears the list."""
+        """Offset jumps since the last call, resets and transaction gaps (see
+        :meth:`_check_position`); clears the list."""
         jumps, self.jumps = self.jumps, []
         return jumps
 
@@ -212,14 +229,21 @@ class Batcher:
 
     def _check_position(self, key: TopicPartitionKey, state: PartitionState, offset: int) -> None:
         """Record an :class:`OffsetJump` when ``offset`` is not the one expected: the first
-        message after an assignment must be at the committed offset, every later one right
-        after the previous one (the ticks topics are neither compacted nor transactional).
-        A reset at assignment also forgets the recovery end: that batch cannot be re-formed."""
+        message after an assignment should be at the committed offset, every later one right
+        after the previous one. The record topics are produced with transactions (replay,
+        backfill), so a ``read_committed`` consumer legitimately skips commit/abort markers
+        and aborted records; the ``gap_rule`` (queried only here, when a jump is seen) tells
+        such a gap (``reset=False``) from a real reset. Without a rule every jump is a reset.
+
+        A reset at assignment also forgets the recovery end: that batch cannot be re-formed.
+        A transaction gap keeps it: the recorded batch starts at the committed offset, which
+        is a delivered record's, so its messages are all still there."""
         expected = state.next_offset if state.next_offset >= 0 else state.committed
         if expected is None or offset == expected:
             return
-        self.jumps.append(OffsetJump(key[0], key[1], expected, offset))
-        if state.next_offset < 0:
+        reset = self._gap_rule is None or self._gap_rule(key, expected, offset)
+        self.jumps.append(OffsetJump(key[0], key[1], expected, offset, reset))
+        if reset and state.next_offset < 0:
             state.recovery_end = None
 
     @staticmethod

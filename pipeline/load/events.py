@@ -6,7 +6,10 @@ retention deleted it, the topic was recreated, a broker lost its tail — and li
 does so silently (a log line of its own), so the worker notices by itself:
 
 * ``offset_reset`` — the first message after an assignment is not at the committed offset, or a
-  later one is not right after its predecessor (:class:`pipeline.load.batch.OffsetJump`);
+  later one is not right after its predecessor (:class:`pipeline.load.batch.OffsetJump`), and
+  the expected offset is no longer in the log (:mod:`pipeline.load.gaps`). A gap whose offsets
+  are still in the log is transaction markers and aborted records: no event, only a debug line
+  and ``tickwatch_load_offset_gaps_total{topic, reason="transaction"}`` (:meth:`gap`);
 * ``offset_missing`` — a partition has no committed offset, yet its table holds rows loaded from
   it (the group's offsets expired or were deleted): it is read again from the reset policy.
 
@@ -84,6 +87,14 @@ class PipelineEvents:
         self._record(
             "offset_reset", jump.topic, jump.partition,
             expected=jump.expected, actual=jump.actual, detail=detail,
+        )  # fmt: skip
+
+    def gap(self, jump: OffsetJump) -> None:
+        """``jump`` skipped transaction markers or aborted records: counted, no event."""
+        self._metrics.offset_gap(jump.topic, "transaction")
+        logger.debug(
+            "{}[{}]: offsets {}-{} skipped (transaction markers or aborted records)",
+            jump.topic, jump.partition, jump.expected, jump.actual - 1,
         )  # fmt: skip
 
     def check_missing(self, topic: str, partitions: list[int], table: str) -> bool:

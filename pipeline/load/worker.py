@@ -73,6 +73,7 @@ from pipeline.load.batch import Batch, Batcher
 from pipeline.load.commit import OffsetCommitter
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
+from pipeline.load.gaps import GapClassifier
 from pipeline.load.lag import report_lag
 from pipeline.load.memory import budget
 from pipeline.load.shards import BatchWriter
@@ -93,12 +94,13 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     A loop inserts until ``flush_budget_s`` is spent; the last insert it starts may take its
     whole timeout (a connect, retried once by urllib3, then ``insert_timeout_s`` to send and
     receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
-    flush (``kafka_timeout_s`` each); an assignment in that poll adds one ClickHouse query per
+    flush and one watermark lookup for an offset gap (``kafka_timeout_s`` each, see
+    :mod:`pipeline.load.gaps`); an assignment in that poll adds one ClickHouse query per
     record topic (``offset_missing``, :mod:`pipeline.load.events`). It must stay below
     ``max_poll_interval_ms``.
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
-    kafka_s = 3 * load.kafka_timeout_s  # two commits and the DLQ flush
+    kafka_s = 4 * load.kafka_timeout_s  # two commits, the DLQ flush, a failed watermark lookup
     assign_s = len(RecordType) * insert_s
     return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
@@ -135,9 +137,14 @@ class LoadWorker:
         self._backoff = Backoff(
             settings.retry_initial_s, max(settings.retry_max_s, settings.retry_initial_s)
         )
-        self.batcher = Batcher(
-            settings.batch_max_rows, settings.batch_max_ms, clock, settings.batch_backlog_max_ms
+        self._gaps = GapClassifier(
+            lambda tp, t: consumer.get_watermark_offsets(tp, timeout=t, cached=False),
+            settings.kafka_timeout_s,
         )
+        self.batcher = Batcher(
+            settings.batch_max_rows, settings.batch_max_ms, clock, settings.batch_backlog_max_ms,
+            gap_rule=self._gaps.is_reset,
+        )  # fmt: skip
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
         self.memory = budget(settings)  # raises at start-up when too small for one batch
@@ -170,6 +177,7 @@ class LoadWorker:
         that did records ``load.poll`` (from before the call) and ``load.decode``."""
         polled_ns = int(self._clock.time() * 1e9)
         messages = self._consumer.consume(self._settings.poll_batch, POLL_TIMEOUT_S)
+        self._gaps.new_poll()
         if messages:
             span = _tracer.start_span("load.poll", start_time=polled_ns)
             span.set_attribute("messages", len(messages))
@@ -177,7 +185,10 @@ class LoadWorker:
             with _tracer.start_as_current_span("load.decode") as span:
                 span.set_attribute("rows", self._decoder.add(messages, self.batcher))
             for jump in self.batcher.take_jumps():
-                self._events.jumped(jump)
+                if jump.reset:
+                    self._events.jumped(jump)
+                else:
+                    self._events.gap(jump)
             report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
         self.batcher.tick(backlogged=len(messages) >= self._settings.poll_batch)
         self.flush_ready()

@@ -176,6 +176,7 @@ class LoadMetrics:
         self._dlq_truncated = counter(defs.LOAD_DLQ_TRUNCATED, registry)
         self._deferred = counter(defs.LOAD_FLUSH_DEFERRED, registry)
         self._offset_resets = counter(defs.LOAD_OFFSET_RESETS, registry)
+        self._offset_gaps = counter(defs.LOAD_OFFSET_GAPS, registry)
 
     def records_consumed(self, topic: str, n: int) -> None:
         """``n`` messages were polled from ``topic``."""
@@ -248,6 +249,10 @@ class LoadMetrics:
     def offset_reset(self, topic: str) -> None:
         """The consumer's position in a partition of ``topic`` was reset."""
         self._offset_resets.labels(topic).inc()
+
+    def offset_gap(self, topic: str, reason: str) -> None:
+        """A partition of ``topic`` skipped offsets for ``reason`` (no reset)."""
+        self._offset_gaps.labels(topic, reason).inc()
 
 
 class MonitorMetrics:

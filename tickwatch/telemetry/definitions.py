@@ -157,6 +157,13 @@ LOAD_OFFSET_RESETS = MetricDef(
     "Consumer positions reset (out of range, or a committed offset gone).",
     ("topic",),
 )
+LOAD_OFFSET_GAPS = MetricDef(
+    "tickwatch_load_offset_gaps_total",
+    C,
+    "Forward gaps in a partition's offsets that are no reset (reason=transaction: commit/abort "
+    "markers and aborted records skipped by the read_committed consumer).",
+    ("topic", "reason"),
+)
 
 # --- telemetry and all workers ----------------------------------------------------------------
 TELEMETRY_EXPORTED = MetricDef(
@@ -258,6 +265,7 @@ CATALOG: tuple[MetricDef, ...] = (
     LOAD_DLQ_TRUNCATED,
     LOAD_FLUSH_DEFERRED,
     LOAD_OFFSET_RESETS,
+    LOAD_OFFSET_GAPS,
     TELEMETRY_EXPORTED,
     TELEMETRY_DROPPED,
     HEARTBEAT_TIMESTAMP,
