@@ -17,15 +17,16 @@ def _settings(partitions: int, window: int = 0, **load: object) -> Settings:
 
 def test_defaults_fit_in_the_former_fixed_window() -> None:
     need = dedup_window.need(_settings(6))
-    # 6 partitions x 2 time cuts/s + 200k/50k size cuts/s, x2 parts, over 2 x 45 s
-    assert need.blocks == 2880
+    # 6 partitions x 1000/120 early time cuts/s (load.batch_min_ms) + 200k/50k size cuts/s,
+    # x2 parts, over 2 x 45 s
+    assert need.blocks == 9720
     assert dedup_window.target(_settings(6)) == dedup_window.FLOOR
 
 
 def test_a_few_hundred_partitions_outrun_ten_thousand_and_are_sized() -> None:
     settings = _settings(300)
-    assert dedup_window.need(settings).blocks == 108_720
-    assert dedup_window.target(settings) == 108_720
+    assert dedup_window.need(settings).blocks == 450_720
+    assert dedup_window.target(settings) == 450_720
 
 
 def test_shards_divide_the_partitions_per_table() -> None:
@@ -48,7 +49,10 @@ def test_a_configured_window_below_the_need_names_the_settings() -> None:
 
 
 def test_longer_batches_shrink_the_need() -> None:
-    assert dedup_window.target(_settings(300, window=30_000, batch_max_ms=5000)) == 30_000
+    assert (
+        dedup_window.target(_settings(300, window=30_000, batch_max_ms=5000, batch_min_ms=0))
+        == 30_000
+    )
 
 
 def _with_ch(settings: Settings, ch: ClickHouseSettings) -> Settings:
@@ -68,7 +72,7 @@ def test_start_up_refuses_a_small_window_until_migrate_sizes_it(
     assert len(changed) == len(dedup_window.tables(settings))
     dedup_window.verify(ch_client, settings)
     table = f"{ch_settings.market_database}.trades"
-    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 108_720
+    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 450_720
     assert dedup_window.ensure(ch_client, settings) == []  # idempotent
 
 
