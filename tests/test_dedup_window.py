@@ -19,6 +19,8 @@ def test_defaults_fit_in_the_former_fixed_window() -> None:
     need = dedup_window.need(_settings(6))
     # 6 partitions x 2 time cuts/s + 200k/50k size cuts/s, x2 parts, over 2 x 45 s
     assert need.blocks == 2880
+    # with the early cut on: 6 partitions x 1000/120 time cuts/s
+    assert dedup_window.need(_settings(6, batch_min_ms=120)).blocks == 9720
     assert dedup_window.target(_settings(6)) == dedup_window.FLOOR
 
 
@@ -48,7 +50,10 @@ def test_a_configured_window_below_the_need_names_the_settings() -> None:
 
 
 def test_longer_batches_shrink_the_need() -> None:
-    assert dedup_window.target(_settings(300, window=30_000, batch_max_ms=5000)) == 30_000
+    assert (
+        dedup_window.target(_settings(300, window=30_000, batch_max_ms=5000, batch_min_ms=0))
+        == 30_000
+    )
 
 
 def _with_ch(settings: Settings, ch: ClickHouseSettings) -> Settings:

@@ -7,7 +7,8 @@ its replay by the partition's next owner, the other partitions writing into the 
 inserting. Bound on the blocks a table receives per second (one shard's table on a cluster):
 
 * a batch is cut either by time or by size. Time cuts of one partition are at least
-  ``load.batch_max_ms`` apart, so at most ``P x 1000 / batch_max_ms`` per second for the ``P``
+  ``load.batch_max_ms`` apart (``load.batch_min_ms`` with the early cut on, if shorter), so at
+  most ``P x 1000 / that interval`` per second for the ``P``
   partitions of the shard (``ceil(kafka.partitions / shards)``; partition ``p`` goes to shard
   ``p mod shards``); every size-cut batch holds ``load.batch_max_rows`` rows, so at most
   ``load.peak_rows_per_s / batch_max_rows`` per second;
@@ -52,10 +53,16 @@ class WindowNeed:
     peak_rows_per_s: float
     batch_max_rows: int
     horizon_s: float
+    batch_min_ms: int = 0  # the early cut (0 = off): time cuts may come this often
+
+    @property
+    def time_cut_ms(self) -> int:
+        """The shortest time between two time cuts of one partition."""
+        return min(self.batch_max_ms, self.batch_min_ms or self.batch_max_ms)
 
     @property
     def blocks_per_s(self) -> float:
-        time_cuts = self.partitions_per_table * 1000.0 / self.batch_max_ms
+        time_cuts = self.partitions_per_table * 1000.0 / self.time_cut_ms
         return (time_cuts + self.peak_rows_per_s / self.batch_max_rows) * PARTS_PER_INSERT
 
     @property
@@ -65,7 +72,8 @@ class WindowNeed:
     def explain(self) -> str:
         return (
             f"{self.partitions_per_table} partitions per table (kafka.partitions over the shards)"
-            f" x 1000 / load.batch_max_ms={self.batch_max_ms} + load.peak_rows_per_s="
+            f" x 1000 / min(load.batch_max_ms={self.batch_max_ms}, load.batch_min_ms="
+            f"{self.batch_min_ms}) + load.peak_rows_per_s="
             f"{self.peak_rows_per_s:g} / load.batch_max_rows={self.batch_max_rows}, x "
             f"{PARTS_PER_INSERT} parts per insert, over 2 x load.session_timeout_ms = "
             f"{self.horizon_s:g} s = {self.blocks} blocks"
@@ -80,6 +88,7 @@ def need(settings: Settings, shards: int = 1) -> WindowNeed:
         peak_rows_per_s=settings.load.peak_rows_per_s,
         batch_max_rows=settings.load.batch_max_rows,
         horizon_s=2 * settings.load.session_timeout_ms / 1000.0,
+        batch_min_ms=settings.load.batch_min_ms,
     )
 
 

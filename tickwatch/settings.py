@@ -216,6 +216,17 @@ class LoadSettings(Section):
     # While the consumer is behind (a poll came back full), batches may grow this old instead:
     # fewer, larger INSERTs when catching up (issue 14). At or below batch_max_ms: no effect.
     batch_backlog_max_ms: int = Field(2_000, ge=1, le=600_000)
+    # Early cut (issue 14 latency): while the consumer keeps up, a batch this old holding at
+    # least batch_min_rows messages is sealed as soon as its partition's previous batch is
+    # inserted, instead of waiting batch_max_ms. 0 = off (the default: at low rates it more
+    # than doubles the INSERTs per table, issue 18); 120 trades INSERTs for latency (issue 14).
+    # The dedup window is sized from it.
+    batch_min_ms: int = Field(0, ge=0, le=600_000)
+    batch_min_rows: int = Field(1, ge=1, le=5_000_000)
+    # The consumer counts as behind (batch_backlog_max_ms, no early cut) while the messages
+    # left to read in Kafka (high watermark - position, summed over the partitions just polled)
+    # reach this many; a full poll alone does not make it behind.
+    backlog_lag_messages: int = Field(50_000, ge=1)
     max_pending_rows: int = Field(500_000, ge=1)
     # Memory of everything that grows with the data (librdkafka prefetch + pending rows + one
     # insert's copy), split by pipeline/load/memory.py. 0 = 96 MB, or what one batch and one

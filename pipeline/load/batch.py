@@ -7,7 +7,9 @@ identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
 
 An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
 old (``batch_backlog_max_ms`` while the consumer is behind; checked by :meth:`Batcher.tick`
-against the injected clock), or — for the first batch after
+against the injected clock), *early* — unless the consumer is behind — once it is ``batch_min_ms``
+old with at least ``batch_min_rows`` messages while its partition has no sealed batch waiting
+for (or retrying) its insert, or — for the first batch after
 an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
 """
@@ -110,10 +112,15 @@ class Batcher:
         backlog_max_ms: int | None = None,
         *,
         gap_rule: GapRule | None = None,
+        min_ms: int = 0,
+        min_rows: int = 1,
     ) -> None:
         self._max_rows = max_rows
         self._max_s = max_ms / 1000
         self._backlog_max_s = max(max_ms, backlog_max_ms or max_ms) / 1000
+        # The early cut (0 = off): never later than the age limit, never for fewer than one row.
+        self._min_s = min(min_ms, max_ms) / 1000 if min_ms > 0 else None
+        self._min_rows = max(1, min_rows)
         self._clock = clock
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
         self.jumps: list[OffsetJump] = []
@@ -171,20 +178,47 @@ class Batcher:
             self._seal(state)
 
     def tick(self, backlogged: bool = False) -> None:
-        """Seal every open batch older than ``batch_max_ms`` (recovery batches excepted).
+        """Seal every open batch that is due (recovery batches excepted): older than
+        ``batch_max_ms``, or early (see :meth:`_early`) when the consumer keeps up.
 
-        ``backlogged`` (the last poll came back full: more is waiting in Kafka) stretches the
-        age to ``batch_backlog_max_ms``, so a worker catching up inserts batches that fill
-        towards ``batch_max_rows`` instead of one small batch per partition every
-        ``batch_max_ms`` (fewer, larger INSERTs: less ClickHouse work per row). Any cut is
+        ``backlogged`` (the consumer is behind: more is waiting in Kafka) stretches the
+        age to ``batch_backlog_max_ms`` and turns the early cut off, so a worker catching up
+        inserts batches that fill towards ``batch_max_rows`` instead of one small batch per
+        partition every loop (fewer, larger INSERTs: less ClickHouse work per row). Any cut is
         safe for exactly-once: only a recorded batch must be re-formed, and recovery batches
         are cut at their recorded end whatever the clock says.
         """
         now = self._clock.monotonic()
-        max_s = self._backlog_max_s if backlogged else self._max_s
         for state in self.partitions.values():
-            if state.open and state.recovery_end is None and now - state.open.opened_at >= max_s:
+            due = self._due_at(state, backlogged)
+            if due is not None and now >= due:
                 self._seal(state)
+
+    def due_in(self, backlogged: bool = False) -> float | None:
+        """Seconds until :meth:`tick` seals the next open batch (0 when one is due now); None
+        when no open batch can be sealed by time. Lets the loop poll no longer than that."""
+        each = (self._due_at(s, backlogged) for s in self.partitions.values())
+        dues = [d for d in each if d is not None]
+        return max(0.0, min(dues) - self._clock.monotonic()) if dues else None
+
+    def _due_at(self, state: PartitionState, backlogged: bool) -> float | None:
+        """When the partition's open batch is due (monotonic seconds), or None (none is open,
+        or it is a recovery batch)."""
+        batch = state.open
+        if batch is None or not batch.size or state.recovery_end is not None:
+            return None
+        if backlogged:
+            return batch.opened_at + self._backlog_max_s
+        if self._early(state, batch):
+            assert self._min_s is not None
+            return batch.opened_at + self._min_s
+        return batch.opened_at + self._max_s
+
+    def _early(self, state: PartitionState, batch: Batch) -> bool:
+        """The early cut applies: on, ``batch_min_rows`` held, and the partition's previous
+        batch is inserted (none sealed waits or retries) — so a partition has at most one
+        batch in the insert path and a slow ClickHouse makes the batches grow by itself."""
+        return self._min_s is not None and not state.sealed and batch.size >= self._min_rows
 
     def seal_all(self) -> None:
         """Seal every open batch that may be sealed now (for shutdown)."""

@@ -142,9 +142,15 @@ class LoadWorker:
             settings.kafka_timeout_s,
         )
         self.batcher = Batcher(
-            settings.batch_max_rows, settings.batch_max_ms, clock, settings.batch_backlog_max_ms,
+            settings.batch_max_rows,
+            settings.batch_max_ms,
+            clock,
+            settings.batch_backlog_max_ms,
             gap_rule=self._gaps.is_reset,
-        )  # fmt: skip
+            min_ms=settings.batch_min_ms,
+            min_rows=settings.batch_min_rows,
+        )
+        self._behind = False  # lag of the last poll >= backlog_lag_messages
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
         self.memory = budget(settings)  # raises at start-up when too small for one batch
@@ -176,7 +182,7 @@ class LoadWorker:
         Spans only for work done: a poll that brought nothing records none (issue 18); one
         that did records ``load.poll`` (from before the call) and ``load.decode``."""
         polled_ns = int(self._clock.time() * 1e9)
-        messages = self._consumer.consume(self._settings.poll_batch, POLL_TIMEOUT_S)
+        messages = self._consumer.consume(self._settings.poll_batch, self._poll_timeout_s())
         self._gaps.new_poll()
         if messages:
             span = _tracer.start_span("load.poll", start_time=polled_ns)
@@ -189,11 +195,20 @@ class LoadWorker:
                     self._events.jumped(jump)
                 else:
                     self._events.gap(jump)
-            report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
-        self.batcher.tick(backlogged=len(messages) >= self._settings.poll_batch)
+            lag = report_lag(self._consumer, self._decoder.newest, self._metrics, self._clock)
+            self._behind = lag >= self._settings.backlog_lag_messages
+        else:
+            self._behind = False  # nothing came: nothing is waiting
+        self.batcher.tick(backlogged=self._behind)
         self.flush_ready()
         self._events.flush()
         self._apply_backpressure()
+
+    def _poll_timeout_s(self) -> float:
+        """At most ``POLL_TIMEOUT_S``, and no longer than until the next open batch is due: a
+        batch is sealed and inserted at its time, not after a poll that waits for more."""
+        due = self.batcher.due_in(self._behind)
+        return POLL_TIMEOUT_S if due is None else min(POLL_TIMEOUT_S, due)
 
     def flush_ready(self) -> int:
         """Insert and commit the ready batches (order in the module docstring); return how many.
