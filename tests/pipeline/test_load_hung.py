@@ -43,7 +43,7 @@ def test_hung_clickhouse_bounds_every_poll_loop_and_keeps_the_group(
         retry_max_s=1.0,
         insert_timeout_s=2.0,
         flush_budget_s=1.0,
-        kafka_timeout_s=2.0,
+        kafka_timeout_s=1.5,  # keeps poll_loop_bound_s below the interval (4 Kafka waits)
         max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
         session_timeout_ms=10_000,
     )
