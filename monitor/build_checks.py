@@ -6,6 +6,7 @@ the detector starts (and alerts about them) while they are down.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -57,9 +58,10 @@ def build_checks(
     topics = list(record_topic_names(k).values())
     expected = [s.strip() for s in m.expected_services.split(",") if s.strip()]
     market, ops = settings.clickhouse.market_database, settings.clickhouse.ops_database
+    admin = SharedAdmin(conf)
     checks: list[Check] = [
         KafkaReachableCheck(
-            lambda: _admin(conf),
+            admin,
             endpoints.kafka_bootstrap,
             timeout_s=m.check_timeout_s,
             interval_s=m.reachability_interval_s,
@@ -120,7 +122,7 @@ def build_checks(
     partition_checks = (UnderReplicatedCheck, OfflinePartitionsCheck)
     checks += [
         kind(
-            lambda: _admin(conf),
+            admin,
             endpoints.kafka_bootstrap,
             pipeline_topics(k),
             timeout_s=m.check_timeout_s,
@@ -174,7 +176,26 @@ def _hours(settings: Settings) -> TradingHours:
         raise MonitorConfigError(str(exc)) from None
 
 
-def _admin(conf: dict[str, Any]) -> Any:
-    from confluent_kafka.admin import AdminClient
+class SharedAdmin:
+    """One AdminClient for every Kafka check, created on first use under a lock.
 
-    return AdminClient(conf)
+    The reachability and partition checks run in the scheduler's worker threads and all start
+    in the same second; each building its own librdkafka client (over TLS: its own SSL
+    context) at that moment was three concurrent client initialisations in one process, and a
+    detector was seen to die with SIGSEGV right then over an SSL listener. librdkafka clients
+    are thread-safe once built, so one client, built once, serves all of them (and holds one
+    set of broker connections instead of three).
+    """
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self._conf = conf
+        self._lock = threading.Lock()
+        self._admin: Any = None
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._admin is None:
+                from confluent_kafka.admin import AdminClient
+
+                self._admin = AdminClient(self._conf)
+            return self._admin
