@@ -283,10 +283,18 @@ class LoadWorker:
 
     def _apply_backpressure(self) -> None:
         """Pause partitions whose insert is backing off, and all of them once the pending rows
-        reach the memory budget's share (:mod:`pipeline.load.memory`); resume below half."""
+        reach the memory budget's share (:mod:`pipeline.load.memory`); resume below half.
+
+        Reaching the budget also seals every open batch (recovery batches excepted, see
+        :meth:`Batcher.seal_all`): the rows are held for an insert, and waiting for the batches'
+        age limit with every partition paused would leave the worker idle — at full speed,
+        with ``batch_backlog_max_ms``, for up to two seconds a loop. Any cut is safe for
+        exactly-once (only a recorded batch must be re-formed, and recovery batches keep theirs).
+        """
         pending, cap = self.batcher.pending(), self.memory.pending_rows
         if pending >= cap:
             self._memory_full = True
+            self.batcher.seal_all()
         elif pending <= cap // 2:
             self._memory_full = False
         want = self.batcher.backing_off()

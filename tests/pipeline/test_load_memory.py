@@ -196,6 +196,23 @@ def test_worker_holds_no_more_rows_than_the_budget_allows_when_inserts_lag() -> 
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
 
 
+def test_reaching_the_budget_seals_the_open_batches_instead_of_waiting_for_their_age() -> None:
+    """The budget is reached while every partition's batch is still open (below batch_max_rows):
+    every partition is paused and the open batches are sealed at once, so the next loops insert
+    them instead of idling until their age limit (never, on this clock that does not move)."""
+    broker = FakeBroker()
+    for i in range(6_000):
+        broker.produce(TOPIC, i % 3, trade_value(i))
+    ch = FakeClickHouse([])
+    settings = {"buffer_budget_mb": 8, "batch_max_rows": 2_500, "poll_batch": 1_000}
+    rig = Rig(broker, ch, batch_max_ms=600_000, batch_backlog_max_ms=600_000, **settings)
+    cap = rig.worker.memory.pending_rows
+    assert settings["batch_max_rows"] <= cap < 3 * settings["batch_max_rows"]
+    for _ in range(20):
+        rig.worker.step()
+    assert len(ch.offsets(TABLE)) >= cap  # without the seal: 0, every partition paused for good
+
+
 class CyclicInsertContext:
     """Like clickhouse-connect's InsertContext: a reference cycle (a bound method of itself)
     that keeps the data it was given until the cyclic garbage collector runs."""
