@@ -229,7 +229,7 @@ class LoadSettings(Section):
     backlog_lag_messages: int = Field(50_000, ge=1)
     max_pending_rows: int = Field(500_000, ge=1)
     # Memory of everything that grows with the data (librdkafka prefetch + pending rows + one
-    # insert's copy), split by pipeline/load/memory.py. 0 = 96 MB, or what one batch and one
+    # insert's copy), split by pipeline/load/memory.py. 0 = 256 MB, or what one batch and one
     # poll need if that is more; an explicit value too small for them is a start-up error.
     buffer_budget_mb: int = Field(0, ge=0, le=65_536)
     poll_batch: int = Field(5_000, ge=1, le=1_000_000)

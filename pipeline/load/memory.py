@@ -1,6 +1,6 @@
 """The load worker's memory budget: how much every buffer may hold, derived from one setting.
 
-``load.buffer_budget_mb`` (default 96 MB) bounds the memory of the worker's *buffers* —
+``load.buffer_budget_mb`` (default 256 MB) bounds the memory of the worker's *buffers* —
 everything that grows with the data, on top of the interpreter, the libraries and the clients (a
 fixed ~190 MB on CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded).
 It is split:
@@ -42,7 +42,7 @@ ROW_BYTES = {
     RecordType.BAR: 300,
     RecordType.CORRECTION: 600,
 }
-DEFAULT_MB = 96  # load.buffer_budget_mb = 0
+DEFAULT_MB = 256  # load.buffer_budget_mb = 0
 MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
 PREFETCH_SHARE = 4  # one quarter of the budget
 

@@ -149,7 +149,7 @@ def test_a_budget_that_cannot_hold_one_batch_is_refused_naming_the_keys() -> Non
 @pytest.mark.parametrize(
     ("batch_max_rows", "poll_batch"), [(50_000, 5_000), (100_000, 5_000), (500, 1_000), (1, 1)]
 )
-def test_the_default_budget_is_96_mb_or_what_one_batch_needs(
+def test_the_default_budget_is_256_mb_or_what_one_batch_needs(
     batch_max_rows: int, poll_batch: int
 ) -> None:
     load = LoadSettings(batch_max_rows=batch_max_rows, poll_batch=poll_batch)
