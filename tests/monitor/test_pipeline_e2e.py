@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from bench.faults.emails import events
 from tickwatch.settings import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.smtp, pytest.mark.slow]
@@ -103,7 +104,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
 
 
 def alert_keys(messages: list[EmailMessage], word: str) -> set[str]:
-    """Alert keys of messages whose subject contains ``word`` (CRIT / RESOLVED...)."""
+    """Alert keys of messages whose subject contains ``word`` (CRIT...); for ``RESOLVED``, every
+    key an email lists as resolved, also inside a grouped email whose subject names a firing
+    alert ("CRIT x (+2 more: 2 firing, 1 resolved)")."""
+    if word == "RESOLVED":
+        return {key for m in messages for key, verb in events(m) if verb == "RESOLVED"}
     return {key.strip() for m in messages if word in m["Subject"]
             for key in str(m["X-Tickwatch-Alerts"]).split(",")}  # fmt: skip
 
