@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import orjson
 from loguru import logger
 
 from pipeline.backfill.errors import VendorResponseError, VendorUnavailable
 from tickwatch.backoff import Attempts, Backoff
 from tickwatch.clock import WallClock
+from tickwatch.vendor_answers import json_object, quote, retry_after_s
 
 Sleep = Callable[[float], None]
-QUOTE_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,30 +91,9 @@ class JsonGetter:
         return decode_object(response.content, name)
 
     def _retry_after(self, response: httpx.Response) -> float:
-        """``Retry-After`` in seconds (a number or an HTTP date); 0 when absent or unreadable."""
-        value = response.headers.get("Retry-After", "").strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - self._clock.time())
-        except (TypeError, ValueError, IndexError):
-            return 0.0
+        return retry_after_s(response.headers.get("Retry-After", ""), self._clock)
 
 
 def decode_object(content: bytes, name: str) -> dict[str, Any]:
     """``content`` as a JSON object, else VendorResponseError naming the request."""
-    try:
-        body = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise VendorResponseError(name, f"body is not JSON ({exc}): {quote(content)}") from None
-    if not isinstance(body, dict):
-        raise VendorResponseError(name, f"expected a JSON object, got {type(body).__name__}")
-    return body
-
-
-def quote(text: str | bytes) -> str:
-    """A short, printable excerpt of a vendor's answer for an error message."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    clean = "".join(c if c.isprintable() else " " for c in text[:QUOTE_CHARS])
-    return repr(clean + ("…" if len(text) > QUOTE_CHARS else ""))
+    return json_object(content, name, VendorResponseError)

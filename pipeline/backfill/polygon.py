@@ -23,11 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.backfill.errors import VendorResponseError
-from pipeline.backfill.http import JsonGetter, quote
+from pipeline.backfill.http import JsonGetter
 from pipeline.backfill.interval import Span
 from pipeline.backfill.pages import Page, items, ohlcv_bar, page_cover
 from pipeline.backfill.symbols import Instrument, polygon
 from pipeline.codec import Bar
+from tickwatch.vendor_answers import quote
 
 TIMESPAN = {60: "minute", 86_400: "day"}
 OK_STATUSES = ("OK", "DELAYED")

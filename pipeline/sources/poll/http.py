@@ -20,17 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import orjson
 
 from pipeline.sources.poll.errors import MalformedResponse, PollAuthError
 from tickwatch.clock import WallClock
-from tickwatch.sanitize import clean
-
-QUOTE_CHARS = 200
+from tickwatch.vendor_answers import json_object, quote, retry_after_s
 
 RATE_LIMITED, SERVER_ERROR, TIMEOUT, TRANSPORT = (
     "rate_limited",
@@ -102,28 +98,4 @@ def _classify(
 
 def decode_object(content: bytes, name: str) -> dict[str, Any]:
     """``content`` as a JSON object, else MalformedResponse naming the request."""
-    try:
-        body = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedResponse(name, f"body is not JSON ({exc}): {quote(content)}") from None
-    if not isinstance(body, dict):
-        raise MalformedResponse(name, f"expected a JSON object, got {type(body).__name__}")
-    return body
-
-
-def quote(text: str | bytes) -> str:
-    """A short, printable excerpt of a vendor's answer for a message."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return repr(clean(text, QUOTE_CHARS) + ("…" if len(text) > QUOTE_CHARS else ""))
-
-
-def retry_after_s(value: str, clock: WallClock) -> float:
-    """``Retry-After`` in seconds (a number or an HTTP date); 0 when absent or unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - clock.time())
-    except (TypeError, ValueError, IndexError):
-        return 0.0
+    return json_object(content, name, MalformedResponse)
