@@ -16,11 +16,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import orjson
+
+from tests.fixtures.http_server import LoopbackServer
 
 # fresh per test session: tests check that none of them shows up in errors or output
 POLYGON_KEY = f"pk-{secrets.token_hex(8)}"
@@ -92,7 +94,7 @@ class Behaviour:
     requests: list[str] = field(default_factory=list)
 
 
-class VendorFixture:
+class VendorFixture(LoopbackServer):
     """``.url`` of a running server; ``.stop()``. Both protocols on one port."""
 
     def __init__(
@@ -105,24 +107,8 @@ class VendorFixture:
     ) -> None:
         self.bars, self.behaviour = bars, behaviour or Behaviour()
         self.trades, self.tickers = trades or [], tickers
-        fixture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fixture.handle(self)
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self.start_serving()
         self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         b = self.behaviour
