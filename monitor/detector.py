@@ -11,8 +11,11 @@ snapshot is written before ``on_results``/``dispatch`` return, and again after e
 without waiting for its group wait. So an event the detector accepted is emailed even when the
 process dies right after, at worst twice (same Message-ID) if it dies between send and save.
 
-Inhibition (``alerts.inhibition``): events of checks whose dependency fails are recorded as
-``inhibited`` and not announced; the root cause's emails name them.
+Inhibition (``alerts.inhibition``): events of checks whose dependency fails (or has not resolved
+yet, or resolved less than the grace period ago) are recorded as ``inhibited`` and not announced;
+the root cause's emails name them. The inhibitor follows every result and every event at the
+detector's clock time, so a result that arrives late (its check was blocked on a hung server)
+cannot end the inhibition before it began, nor leave the root cause's RESOLVE held for good.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class Detector:
         # Observe and submit in one critical section: a dispatch in between would find the alert
         # open but not yet announced and queue a REPEAT next to its own OPEN.
         with self._lock:
-            self.inhibitor.observe(results)
+            self.inhibitor.observe(results, self._clock.time())
             if self._events(self.book.observe(results)):
                 self.save()
             self._gauge_open()
@@ -140,6 +143,7 @@ class Detector:
         now = self._clock.time()
         wanted: list[AlertEvent] = []
         for e in events:
+            self.inhibitor.follow(e, now)
             reason = self.inhibitor.inhibits(e, now)
             if reason is not None:
                 self._inhibited(e, reason)
