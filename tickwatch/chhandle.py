@@ -29,7 +29,14 @@ def bounded_factory(settings: ClickHouseSettings, url: str, timeout_s: float) ->
 
 
 class ClickHouseHandle:
-    """Thread-safe lazy client; every failure surfaces as :class:`ServiceUnavailable`."""
+    """Thread-safe lazy client; every failure surfaces as :class:`ServiceUnavailable`.
+
+    Shared by callers with their own budgets (every check of the detector), so a call is bounded
+    by its own timeouts only: a client is built outside the lock (a connect to a hung server
+    never makes the other callers queue behind it), and a failed call drops only the client it
+    used (a call that was blocked on the client of before an outage and fails late leaves the
+    client another caller has rebuilt meanwhile).
+    """
 
     def __init__(self, factory: ClientFactory) -> None:
         self._factory = factory
@@ -38,25 +45,39 @@ class ClickHouseHandle:
 
     def _get(self) -> Any:
         with self._lock:
+            if self._client is not None:
+                return self._client
+        fresh = self._factory()  # network (connect, handshake): never under the lock
+        with self._lock:
             if self._client is None:
-                self._client = self._factory()
-            return self._client
+                self._client = fresh
+                return fresh
+            kept = self._client
+        _close(fresh)  # another caller connected at the same time: keep one client
+        return kept
 
     def close(self) -> None:
         """Close the current client, if any; the next call reconnects."""
         with self._lock:
             client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # a broken connection may fail to close
-                client.close()
+        _close(client)
+
+    def _discard(self, client: Any) -> None:
+        """Drop ``client`` after its failure, unless it was replaced meanwhile; close it."""
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        _close(client)
 
     def run(self, fn: Callable[[Any], Any]) -> Any:
         """``fn(client)``; any driver or network error closes the client and raises
         :class:`ServiceUnavailable` (chained to the original)."""
+        client = None
         try:
-            return fn(self._get())
+            client = self._get()
+            return fn(client)
         except Exception as exc:  # any driver/network error means "unreachable"
-            self.close()
+            self._discard(client)
             raise ServiceUnavailable(f"ClickHouse: {type(exc).__name__}: {exc}") from exc
 
     def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[Sequence[Any]]:
@@ -71,3 +92,9 @@ class ClickHouseHandle:
     def insert(self, table: str, rows: list[list[object]], columns: list[str]) -> None:
         """Insert ``rows`` into ``table`` (``db.name``). Raises ServiceUnavailable."""
         self.run(lambda c: c.insert(table, rows, column_names=columns))
+
+
+def _close(client: Any) -> None:
+    if client is not None:
+        with contextlib.suppress(Exception):  # a broken connection may fail to close
+            client.close()
