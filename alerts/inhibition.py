@@ -162,19 +162,25 @@ class Inhibitor:
         """JSON-ready state, for the detector's snapshot."""
         return {
             name: {"failing": s.failing, "root": s.root, "recovered_at": s.recovered_at,
-                   "inhibited": s.inhibited, "held": [e.to_dict() for e in s.held],
-                   "open": sorted(s.open)}
+                   "inhibited": s.inhibited, "held": [e.to_dict() for e in s.held]}
             for name, s in self._parents.items()
         }  # fmt: skip
 
+    def restore_open(self, open_alerts: list[tuple[str, str]]) -> None:
+        """Which parent alerts are open, as ``(check, key)`` of the restored alert book (its
+        snapshot is the one record of that; call after :meth:`restore_state`)."""
+        for state in self._parents.values():
+            state.open.clear()
+        for check, key in open_alerts:
+            if (state := self._parents.get(check)) is not None:
+                state.open.add(key)
+
     def restore_state(self, raw: dict[str, Any]) -> None:
-        """Put back :meth:`state`; raises KeyError/ValueError/TypeError on a bad one (a
-        snapshot without ``open``, from an older version, restores none)."""
+        """Put back :meth:`state`; raises KeyError/ValueError/TypeError on a bad one."""
         for name, item in raw.items():
             self._parents[str(name)] = ParentState(
                 bool(item["failing"]), str(item["root"]),
                 None if item["recovered_at"] is None else float(item["recovered_at"]),
                 {str(k): str(v) for k, v in item["inhibited"].items()},
                 [event_from_dict(e) for e in item["held"]],
-                {str(k) for k in item.get("open", [])},
             )  # fmt: skip

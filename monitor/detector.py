@@ -78,6 +78,7 @@ class Detector:
                 self.inhibitor.restore_state(snapshot.load_extra(self._snapshot).get("inhibit", {}))
             except (KeyError, ValueError, TypeError, AttributeError) as exc:
                 logger.warning("ignoring unreadable inhibition state: {}", exc)
+            self.inhibitor.restore_open([(s.check, s.key) for s in self.book.open_alerts()])
             return restored
 
     def on_results(self, results: list[CheckResult]) -> None:

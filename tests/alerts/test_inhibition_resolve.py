@@ -25,7 +25,7 @@ from tickwatch.clock import ManualClock
 from tickwatch.types import CheckResult, Status
 
 from .alert_helpers import wait_until
-from .detector_scenarios import Mailbox, make_detector, sigterm
+from .detector_scenarios import Mailbox, make_detector, restart, sigterm
 
 TARGET = "http://ch:8123"
 CH = f"clickhouse_reachable/{TARGET}"
@@ -121,6 +121,28 @@ def test_a_dependant_failing_past_the_grace_is_announced_with_the_resolve(tmp_pa
     assert LAG in box.sent[1].alert_keys and CH in box.sent[1].alert_keys
 
 
+def test_a_restart_during_the_outage_keeps_the_parent_open_and_inhibiting(tmp_path: Path) -> None:
+    """The next process knows the parent's alert is open from the restored alert book: its
+    dependants stay inhibited until it resolves, and its RESOLVE is emailed."""
+    clock, box = ManualClock(1_800_000_000.0), Mailbox()
+    first = detector(tmp_path, box, clock)
+    first.outbox.start()
+    for _ in range(20):
+        tick(first, clock, Status.CRIT, Status.CRIT)
+    wait_until(lambda: len(box.sent) == 1)
+    first.outbox.stop(0.5)  # crash
+    second, _ = restart(tmp_path, box, clock, inhibit_grace_s=10, resolve_after=15)
+    second.inhibitor.declare(DEPENDS_ON)
+    second.outbox.start()
+    try:
+        for step in [(Status.OK, Status.CRIT)] * 2 + [(Status.OK, Status.OK)] * 40:
+            tick(second, clock, *step)
+        wait_until(lambda: second.outbox.pending == 0 and len(box.sent) >= 2)
+    finally:
+        sigterm(second)
+    assert announced(box) == [(CH, "FIRING"), (CH, "RESOLVED")]
+
+
 def held_resolve(time: float) -> AlertEvent:
     return AlertEvent(time, CH, "clickhouse_reachable", TARGET, EventKind.RESOLVE, Status.OK,
                       time - 60, 1.0, 0.0, "answering", Status.CRIT)  # fmt: skip
@@ -149,6 +171,8 @@ def test_an_open_parent_alert_keeps_inhibiting_until_it_resolves() -> None:
     opened = AlertEvent(990.0, CH, "clickhouse_reachable", TARGET, EventKind.OPEN, Status.CRIT,
                         985.0, 0.0, 0.0, "down")  # fmt: skip
     inhibitor.follow(opened, 990.0)
+    inhibitor.restore_state(inhibitor.state())  # as a restart restores it, with the alert book
+    inhibitor.restore_open([("clickhouse_reachable", CH)])
     inhibitor.observe([ok], 1000.0)
     assert inhibitor.release(2000.0) == []
     assert inhibitor.reason("consumer_lag", 2000.0) is not None
