@@ -172,8 +172,8 @@ class Inhibitor:
         for state in self._parents.values():
             state.open.clear()
         for check, key in open_alerts:
-            if (state := self._parents.get(check)) is not None:
-                state.open.add(key)
+            if check in self._parents:
+                self._parents[check].open.add(key)
 
     def restore_state(self, raw: dict[str, Any]) -> None:
         """Put back :meth:`state`; raises KeyError/ValueError/TypeError on a bad one."""
