@@ -101,7 +101,8 @@ class OffsetCommitter:
                 result = self._consumer.commit(offsets=offsets, asynchronous=False)
             except KafkaException as exc:
                 self._metrics.commit_failure()
-                logger.warning("{} commit of {} partitions failed: {}", kind, len(offsets), exc)
+                named = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in offsets)
+                logger.warning("{} commit of {} failed: {}", kind, named, exc)
                 return set()
         failed = [tp for tp in result or [] if tp.error is not None]
         for tp in failed:

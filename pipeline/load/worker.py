@@ -31,6 +31,7 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   replay deduplicates.
 * Rebalance: revoked partitions' batches are *dropped without committing* (:meth:`_on_revoke`):
   the new owner replays them from the committed offset, re-forming a recorded batch exactly.
+  A revoked partition is resumed first, so one that comes back is fetched again.
   A member that lost its partition cannot commit a new intent (stale generation is refused); if
   it inserts a batch whose intent it recorded just before losing the partition, the new owner
   forms the very same batch, so the two inserts carry one token.
@@ -321,7 +322,17 @@ class LoadWorker:
             "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
         )
 
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Drop the partitions' batches (uncommitted) and resume them before they go.
+
+        librdkafka keeps an application's pause on a partition across unassign and assign
+        (the Java client clears it): a partition revoked while paused — backing off after a
+        failed insert or intent commit, or over the memory budget — would come back paused
+        while :attr:`_paused` no longer names it, and never be fetched again (issue 12,
+        ``kafka-kill9``). So every partition leaves resumed, and a new assignment starts
+        unpaused, as :meth:`_apply_backpressure` assumes; it pauses again what it must.
+        """
+        consumer.resume(partitions)
         dropped = 0
         for tp in partitions:
             key = (tp.topic, tp.partition)

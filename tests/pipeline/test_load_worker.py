@@ -74,7 +74,10 @@ class FakeBroker:
 
 
 class FakeConsumer:
-    """One group member owning every partition of the subscribed topics."""
+    """One group member owning every partition of the subscribed topics.
+
+    Pauses behave as librdkafka's: a paused partition stays paused across revoke and assign
+    until it is resumed."""
 
     def __init__(self, broker: FakeBroker, events: list[str]) -> None:
         self.broker = broker
@@ -103,7 +106,6 @@ class FakeConsumer:
         assert self._on_revoke is not None
         self._on_revoke(self, [TopicPartition(t, p) for t, p in self.positions])
         self.positions.clear()
-        self.paused.clear()
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if not self.positions and self._on_assign is not None:
@@ -416,6 +418,30 @@ def test_revoke_drops_uncommitted_batches_and_the_next_owner_loads_them(
     second = Rig(broker, ch)
     second.run_until_idle()
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+
+
+@pytest.mark.parametrize("cause", ["clickhouse down", "intent commit failed"])
+def test_a_partition_revoked_while_paused_is_fetched_again_when_assigned_back(
+    broker: FakeBroker, ch: FakeClickHouse, cause: str
+) -> None:
+    """Issue 12 (kafka-kill9): a broker restart failed an intent commit, the partition backed
+    off (paused), the session timed out and the same partitions came back; librdkafka kept the
+    pause, the worker had forgotten it, and the partition was never fetched again."""
+    rig = Rig(broker, ch, retry_initial_s=1.0, retry_max_s=4.0)
+    if cause == "clickhouse down":
+        ch.down = True
+    else:
+        rig.consumer.fail_commits = 1
+    rig.worker.step()
+    assert rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1)}
+    rig.consumer.revoke_all()  # the next poll assigns the same partitions again
+    ch.down = False
+    for i in range(10, 20):
+        broker.produce(TOPIC, i % 2, trade_value(i))
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
+    assert rig.consumer.paused == set()
+    assert rig.metric("tickwatch_load_paused_partitions") == 0
 
 
 def test_drain_inserts_and_commits_everything_batched(
