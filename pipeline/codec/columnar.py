@@ -248,8 +248,18 @@ def _not_negative(x: np.ndarray) -> np.ndarray:
     return np.asarray((x > 0) | ((x == 0) & ~np.signbit(x)), dtype=bool)
 
 
+def _flags_ok(c: dict[str, Any]) -> np.ndarray:
+    """Eligibility flags (``updates_*``) are 0 or 1, as :func:`~pipeline.codec.validate.validate`
+    requires (``bad_flag``): they are multiplied into the candle sums."""
+    ok = np.ones(len(c["price"]), dtype=bool)
+    for name in ("updates_open_close", "updates_high_low", "updates_volume"):
+        if name in c:
+            ok &= (c[name] == 0) | (c[name] == 1)
+    return ok
+
+
 def _trade_ok(c: dict[str, Any]) -> np.ndarray:
-    return np.asarray((c["price"] > 0) & _not_negative(c["size"]))
+    return np.asarray((c["price"] > 0) & _not_negative(c["size"]) & _flags_ok(c))
 
 
 def _quote_ok(c: dict[str, Any]) -> np.ndarray:
