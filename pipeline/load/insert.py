@@ -121,6 +121,11 @@ class ClickHouseWriter:
         if batch.dead_letters:
             data = dead_letter_columns(batch.dead_letters, now_us)
             self._insert(self._dead_letters, data, DEAD_LETTER_COLUMNS, "dlq:" + batch.token())
+        # The insert's transient Arrow buffers (cast, joined chunks, the IPC stream: ~3 copies of
+        # a batch) are freed by now, but Arrow's allocator (mimalloc) keeps freed pages for
+        # reuse: measured, 46-66 MB of the worker's peak RSS while the pool's live bytes stayed
+        # below 20 MB. Handing them back costs ~1 ms a batch.
+        pa.default_memory_pool().release_unused()
         return True
 
     def _bisect(self, batch: Batch, now_us: int, until: float) -> bool:
