@@ -3,13 +3,13 @@
 :func:`decode_poll` joins the message values with newlines, parses them with pyarrow's JSON
 reader against the schema derived from :data:`pipeline.codec.spec.FIELDS`, and checks every rule
 of :func:`pipeline.codec.validate.validate` on whole columns (numpy / Arrow compute). It returns
-the accepted rows as columns, and for every message either its row number in those columns or
-``-1``: a message it did not accept outright. The caller runs the per-message path
-(:func:`~pipeline.codec.decode.decode` + :func:`~pipeline.codec.validate.validate`) on those, which
-names the reason (or accepts a value this path is too strict for, such as an explicit ``null``
-for an optional field). Like :mod:`pipeline.codec.fast`, it never accepts what the per-message path
-rejects, and the values it accepts are the ones the per-message path produces (a test compares the
-two on every reason).
+the accepted rows as Arrow arrays (the form the insert sends, :mod:`pipeline.load.tables`), and for
+every message either its row number in those arrays or ``-1``: a message it did not accept
+outright. The caller runs the per-message path (:func:`~pipeline.codec.decode.decode` +
+:func:`~pipeline.codec.validate.validate`) on those, which names the reason (or accepts a value
+this path is too strict for, such as an explicit ``null`` for an optional field). Like
+:mod:`pipeline.codec.fast`, it never accepts what the per-message path rejects, and the values it
+accepts are the ones the per-message path produces (a test compares the two on every reason).
 
 Why each shortcut is safe:
 
@@ -39,7 +39,7 @@ from pipeline.codec.records import SCHEMA_VERSION, RecordType
 from pipeline.codec.spec import ASSET_CLASSES, FIELDS, REQUIRED, SYMBOL_MAX_LEN, TEXT_MAX_LEN
 from pipeline.codec.validate import BAR_VOLUME_TRADES, UINT32_MAX, ValidationRules
 
-__all__ = ["PollColumns", "decode_poll"]
+__all__ = ["PollColumns", "arrow_types", "decode_poll"]
 
 _ARROW = {
     "num": pa.float64(),
@@ -56,11 +56,26 @@ SPLIT_BELOW = 2  # a failing block is split until each culprit is alone
 
 @dataclass(frozen=True, slots=True)
 class PollColumns:
-    """Accepted rows as columns in :data:`FIELDS` order (Python lists), and for each message its
-    row in them or -1 (not accepted here: run the per-message path)."""
+    """Accepted rows as Arrow arrays in :data:`FIELDS` order (types: :func:`arrow_types`), and
+    for each message its row in them or -1 (not accepted here: run the per-message path)."""
 
-    columns: list[list[Any]]
+    arrays: list[pa.Array]
     where: list[int]
+
+    @property
+    def columns(self) -> list[list[Any]]:
+        """The accepted rows as Python lists, one per field (tests, the bench's tools)."""
+        return [array.to_pylist() for array in self.arrays]
+
+
+def arrow_types(kind: RecordType) -> list[pa.DataType]:
+    """The Arrow type of each field of ``kind`` as decoded, in :data:`FIELDS` order: float64,
+    int64 (unsigned fields and µs times, checked non-negative), string, list of strings."""
+    return [_ARROW[k] for _, k, _ in FIELDS[kind]]
+
+
+def _empty(kind: RecordType) -> list[pa.Array]:
+    return [pa.array([], t) for t in arrow_types(kind)]
 
 
 def _schema(kind: RecordType) -> pa.Schema:
@@ -90,7 +105,7 @@ def decode_poll(
     per-message path (every row -1).
     """
     if kind not in _RULES:
-        return PollColumns([[] for _ in FIELDS[kind]], [-1] * len(values))
+        return PollColumns(_empty(kind), [-1] * len(values))
     joined = b"\n".join(values) if None not in values else b"\r"  # type: ignore[arg-type]
     if b"\r" in joined or b"\\u" in joined or joined.count(b"\n") != len(values) - 1:
         clean = [i for i, v in enumerate(values) if v and _plain(v)]
@@ -100,7 +115,7 @@ def decode_poll(
     parts: list[tuple[list[int], pa.Table]] = []
     _read(values, clean, kind, parts, joined)
     if not parts:
-        return PollColumns([[] for _ in FIELDS[kind]], [-1] * len(values))
+        return PollColumns(_empty(kind), [-1] * len(values))
     indexes = [i for block, _ in parts for i in block]
     table = pa.concat_tables([t for _, t in parts])
     nulls_missing = b"null" not in (joined or b"\n".join([values[i] for i in indexes]))  # type: ignore[misc]
@@ -112,10 +127,8 @@ def decode_poll(
     recv = columns[-1][kept]
     columns[-1] = np.where(recv == 0, np.asarray(kafka_ms, dtype=np.int64)[taken] * 1000, recv)
     every = len(kept) == table.num_rows
-    names = [f"{kind.value}.{name}" for name, _, _ in FIELDS[kind]]
-    pairs = zip(columns[:-1], names[:-1], strict=True)
-    out = [_pylist(column, None if every else kept, name) for column, name in pairs]
-    return PollColumns([*out, columns[-1].tolist()], rows.tolist())
+    out = [_rows(column, None if every else kept) for column in columns[:-1]]
+    return PollColumns([*out, pa.array(columns[-1], pa.int64())], rows.tolist())
 
 
 def _read(
@@ -235,8 +248,18 @@ def _not_negative(x: np.ndarray) -> np.ndarray:
     return np.asarray((x > 0) | ((x == 0) & ~np.signbit(x)), dtype=bool)
 
 
+def _flags_ok(c: dict[str, Any]) -> np.ndarray:
+    """Eligibility flags (``updates_*``) are 0 or 1, as :func:`~pipeline.codec.validate.validate`
+    requires (``bad_flag``): they are multiplied into the candle sums."""
+    ok = np.ones(len(c["price"]), dtype=bool)
+    for name in ("updates_open_close", "updates_high_low", "updates_volume"):
+        if name in c:
+            ok &= (c[name] == 0) | (c[name] == 1)
+    return ok
+
+
 def _trade_ok(c: dict[str, Any]) -> np.ndarray:
-    return np.asarray((c["price"] > 0) & _not_negative(c["size"]))
+    return np.asarray((c["price"] > 0) & _not_negative(c["size"]) & _flags_ok(c))
 
 
 def _quote_ok(c: dict[str, Any]) -> np.ndarray:
@@ -280,28 +303,8 @@ def _bounds_ok(c: dict[str, Any], kind: RecordType, rules: ValidationRules) -> n
     return ok
 
 
-def _pylist(column: Any, kept: np.ndarray | None, name: str) -> list[Any]:
-    """Rows ``kept`` (None: all) of a column as a Python list, the form the insert sends.
-
-    Equal strings and equal string lists are one Python object each (through the column's
-    dictionary): a pending row then costs a few pointers instead of a string per field. A
-    field seen to be mostly distinct (a trade id) skips the dictionary from then on: there it
-    would cost time and save nothing.
-    """
+def _rows(column: Any, kept: np.ndarray | None) -> pa.Array:
+    """Rows ``kept`` (None: all) of a checked column (numpy or Arrow) as one Arrow array."""
     if isinstance(column, np.ndarray):
-        return list((column if kept is None else column[kept]).tolist())
-    column = column if kept is None else column.take(pa.array(kept))
-    if pa.types.is_list(column.type):
-        seen: dict[tuple[str, ...], list[str]] = {}
-        return [seen.setdefault(tuple(v), v) for v in column.to_pylist()]
-    if name in _DISTINCT:
-        return list(column.to_numpy(zero_copy_only=False).tolist())
-    encoded = pc.dictionary_encode(column)
-    if len(encoded.dictionary) > len(column) // 2 >= DISTINCT_MIN_ROWS:
-        _DISTINCT.add(name)
-    words = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    return list(words[encoded.indices.to_numpy()].tolist())
-
-
-DISTINCT_MIN_ROWS = 500  # judge a field's distinctness on polls at least twice this size
-_DISTINCT: set[str] = set()  # "kind.field" names of mostly distinct text fields
+        return pa.array(column if kept is None else column[kept])
+    return column if kept is None else column.take(pa.array(kept))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
+import pyarrow as pa
 from confluent_kafka import KafkaError, Message
 from loguru import logger
 
@@ -75,12 +75,12 @@ class MessageDecoder:
 
     def _decode_columns(
         self, messages: list[Message], now_us: int
-    ) -> tuple[dict[str, list[list[Any]]], list[int]]:
-        """Per topic, the accepted rows as columns; per message, its row in them (-1: none)."""
+    ) -> tuple[dict[str, list[pa.Array]], list[int]]:
+        """Per topic, the accepted rows as Arrow arrays; per message, its row in them (-1: none)."""
         by_topic: dict[str, list[int]] = {}
         for i, message in enumerate(messages):
             by_topic.setdefault(message.topic() or "", []).append(i)
-        columns: dict[str, list[list[Any]]] = {}
+        columns: dict[str, list[pa.Array]] = {}
         rows = [-1] * len(messages)
         for topic, group in by_topic.items():
             kind = self._kinds.get(topic)
@@ -89,7 +89,7 @@ class MessageDecoder:
             values = [messages[i].value() for i in group]
             kafka_ms = [messages[i].timestamp()[1] for i in group]
             poll = decode_poll(values, kafka_ms, kind, self._rules, now_us)
-            columns[topic] = poll.columns
+            columns[topic] = poll.arrays
             for i, row in zip(group, poll.where, strict=True):
                 rows[i] = row
         return columns, rows

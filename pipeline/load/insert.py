@@ -23,9 +23,11 @@ Bisection, and why it keeps every good row exactly once across kill -9 and repla
   rejected single row becomes a dead letter (reason ``clickhouse_<error name>``, detail = the
   server's message); an accepted piece is done. The pieces left are kept on the batch, so a
   transient failure or the time budget (``until``) resumes the bisection where it stopped.
-* A rejected insert writes nothing: the batch is one block on the server (clickhouse-connect's
-  blocks are squashed up to ``min_insert_block_size_rows``, set to at least the batch size, with
-  the byte threshold off), and a block is written atomically, after the constraint checks.
+* A rejected insert writes nothing: the batch is one block on the server (the Arrow stream's
+  record batches are squashed up to ``min_insert_block_size_rows``, set to at least the batch
+  size, with the byte threshold off), and a block is written atomically, after the constraint
+  checks. A value that does not fit its column's type is rejected before sending
+  (:func:`pipeline.load.arrow.for_table`), a function of the rows as well.
 * A rejection is a function of the rows alone (that is what *rejected* means in the
   classification; transient and fatal errors never split a batch). So the pieces, their order,
   their tokens and the dead letters are a function of the batch's rows, and the batch's rows are
@@ -44,13 +46,15 @@ from typing import Any, NoReturn
 
 import numpy as np
 import orjson
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from loguru import logger
 
 from pipeline.dlq import DEAD_LETTER_COLUMNS, DeadLetter, dead_letter_columns
 from pipeline.errors import ClickHouseUnavailable, FatalError, InsertRejected
+from pipeline.load.arrow import for_table, schema, stream
 from pipeline.load.batch import Batch
-from pipeline.load.tables import TABLES, column_names
+from pipeline.load.tables import TABLES
 from tickwatch.clickhouse_errors import DRIVER_ERRORS, Verdict, classify
 from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings
@@ -86,6 +90,7 @@ class ClickHouseWriter:
         self._clock = clock
         self._metrics = metrics
         self._column_types: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+        self._schemas: dict[str, pa.Schema] = {}
         self._settings = {
             **INSERT_SETTINGS,
             "min_insert_block_size_rows": max(SERVER_BLOCK_ROWS, max_batch_rows),
@@ -116,6 +121,11 @@ class ClickHouseWriter:
         if batch.dead_letters:
             data = dead_letter_columns(batch.dead_letters, now_us)
             self._insert(self._dead_letters, data, DEAD_LETTER_COLUMNS, "dlq:" + batch.token())
+        # The insert's transient Arrow buffers (cast, joined chunks, the IPC stream: ~3 copies of
+        # a batch) are freed by now, but Arrow's allocator (mimalloc) keeps freed pages for
+        # reuse: measured, 46-66 MB of the worker's peak RSS while the pool's live bytes stayed
+        # below 20 MB. Handing them back costs ~1 ms a batch.
+        pa.default_memory_pool().release_unused()
         return True
 
     def _bisect(self, batch: Batch, now_us: int, until: float) -> bool:
@@ -139,9 +149,10 @@ class ClickHouseWriter:
     def _insert_rows(self, batch: Batch, now_us: int, lo: int, hi: int, token: str) -> None:
         table = self.table(batch)
         whole = lo == 0 and hi == len(batch.rows)
-        data = batch.rows.columns(batch.partition, now_us, lo, None if whole else hi)
+        rows = batch.rows.arrow(batch.partition, now_us, lo, hi)
         started = self._clock.monotonic()
-        self._insert(table, data, column_names(batch.kind), token)
+        self._insert_arrow(table, rows, token)
+        del rows
         n = hi - lo
         self._metrics.batch_inserted(table, n, self._clock.monotonic() - started)
         self._metrics.rows_inserted(table, n)
@@ -167,6 +178,27 @@ class ClickHouseWriter:
             )
             types = self._column_types[key] = list(context.column_types)
         return types
+
+    def _schema(self, table: str, names: tuple[str, ...]) -> pa.Schema:
+        """The Arrow schema of ``table``'s columns ``names`` (:mod:`pipeline.load.arrow`), built
+        once per table from :meth:`_types`."""
+        found = self._schemas.get(table)
+        if found is None or tuple(found.names) != names:
+            types = [t.name for t in self._types(table, names)]
+            found = self._schemas[table] = schema(table, list(names), types)
+        return found
+
+    def _insert_arrow(self, table: str, rows: pa.Table, token: str) -> None:
+        """``INSERT INTO table (columns) FORMAT ArrowStream`` of ``rows`` cast to the columns'
+        types, with the batch's token and :data:`INSERT_SETTINGS`. Blocks for the round trip;
+        raises as :meth:`write` (a value out of its type's range: :class:`InsertRejected`)."""
+        settings = {**self._settings, "insert_deduplication_token": token}
+        names = tuple(rows.schema.names)
+        try:
+            block = stream(for_table(rows, self._schema(table, names), table))
+            self._client.raw_insert(table, list(names), block, settings=settings, fmt="ArrowStream")
+        except DRIVER_ERRORS as exc:
+            _raise_classified(exc, table, token)
 
     def _insert(
         self, table: str, data: list[list[Any]], names: tuple[str, ...], token: str

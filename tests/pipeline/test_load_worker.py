@@ -8,12 +8,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pytest
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from pipeline.codec import RecordType, Trade, ValidationRules, to_wire
+from pipeline.codec import FIELDS, RecordType, Trade, ValidationRules, to_wire
 from pipeline.dlq import DeadLetterQueue
+from pipeline.load.arrow import arrow_type
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.insert import ClickHouseWriter
 from pipeline.load.worker import LoadWorker
@@ -161,8 +163,39 @@ class FakeConsumer:
         self.closed = True
 
 
+_KINDS = {name: kind for spec in FIELDS.values() for name, kind, _ in spec}
+_TYPES = {  # the ClickHouse types of the columns (clickhouse/0002_market_ticks.sql and later)
+    "num": "Float64",
+    "uint": "UInt64",
+    "time": "DateTime64(6, 'UTC')",
+    "texts": "Array(LowCardinality(String))",
+    "trade_id": "String",
+    "interval_s": "UInt32",
+    "lot_size": "UInt32",
+    "updates_open_close": "UInt8",
+    "updates_high_low": "UInt8",
+    "updates_volume": "UInt8",
+    "recv_ts": "DateTime64(6, 'UTC')",
+    "received_at": "DateTime64(6, 'UTC')",
+    "inserted_at": "DateTime64(6, 'UTC')",
+    "kafka_time": "DateTime64(3, 'UTC')",
+    "kafka_partition": "UInt16",
+    "kafka_offset": "UInt64",
+}
+
+
+def column_type(name: str) -> str:
+    """The ClickHouse type of a column of the ticks tables (text columns: LowCardinality)."""
+    kind = _KINDS.get({"event_time": "ts"}.get(name, name), "text")
+    return _TYPES.get(name) or _TYPES.get(kind) or "LowCardinality(String)"
+
+
 class FakeClickHouse:
-    """Keeps inserted rows by table; drops an insert whose token it has seen (as MergeTree)."""
+    """Keeps inserted rows by table; drops an insert whose token it has seen (as MergeTree).
+
+    Rows arrive as an Arrow stream (``raw_insert``, checked against the columns' types and
+    turned into lists, times as integer ticks) or as lists (``insert``: the dead letters);
+    both end in :meth:`insert`, where subclasses inject failures."""
 
     def __init__(self, events: list[str]) -> None:
         self.events = events
@@ -178,7 +211,31 @@ class FakeClickHouse:
         """As the client's: one ``DESCRIBE TABLE`` (counted), the columns' types. An outage is
         modelled on ``insert`` only, where the attempts are counted."""
         self.describes.append(table)
-        return SimpleNamespace(column_types=[f"type of {name}" for name in column_names])
+        types = [SimpleNamespace(name=column_type(name)) for name in column_names]
+        return SimpleNamespace(column_types=types)
+
+    def raw_insert(
+        self,
+        table: str,
+        column_names: list[str],
+        insert_block: pa.Buffer,
+        *,
+        settings: dict[str, Any],
+        fmt: str,
+    ) -> None:
+        assert fmt == "ArrowStream"
+        rows = pa.ipc.open_stream(insert_block).read_all()
+        assert rows.schema.names == column_names
+        assert list(rows.schema.types) == [arrow_type(column_type(n)) for n in column_names]
+        data = [
+            (c.cast(pa.int64()) if pa.types.is_timestamp(c.type) else c).to_pylist()
+            for c in rows.columns
+        ]
+        types = [SimpleNamespace(name=column_type(name)) for name in column_names]
+        self.insert(
+            table, data, column_names=column_names, column_types=types,
+            column_oriented=True, settings=settings,
+        )  # fmt: skip
 
     def insert(
         self,
@@ -190,7 +247,7 @@ class FakeClickHouse:
         column_oriented: bool,
         settings: dict[str, Any],
     ) -> None:
-        assert column_types == [f"type of {name}" for name in column_names]
+        assert [t.name for t in column_types] == [column_type(name) for name in column_names]
         token = settings["insert_deduplication_token"]
         self.attempts.append(token)
         if self.down:

@@ -122,6 +122,9 @@ CASES += [
     ("bar volume 1e30", RecordType.BAR, changed(BAR, volume=1e30), "implausible_size"),
     ("bar vwap 1e308", RecordType.BAR, changed(BAR, vwap=1e308, high=1e308),
      "implausible_price"),
+    # the columnar path accepted these (it had no flag rule): a 5 multiplied into candle sums
+    ("flag 5", RecordType.TRADE, changed(TRADE, updates_volume=5), "bad_flag"),
+    ("flag 300", RecordType.TRADE, changed(TRADE, updates_open_close=300), "bad_flag"),
 ]  # fmt: skip
 
 
