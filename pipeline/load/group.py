@@ -186,3 +186,56 @@ def resolve(
         for m in members
     ]
     return Resolution.VOID if MemberState.CONFLICT in states else Resolution.REFORM
+
+
+V1_PREFIX = "tickwatch:v1:end="  # pipeline.load.commit's per-partition intent
+
+
+def is_intent(metadata: str | None) -> bool:
+    """Whether commit ``metadata`` records an intent (a per-partition v1 one or a group's)."""
+    return bool(metadata) and (
+        str(metadata).startswith(V1_PREFIX) or str(metadata).startswith(GROUP_PREFIX)
+    )
+
+
+Record = tuple[int, str | None]  # a committed (offset, metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """An assigned partition's part in a recorded group to re-form: its member and the group."""
+
+    member: MemberRange
+    group: tuple[MemberRange, ...]
+
+
+def recorded_groups(records: Mapping[int, Record]) -> set[tuple[MemberRange, ...]]:
+    """The groups recorded on a topic's partitions (partition -> committed record)."""
+    found = set()
+    for partition, (offset, metadata) in records.items():
+        members = parse_group(metadata)
+        if members and any(m.partition == partition and m.first == offset for m in members):
+            found.add(members)
+    return found
+
+
+def recoveries(records: Mapping[int, Record], assigned: Iterable[int]) -> dict[int, Recovery]:
+    """For each assigned partition of a topic, the recorded group it must re-form (rule 2 of
+    the module docstring): a group that names it, resolves to ``REFORM`` and in which it is
+    ``INTENT`` or ``FRESH`` (not ``PAST``). ``records`` must hold every partition the groups
+    name that has a committed offset (a missing one counts as nothing committed)."""
+    committed = dict(records)
+    intents = {p: is_intent(meta) for p, (_, meta) in committed.items()}
+    plans: dict[int, Recovery] = {}
+    wanted = set(assigned)
+    for group in sorted(recorded_groups(committed)):
+        if resolve(group, committed, intents) is not Resolution.REFORM:
+            continue
+        for member in group:
+            if member.partition not in wanted or member.partition in plans:
+                continue
+            state = member_state(member, group, committed.get(member.partition),
+                                 intents.get(member.partition, False))  # fmt: skip
+            if state in (MemberState.INTENT, MemberState.FRESH):
+                plans[member.partition] = Recovery(member, group)
+    return plans

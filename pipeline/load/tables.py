@@ -70,6 +70,15 @@ class ColumnBuffer:
         self.kafka_time_ms.append(kafka_time_ms)
         self.offsets.append(offset)
 
+    def extend(self, other: ColumnBuffer) -> None:
+        """Append ``other``'s rows (same record type) after this buffer's, in their order."""
+        self._settle()
+        other._settle()
+        for mine, theirs in zip(self.fields, other.fields, strict=True):
+            mine.extend(theirs)
+        self.kafka_time_ms.extend(other.kafka_time_ms)
+        self.offsets.extend(other.offsets)
+
     def _settle(self) -> None:
         """Copy the rows not yet in :attr:`fields` (appended rows, or a run of taken ones)."""
         if self._rows:
