@@ -228,8 +228,8 @@ class LoadSettings(Section):
     # partition's batch. From "table" back to "partition": stop every load worker gracefully
     # first (a partition-scoped worker reads only its own partitions' records).
     batch_scope: Literal["table", "partition"] = "partition"
-    # The brokers' offset.metadata.max.bytes: a group's intent metadata must fit (it caps the
-    # partitions of one group; more make several groups).
+    # The brokers' offset.metadata.max.bytes: a group's intent metadata must stay below it (the
+    # broker refuses a string of that length); it caps the partitions of one group.
     offset_metadata_max_bytes: int = Field(4096, ge=32, le=1_048_576)
     # The consumer counts as behind (batch_backlog_max_ms, no early cut) while the messages
     # left to read in Kafka (high watermark - position, summed over the partitions just polled)

@@ -32,6 +32,10 @@ class RangeReader(Protocol):
         the log). Raises :class:`RangeUnavailable`."""
         ...
 
+    def close(self) -> None:
+        """Release the side consumer (if one was made)."""
+        ...
+
 
 class KafkaRangeReader:
     """A side consumer reading offset ranges; one per worker, created at the first read."""

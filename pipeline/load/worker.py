@@ -188,6 +188,8 @@ class LoadWorker:
         finally:
             self._consumer.close()
             self._dlq.close(self._settings.kafka_timeout_s)
+            if self._ranges is not None:
+                self._ranges.close()
 
     def subscribe(self) -> None:
         """Join the group; partitions arrive (and leave) through the rebalance callbacks."""
