@@ -553,7 +553,13 @@ class LoadWorker:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         dropped = 0
-        still_owned = self._drop_groups({(tp.topic, tp.partition) for tp in partitions})
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        still_owned = self._drop_groups(revoked)
+        # A pause is the application's and outlives the assignment in librdkafka: a partition
+        # paused now (backing off, memory full) and assigned again later would never be
+        # fetched. Resume before forgetting it.
+        if revoked & self._paused:
+            self._consumer.resume([TopicPartition(t, p) for t, p in revoked & self._paused])
         for tp in partitions:
             key = (tp.topic, tp.partition)
             dropped += self.batcher.revoke(key)

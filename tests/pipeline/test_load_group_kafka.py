@@ -72,12 +72,14 @@ class RecordingWorker:
 
     def __init__(self, settings: Settings, bootstrap: str, down: bool = False) -> None:
         self.sent: list[tuple[str, list[tuple[int, int]]]] = []
+        self.attempts: list[str] = []
         self.down = down
         client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
         insert = client.insert
 
         def recording(table: str, data: Any, **kwargs: Any) -> Any:
             token = kwargs["settings"]["insert_deduplication_token"]
+            self.attempts.append(token)
             if self.down and not token.startswith("dlq:"):
                 raise ClickHouseUnavailable(f"test: ClickHouse down for {token}")
             names = kwargs["column_names"]
@@ -172,7 +174,7 @@ def die_after_first_insert(settings: Settings, bootstrap: str) -> str:
 def test_a_rebalance_splitting_a_recorded_group_keeps_its_rows_and_token(
     settings: Settings, kafka_bootstrap: str, ch_client: Client
 ) -> None:
-    load = grouped(settings, batch_max_ms=300)
+    load = grouped(settings, batch_max_ms=2000, batch_max_rows=100_000)  # one group of all
     topic = load.kafka.topic_trades
     produce(kafka_bootstrap, topic, trades(3_000))
     token = die_after_first_insert(load, kafka_bootstrap)
@@ -183,11 +185,16 @@ def test_a_rebalance_splitting_a_recorded_group_keeps_its_rows_and_token(
     assert first_rows > 0
     produce(kafka_bootstrap, topic, trades(3_000, start=3_000))
     one = RecordingWorker(load, kafka_bootstrap, down=True)  # re-forms the group, cannot insert
-    wait_for(lambda: any(t == token for t, _ in one.sent) or one.error is not None, "a retry")
+    wait_for(lambda: token in one.attempts or one.error is not None, "a retry")
     two = RecordingWorker(load, kafka_bootstrap)  # joins: the group's members are split
     wait_for(lambda: bool(one.assigned()) and bool(two.assigned()), "the split")
     one.down = False
-    wait_for(lambda: count(ch_client, "SELECT count() FROM trades") >= 6_000, "all rows")
+
+    def loaded() -> bool:
+        assert one.error is None and two.error is None, (one.error, two.error)
+        return count(ch_client, "SELECT count() FROM trades") >= 6_000
+
+    wait_for(loaded, "all rows")
     split = (one.assigned(), two.assigned())
     one.stop()
     two.stop()

@@ -256,3 +256,26 @@ def test_a_group_too_large_for_the_metadata_limit_is_split() -> None:
     assert sorted(ch.offsets(TABLE)) == every_offset(broker)
     assert inserts(ch) == [f"{TOPIC}:g:0:0-1,1:0-1,2:0-1", f"{TOPIC}:g:3:0-1,4:0-1,5:0-1"]
     assert all(len(m or "") < limit for (_t, _p, _o, m) in broker.commit_log)
+
+
+def test_a_partition_paused_when_revoked_is_resumed_so_a_later_assignment_fetches_it() -> None:
+    broker, ch = three_partitions(), FakeClickHouse([])
+    ch.down = True  # every insert fails: the partitions back off, paused
+    rig = GroupRig(broker, ch, retry_initial_s=5.0, retry_max_s=5.0)
+    for _ in range(4):
+        rig.worker.step()
+        rig.clock.advance(0.5)
+    assert rig.consumer.paused == {(TOPIC, 0), (TOPIC, 1), (TOPIC, 2)}
+    paused_at_revoke: list[set[tuple[str, int]]] = []
+    revoke = rig.worker._on_revoke
+
+    def observed(consumer: Any, partitions: list[TopicPartition]) -> None:
+        revoke(consumer, partitions)
+        paused_at_revoke.append(set(rig.consumer.paused))
+
+    rig.consumer._on_revoke = observed
+    rig.consumer.revoke_all()
+    assert paused_at_revoke == [set()]  # librdkafka keeps an application pause: resumed here
+    ch.down = False
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == every_offset(broker)
