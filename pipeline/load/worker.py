@@ -50,11 +50,44 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   reached, or a bisection not finished, waits for the next loop, so polling never stops for
   longer than the budget and the member stays in its group.
 
+Groups (``load.batch_scope = "table"``; the default ``"partition"`` is the order above): the
+batcher seals a topic's open batches together (:mod:`pipeline.load.batch`), and
+:meth:`LoadWorker.flush_ready` inserts the sealed ones of a topic (and shard) as ONE group,
+token ``topic:g:<p>:<first>-<last>,...``:
+
+1. the intent of every member ``p`` — offset ``first_p``, metadata naming the whole group — in
+   ONE commit call; only members whose previous "done" commit was confirmed join a new group;
+2. the insert, only if every member's intent succeeded in that call (otherwise the same group
+   is retried whole, later); then its dead letters (``dlq:`` + the group token) and the DLQ
+   flush, as above;
+3. "done" (``last_p + 1``) for every member *this worker owns*.
+
+Recovery: on assignment the worker reads the committed records of every partition of its
+topics (``consumer.committed()`` answers for partitions it does not own) and re-forms each
+recorded group that names one of its partitions and that is not behind it there: its own
+members exactly to their recorded ends (as recovery batches), the others' ranges through a side
+consumer (:mod:`pipeline.load.ranges`) and the same decoder; it inserts the group with the same
+token and commits "done" only for its own members (the classic group protocol accepts a commit
+from any member: committing another owner's partition could move its offset back). Why every
+reachable state makes that insert right — a partial intent is rolled forward, never voided — is
+the docstring of :mod:`pipeline.load.group`. Bisection of a group gives each piece a token
+naming the (partition, offset) of its first and last row: offsets alone repeat across
+partitions. Rebalance: a group with a revoked member is dropped whole; members still owned
+start again from their committed records (:meth:`LoadWorker._restart`). librdkafka's default
+assignors (``range,roundrobin``, eager) revoke every partition at once, so that is the case
+the tests run; the partial revoke of a cooperative assignor is handled, tested only with the
+in-memory stand-ins. A partition paused when it is revoked is resumed first: librdkafka keeps
+an application pause across assignments. Switching from ``"table"`` back to ``"partition"``
+needs every load worker stopped gracefully first (a partition-scoped worker reads only its own
+partitions' records).
+
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
 a replay must come within the table's last ``non_replicated_deduplication_window`` inserts —
-sized from the partitions and batch rate and checked at start-up (:mod:`tickwatch.dedup_window`;
-on a cluster, per shard: :mod:`pipeline.load.shards`); if retention deleted part of a recorded
-batch before it was replayed, the remainder is inserted under a different token.
+sized from the partitions and batch rate (an upper bound for groups too: a group is one
+insert where the partitions would have made one each) and checked at start-up
+(:mod:`tickwatch.dedup_window`; on a cluster, per shard: :mod:`pipeline.load.shards`); if
+retention deleted part of a recorded batch before it was replayed, the remainder is inserted
+under a different token.
 """
 
 from __future__ import annotations
