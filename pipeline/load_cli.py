@@ -97,7 +97,6 @@ def build_worker(
                "group.id": f"{settings.kafka.consumer_group}.ranges"},
         ),
         clock,
-        settings.load.kafka_timeout_s,
     )  # fmt: skip
     shards = len(settings.clickhouse.shard_url_list) if settings.clickhouse.cluster else 1
     return LoadWorker(

@@ -27,9 +27,11 @@ class RangeUnavailable(MessageRejected):
 
 
 class RangeReader(Protocol):
-    def read(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
+    def read(
+        self, topic: str, partition: int, first: int, last: int, timeout_s: float
+    ) -> list[Message]:
         """The messages of ``topic[partition]`` at offsets ``[first, last]`` (those still in
-        the log). Raises :class:`RangeUnavailable`."""
+        the log), within ``timeout_s``. Raises :class:`RangeUnavailable`."""
         ...
 
     def close(self) -> None:
@@ -40,7 +42,7 @@ class RangeReader(Protocol):
 class KafkaRangeReader:
     """A side consumer reading offset ranges; one per worker, created at the first read."""
 
-    def __init__(self, config: dict[str, Any], clock: Clock, timeout_s: float) -> None:
+    def __init__(self, config: dict[str, Any], clock: Clock) -> None:
         self._config = {
             **config,
             "enable.auto.commit": False,
@@ -48,20 +50,22 @@ class KafkaRangeReader:
             "auto.offset.reset": "earliest",  # a range partly deleted: read what is left
         }
         self._clock = clock
-        self._timeout_s = timeout_s
         self._consumer: Consumer | None = None
 
-    def read(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
+    def read(
+        self, topic: str, partition: int, first: int, last: int, timeout_s: float
+    ) -> list[Message]:
         """Blocks up to ``timeout_s``; see :meth:`RangeReader.read`."""
         if self._consumer is None:
             self._consumer = Consumer(self._config)
         consumer = self._consumer
-        deadline = self._clock.monotonic() + self._timeout_s
+        deadline = self._clock.monotonic() + timeout_s
         consumer.assign([TopicPartition(topic, partition, first)])
         out: list[Message] = []
         try:
             while self._clock.monotonic() < deadline:
-                for message in consumer.consume(1000, 0.2):
+                wait = max(0.0, min(0.2, deadline - self._clock.monotonic()))
+                for message in consumer.consume(1000, wait):
                     error = message.error()
                     if error is not None and error.code() == KafkaError._PARTITION_EOF:
                         return out  # the end of the log: the rest of the range is gone
@@ -78,8 +82,8 @@ class KafkaRangeReader:
         finally:
             consumer.unassign()
         raise RangeUnavailable(
-            f"reading {topic}[{partition}] offsets {first}-{last}: not done within "
-            f"load.kafka_timeout_s = {self._timeout_s}"
+            f"reading {topic}[{partition}] offsets {first}-{last}: "
+            f"not done within {timeout_s:.1f} s"
         )
 
     def close(self) -> None:

@@ -118,7 +118,7 @@ from pipeline.load.group import (
 from pipeline.load.group_batch import GroupBatch, member_ranges
 from pipeline.load.lag import report_lag
 from pipeline.load.memory import budget
-from pipeline.load.ranges import RangeReader
+from pipeline.load.ranges import RangeReader, RangeUnavailable
 from pipeline.load.shards import BatchWriter
 from pipeline.load.tables import TABLES
 from tickwatch.backoff import Backoff
@@ -144,9 +144,10 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
     kafka_s = 4 * load.kafka_timeout_s  # two commits, the DLQ flush, a failed watermark lookup
-    # groups: a retried "done" commit, one side read of a member's range; on assignment the
-    # topic's partitions and two reads of the committed records
-    kafka_s += 5 * load.kafka_timeout_s
+    # recorded groups: a second read of committed records on assignment (their other members);
+    # with batch_scope "table" also the topics' partitions and a retried "done" commit. Side
+    # reads of members' ranges fit in the flush budget (pipeline.load.ranges).
+    kafka_s += (3 if load.batch_scope == "table" else 1) * load.kafka_timeout_s
     assign_s = len(RecordType) * insert_s
     return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
@@ -378,7 +379,7 @@ class LoadWorker:
                 if self._still_forming(*key, batches) or self._clock.monotonic() >= until:
                     continue
                 try:
-                    group = self._reform(key[0], key[1], batches)
+                    group = self._reform(key[0], key[1], batches, until)
                 except MessageRejected as exc:
                     for batch in batches:
                         self.batcher.retry_later(batch, self._backoff, exc.retry_after)
@@ -404,7 +405,7 @@ class LoadWorker:
         return False
 
     def _reform(
-        self, topic: str, ranges: tuple[MemberRange, ...], owned: list[Batch]
+        self, topic: str, ranges: tuple[MemberRange, ...], owned: list[Batch], until: float
     ) -> GroupBatch:
         """The recorded group ``ranges``: our re-formed members and the others' ranges read
         with the side consumer and decoded as their owners decode them."""
@@ -412,19 +413,26 @@ class LoadWorker:
         members = list(owned)
         for member in ranges:
             if member.partition not in mine:
-                members.append(self._side_batch(topic, member))
+                members.append(self._side_batch(topic, member, until))
         group = GroupBatch(members, ranges)
         group.owned = list(owned)
         group.intent_recorded = True
         return group
 
-    def _side_batch(self, topic: str, member: MemberRange) -> Batch:
+    def _side_batch(self, topic: str, member: MemberRange, until: float) -> Batch:
+        """A member's range read with the side consumer, within this loop's flush budget
+        (at most ``kafka_timeout_s``); raises :class:`RangeUnavailable` when it did not fit."""
         if self._ranges is None:
             raise FatalError(
                 f"a recorded group of {topic} names partition {member.partition}, which this "
                 "worker does not own, and it has no range reader"
             )
-        messages = self._ranges.read(topic, member.partition, member.first, member.last)
+        left = min(self._settings.kafka_timeout_s, until - self._clock.monotonic())
+        if left <= 0:
+            raise RangeUnavailable(
+                f"{topic}[{member.partition}]: this loop's flush budget is spent"
+            )
+        messages = self._ranges.read(topic, member.partition, member.first, member.last, left)
         key = (topic, member.partition)
         scratch = Batcher(10**9, 600_000, self._clock)  # cut only at the recorded end
         scratch.assign(key, self._kinds[topic], member.last, member.first)
@@ -551,11 +559,11 @@ class LoadWorker:
         if not self._table:
             return list(partitions)
         keys = {(tp.topic, tp.partition) for tp in partitions}
+        try:  # one metadata request for every topic
+            meta = self._consumer.list_topics(timeout=self._settings.kafka_timeout_s)
+        except KafkaException as exc:
+            raise FatalError(f"cannot list the partitions of the record topics: {exc}") from exc
         for topic in {tp.topic for tp in partitions}:
-            try:
-                meta = self._consumer.list_topics(topic, timeout=self._settings.kafka_timeout_s)
-            except KafkaException as exc:
-                raise FatalError(f"cannot list the partitions of {topic}: {exc}") from exc
             found = meta.topics.get(topic)
             keys |= {(topic, p) for p in (found.partitions if found else {})}
         return [TopicPartition(t, p) for t, p in sorted(keys)]

@@ -56,9 +56,10 @@ class GroupConsumer(FakeConsumer):
         finally:
             self.broker.logs = keep
 
-    def list_topics(self, topic: str, timeout: float) -> SimpleNamespace:
-        parts = {p: None for (t, p) in self.broker.logs if t == topic}
-        return SimpleNamespace(topics={topic: SimpleNamespace(partitions=parts)})
+    def list_topics(self, timeout: float) -> SimpleNamespace:
+        topics = {t for t, _ in self.broker.logs}
+        parts = {t: {p: None for (name, p) in self.broker.logs if name == t} for t in topics}
+        return SimpleNamespace(topics={t: SimpleNamespace(partitions=parts[t]) for t in topics})
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> list[TopicPartition]:
         refused = [tp for tp in offsets if tp.partition in self.refuse]
@@ -78,7 +79,9 @@ class LogRanges:
         self.broker = broker
         self.reads: list[tuple[int, int, int]] = []
 
-    def read(self, topic: str, partition: int, first: int, last: int) -> list[FakeMessage]:
+    def read(
+        self, topic: str, partition: int, first: int, last: int, timeout_s: float
+    ) -> list[FakeMessage]:
         self.reads.append((partition, first, last))
         return [m for m in self.broker.logs[(topic, partition)] if first <= m.offset() <= last]
 
