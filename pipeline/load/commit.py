@@ -64,20 +64,21 @@ class OffsetCommitter:
         ok = self._commit(offsets, "intent")
         return [b for b in batches if (b.topic, b.partition) in ok]
 
-    def record_group_intents(self, groups: Sequence[GroupBatch]) -> list[GroupBatch]:
-        """Commit, in ONE call, every member's first offset with its group's metadata; return
-        the groups whose every member's commit succeeded (only those may be inserted)."""
+    def record_group_intents(
+        self, groups: Sequence[GroupBatch], done: Sequence[TopicPartition] = ()
+    ) -> tuple[list[GroupBatch], set[TopicPartitionKey]]:
+        """Commit, in ONE call, every member's first offset with its group's metadata, and the
+        retried "done" offsets ``done`` of other partitions; return the groups whose every
+        member's commit succeeded (only those may be inserted) and the ``done`` partitions
+        that succeeded."""
         offsets = [
             TopicPartition(g.topic, m.partition, m.first, group_metadata(g.ranges))
             for g in groups
             for m in g.ranges
         ]
-        ok = self._commit(offsets, "intent")
-        return [g for g in groups if all((g.topic, m.partition) in ok for m in g.ranges)]
-
-    def record_offsets(self, offsets: Sequence[TopicPartition]) -> set[TopicPartitionKey]:
-        """Commit plain "done" offsets (no metadata); return the partitions that succeeded."""
-        return self._commit(list(offsets), "done")
+        ok = self._commit([*offsets, *done], "intent")
+        recorded = [g for g in groups if all((g.topic, m.partition) in ok for m in g.ranges)]
+        return recorded, ok & {(tp.topic, tp.partition) for tp in done}
 
     def records(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartitionKey, Record]:
         """The committed (offset, metadata) of ``partitions`` that have one — also of

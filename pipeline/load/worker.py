@@ -144,10 +144,11 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
     kafka_s = 4 * load.kafka_timeout_s  # two commits, the DLQ flush, a failed watermark lookup
-    # recorded groups: a second read of committed records on assignment (their other members);
-    # with batch_scope "table" also the topics' partitions and a retried "done" commit. Side
-    # reads of members' ranges fit in the flush budget (pipeline.load.ranges).
-    kafka_s += (3 if load.batch_scope == "table" else 1) * load.kafka_timeout_s
+    # on assignment, the topics' partitions (batch_scope "table", which then reads every
+    # partition's record at once) or a second read of records (a recorded group's other
+    # members); a retried "done" rides in the intent commit; side reads of members' ranges fit
+    # in the flush budget (pipeline.load.ranges)
+    kafka_s += load.kafka_timeout_s
     assign_s = len(RecordType) * insert_s
     return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
@@ -300,11 +301,14 @@ class LoadWorker:
         re-form, and new groups of the free batches, whose intents are committed in ONE call;
         a group is inserted only if every member's intent succeeded, then "done" is committed
         for the members this worker owns."""
-        self._confirm_done()
         groups = self._recovery_groups([b for b in ready if b.recorded is not None], until)
         fresh = self._fresh_groups([b for b in ready if b.recorded is None])
         pending = [g for g in fresh if not g.intent_recorded]
-        for group in self._committer.record_group_intents(pending):
+        retry = [TopicPartition(t, p, o) for (t, p), o in self._unconfirmed.items()]
+        recorded, confirmed = self._committer.record_group_intents(pending, retry)
+        for key in confirmed:  # retried in the same call: joins a group from the next loop
+            self._unconfirmed.pop(key, None)
+        for group in recorded:
             group.intent_recorded = True
         for group in pending:
             if not group.intent_recorded:
@@ -320,25 +324,15 @@ class LoadWorker:
 
     def _done(self, batches: Sequence[Batch]) -> None:
         """Commit "done" (``last + 1``) for ``batches`` and drop them; a partition whose commit
-        failed joins no new group until a retry succeeds (:meth:`_confirm_done`)."""
+        failed joins no new group until the retry (in the next intent call) succeeds."""
         ok = {(b.topic, b.partition) for b in self._committer.record_done(batches)}
         for batch in batches:
             key = (batch.topic, batch.partition)
             if key in ok:
                 self._unconfirmed.pop(key, None)
-            else:
+            elif self._table:  # per partition, the next batch's intent commit advances it
                 self._unconfirmed[key] = batch.last_offset + 1
             self.batcher.done(batch)
-
-    def _confirm_done(self) -> None:
-        owned = {k: o for k, o in self._unconfirmed.items() if k in self.batcher.partitions}
-        if not owned:
-            self._unconfirmed.clear()
-            return
-        ok = self._committer.record_offsets(
-            [TopicPartition(t, p, o) for (t, p), o in owned.items()]
-        )
-        self._unconfirmed = {k: o for k, o in owned.items() if k not in ok}
 
     def _fresh_groups(self, ready: list[Batch]) -> list[GroupBatch]:
         """The formed groups whose members are all ready, and new groups of the ready free
@@ -599,6 +593,8 @@ class LoadWorker:
         # A pause is the application's and outlives the assignment in librdkafka: a partition
         # paused now (backing off, memory full) and assigned again later would never be
         # fetched. Resume before forgetting it.
+        for key in revoked:  # another owner may write its record from now on
+            self._unconfirmed.pop(key, None)
         if revoked & self._paused:
             self._consumer.resume([TopicPartition(t, p) for t, p in revoked & self._paused])
         for tp in partitions:
