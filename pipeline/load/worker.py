@@ -50,7 +50,7 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   reached, or a bisection not finished, waits for the next loop, so polling never stops for
   longer than the budget and the member stays in its group.
 
-Groups (``load.batch_scope = "table"``; the default ``"partition"`` is the order above): the
+Groups (``load.batch_scope = "table"``, the default; ``"partition"`` is the order above): the
 batcher seals a topic's open batches together (:mod:`pipeline.load.batch`), and
 :meth:`LoadWorker.flush_ready` inserts the sealed ones of a topic (and shard) as ONE group,
 token ``topic:g:<p>:<first>-<last>,...``:
