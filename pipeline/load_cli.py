@@ -28,6 +28,7 @@ from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
 from pipeline.load.memory import budget, consumer_config
+from pipeline.load.ranges import KafkaRangeReader
 from pipeline.load.shards import build_writer, shard_clients, verify_layout
 from pipeline.load.worker import LoadWorker, poll_loop_bound_s
 from pipeline.topics import record_types
@@ -87,6 +88,17 @@ def build_worker(
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
     kinds = record_types(settings.kafka)
     rules = ValidationRules.from_settings(settings.load)
+    # Reads the ranges of a recorded group's members other consumers own (pipeline.load.ranges):
+    # assign() only, never in the load group (its own group.id, which it never joins or commits).
+    ranges = KafkaRangeReader(
+        kafka_config(
+            settings.kafka, bootstrap,
+            **{**CONSUMER_CONFIG, "client.id": "tickwatch-load-ranges",
+               "group.id": f"{settings.kafka.consumer_group}.ranges"},
+        ),
+        clock,
+    )  # fmt: skip
+    shards = len(settings.clickhouse.shard_url_list) if settings.clickhouse.cluster else 1
     return LoadWorker(
         consumer=consumer,
         writer=build_writer(
@@ -110,6 +122,8 @@ def build_worker(
             clock=clock,
             policy=settings.load.auto_offset_reset,
         ),
+        ranges=ranges,
+        shards=shards,
     )
 
 

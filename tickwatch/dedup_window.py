@@ -12,6 +12,8 @@ inserting. Bound on the blocks a table receives per second (one shard's table on
   partitions of the shard (``ceil(kafka.partitions / shards)``; partition ``p`` goes to shard
   ``p mod shards``); every size-cut batch holds ``load.batch_max_rows`` rows, so at most
   ``load.peak_rows_per_s / batch_max_rows`` per second;
+* with ``load.batch_scope = "table"`` the partitions of a table share one insert per cut (a
+  group), so the bound above still holds — loosely: it counts one insert per partition;
 * one insert writes one block per day partition it touches (``PARTITION BY toDate``): x2 for a
   batch that spans midnight UTC.
 

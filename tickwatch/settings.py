@@ -223,6 +223,15 @@ class LoadSettings(Section):
     # The dedup window is sized from it.
     batch_min_ms: int = Field(0, ge=0, le=600_000)
     batch_min_rows: int = Field(1, ge=1, le=5_000_000)
+    # "table": one INSERT per topic (table) carrying several partitions' batches, a *group*
+    # recorded on every member (pipeline/load/group.py; issue 18). "partition": one INSERT per
+    # partition's batch. From "table" back to "partition": stop every load worker gracefully
+    # first (a partition-scoped worker reads only its own partitions' records). Cuts INSERTs
+    # per table and ClickHouse CPU at 200 ticks/s by about 5x (README Performance).
+    batch_scope: Literal["table", "partition"] = "table"
+    # The brokers' offset.metadata.max.bytes: a group's intent metadata must stay below it (the
+    # broker refuses a string of that length); it caps the partitions of one group.
+    offset_metadata_max_bytes: int = Field(4096, ge=32, le=1_048_576)
     # The consumer counts as behind (batch_backlog_max_ms, no early cut) while the messages
     # left to read in Kafka (high watermark - position, summed over the partitions just polled)
     # reach this many; a full poll alone does not make it behind.

@@ -12,6 +12,12 @@ old with at least ``batch_min_rows`` messages while its partition has no sealed 
 for (or retrying) its insert, or — for the first batch after
 an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
+
+With ``scope="table"`` (``load.batch_scope``, :mod:`pipeline.load.group`) the rules apply to a
+topic's open batches together: when the topic's oldest open batch is due (by the rules above) or
+the topic's open batches hold ``batch_max_rows`` messages, every open batch of the topic is
+sealed at once (recovery batches excepted, they keep their recorded end), so the worker can
+insert them as one group.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
+from pipeline.load.group import MemberRange
 from pipeline.load.tables import ColumnBuffer
 from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
@@ -43,6 +50,10 @@ class Batch:
     # Row index ranges [lo, hi) still to insert once the whole batch was rejected (bisection,
     # see :mod:`pipeline.load.insert`); None while the batch is inserted as one.
     pieces: list[tuple[int, int]] | None = None
+    # The recorded group this batch re-forms as one member (a recovery batch of a v2 intent,
+    # :mod:`pipeline.load.group`); None for a free batch or a v1 recovery batch.
+    recorded: tuple[MemberRange, ...] | None = None
+    recovered: bool = False  # cut at a recorded end (a v1 intent's or a group member's)
 
     def __post_init__(self) -> None:
         self.rows = ColumnBuffer(self.kind)
@@ -56,6 +67,10 @@ class Batch:
     def token(self) -> str:
         """``topic:partition:first-last``, the ClickHouse insert_deduplication_token."""
         return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+    def row_partition(self, index: int) -> int:
+        """The Kafka partition of row ``index`` (one partition per batch; a group differs)."""
+        return self.partition
 
     def piece_token(self, lo: int, hi: int) -> str:
         """The token of rows ``[lo, hi)`` of a bisected batch: ``<token>/<first>-<last>``, the
@@ -95,6 +110,7 @@ class PartitionState:
     retry_at: float = 0.0
     failures: int = 0
     committed: int | None = None  # the committed offset at assignment: the first one expected
+    recovery_group: tuple[MemberRange, ...] | None = None  # the recorded group of recovery_end
 
     @property
     def pending(self) -> int:
@@ -114,6 +130,7 @@ class Batcher:
         gap_rule: GapRule | None = None,
         min_ms: int = 0,
         min_rows: int = 1,
+        scope: str = "partition",
     ) -> None:
         self._max_rows = max_rows
         self._max_s = max_ms / 1000
@@ -125,6 +142,8 @@ class Batcher:
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
         self.jumps: list[OffsetJump] = []
         self._gap_rule = gap_rule
+        self._table_scope = scope == "table"
+        self._open_rows: dict[str, int] = {}  # table scope: messages in a topic's free open batches
 
     def assign(
         self,
@@ -132,8 +151,13 @@ class Batcher:
         kind: RecordType,
         recovery_end: int | None,
         committed: int | None = None,
+        recovery_group: tuple[MemberRange, ...] | None = None,
     ) -> None:
-        self.partitions[key] = PartitionState(kind, recovery_end, committed=committed)
+        """Start batching ``key``; ``recovery_end`` (with ``recovery_group`` for a group's
+        member) is the recorded end its first batch is cut at."""
+        self.partitions[key] = PartitionState(
+            kind, recovery_end, committed=committed, recovery_group=recovery_group
+        )
 
     def take_jumps(self) -> list[OffsetJump]:
         """Offset jumps since the last call, resets and transaction gaps (see
@@ -144,6 +168,11 @@ class Batcher:
     def revoke(self, key: TopicPartitionKey) -> int:
         """Forget a partition and its batches (never committed); return the messages dropped."""
         state = self.partitions.pop(key, None)
+        if self._table_scope:
+            self._open_rows[key[0]] = sum(
+                s.open.size for (t, _), s in self.partitions.items()
+                if t == key[0] and s.open is not None and s.recovery_end is None
+            )  # fmt: skip
         return state.pending if state else 0
 
     def open_batch(self, key: TopicPartitionKey, offset: int) -> Batch | None:
@@ -157,8 +186,7 @@ class Batcher:
                 return None
             self._check_position(key, state, offset)
         if state.recovery_end is not None and offset > state.recovery_end:
-            state.recovery_end = None  # the recovery range is complete (or gone)
-            self._seal(state)
+            self._end_recovery(state)  # the recovery range is complete (or gone)
         if state.open is None:
             state.open = Batch(key[0], key[1], state.kind, offset, self._clock.monotonic())
         state.next_offset = offset + 1
@@ -172,8 +200,12 @@ class Batcher:
         assert batch is not None
         if state.recovery_end is not None:
             if batch.last_offset >= state.recovery_end:
-                state.recovery_end = None
-                self._seal(state)
+                self._end_recovery(state)
+        elif self._table_scope:
+            rows = self._open_rows.get(key[0], 0) + 1
+            self._open_rows[key[0]] = rows
+            if rows >= self._max_rows:
+                self._seal_topic(key[0])
         elif batch.size >= self._max_rows:
             self._seal(state)
 
@@ -189,10 +221,33 @@ class Batcher:
         are cut at their recorded end whatever the clock says.
         """
         now = self._clock.monotonic()
-        for state in self.partitions.values():
+        due_topics = set()
+        for (topic, _), state in self.partitions.items():
             due = self._due_at(state, backlogged)
             if due is not None and now >= due:
+                if self._table_scope:
+                    due_topics.add(topic)
+                else:
+                    self._seal(state)
+        for topic in due_topics:
+            self._seal_topic(topic)
+
+    def _seal_topic(self, topic: str) -> None:
+        """Table scope: seal every open batch of ``topic`` (recovery batches excepted)."""
+        for (name, _), state in self.partitions.items():
+            if name == topic and state.recovery_end is None:
                 self._seal(state)
+        self._open_rows[topic] = 0
+
+    def _end_recovery(self, state: PartitionState) -> None:
+        """The recovery batch reached its recorded end: seal it as the recorded group's
+        member (if it is one)."""
+        if state.open is not None:
+            state.open.recorded = state.recovery_group
+            state.open.recovered = True
+        state.recovery_end = None
+        state.recovery_group = None
+        self._seal(state)
 
     def due_in(self, backlogged: bool = False) -> float | None:
         """Seconds until :meth:`tick` seals the next open batch (0 when one is due now); None
@@ -225,6 +280,7 @@ class Batcher:
         for state in self.partitions.values():
             if state.recovery_end is None:
                 self._seal(state)
+        self._open_rows.clear()
 
     def ready(self) -> list[Batch]:
         """The oldest sealed batch of each partition whose retry time has come."""
@@ -279,6 +335,7 @@ class Batcher:
         self.jumps.append(OffsetJump(key[0], key[1], expected, offset, reset))
         if reset and state.next_offset < 0:
             state.recovery_end = None
+            state.recovery_group = None
 
     @staticmethod
     def _seal(state: PartitionState) -> None:

@@ -10,6 +10,10 @@ Offset and metadata are one record in the group coordinator, written atomically,
 resumes the partition reads both with :meth:`OffsetCommitter.recovery_ends`. A commit from a
 consumer that lost the partition in a rebalance is refused by the coordinator (stale generation),
 which keeps a zombie from recording a different boundary.
+
+A *group* (``load.batch_scope = "table"``, :mod:`pipeline.load.group`) records its intent on every
+member in one call (:meth:`OffsetCommitter.record_group_intents`), metadata
+``tickwatch:v2:g=<p>:<first>-<last>,...``; its "done" commits are per member, as above.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from opentelemetry import trace
 
 from pipeline.errors import FatalError
 from pipeline.load.batch import Batch
+from pipeline.load.group import Record, group_metadata
+from pipeline.load.group_batch import GroupBatch
 from tickwatch.telemetry.catalog import LoadMetrics
 from tickwatch.types import TopicPartitionKey
 
@@ -57,6 +63,33 @@ class OffsetCommitter:
         ]
         ok = self._commit(offsets, "intent")
         return [b for b in batches if (b.topic, b.partition) in ok]
+
+    def record_group_intents(
+        self, groups: Sequence[GroupBatch], done: Sequence[TopicPartition] = ()
+    ) -> tuple[list[GroupBatch], set[TopicPartitionKey]]:
+        """Commit, in ONE call, every member's first offset with its group's metadata, and the
+        retried "done" offsets ``done`` of other partitions; return the groups whose every
+        member's commit succeeded (only those may be inserted) and the ``done`` partitions
+        that succeeded."""
+        offsets = [
+            TopicPartition(g.topic, m.partition, m.first, group_metadata(g.ranges))
+            for g in groups
+            for m in g.ranges
+        ]
+        ok = self._commit([*offsets, *done], "intent")
+        recorded = [g for g in groups if all((g.topic, m.partition) in ok for m in g.ranges)]
+        return recorded, ok & {(tp.topic, tp.partition) for tp in done}
+
+    def records(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartitionKey, Record]:
+        """The committed (offset, metadata) of ``partitions`` that have one — also of
+        partitions this member is not assigned. Blocks and raises like :meth:`recovery_ends`."""
+        try:
+            committed = self._consumer.committed(list(partitions), timeout=self._timeout_s)
+        except KafkaException as exc:
+            raise FatalError(f"cannot read committed offsets: {exc}") from exc
+        return {
+            (tp.topic, tp.partition): (tp.offset, tp.metadata) for tp in committed if tp.offset >= 0
+        }
 
     def record_done(self, batches: Sequence[Batch]) -> list[Batch]:
         """Commit the offset after each batch; return the batches whose commit succeeded."""

@@ -243,7 +243,7 @@ def _rejected_row(batch: Batch, index: int, exc: InsertRejected) -> DeadLetter:
     body = batch.rows.wire(index)
     return DeadLetter(
         topic=batch.topic,
-        partition=batch.partition,
+        partition=batch.row_partition(index),
         offset=batch.rows.offsets[index],
         timestamp_ms=batch.rows.kafka_time_ms[index],
         key=str(body["symbol"]).encode(),

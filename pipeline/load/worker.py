@@ -51,11 +51,44 @@ Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every r
   reached, or a bisection not finished, waits for the next loop, so polling never stops for
   longer than the budget and the member stays in its group.
 
+Groups (``load.batch_scope = "table"``, the default; ``"partition"`` is the order above): the
+batcher seals a topic's open batches together (:mod:`pipeline.load.batch`), and
+:meth:`LoadWorker.flush_ready` inserts the sealed ones of a topic (and shard) as ONE group,
+token ``topic:g:<p>:<first>-<last>,...``:
+
+1. the intent of every member ``p`` — offset ``first_p``, metadata naming the whole group — in
+   ONE commit call; only members whose previous "done" commit was confirmed join a new group;
+2. the insert, only if every member's intent succeeded in that call (otherwise the same group
+   is retried whole, later); then its dead letters (``dlq:`` + the group token) and the DLQ
+   flush, as above;
+3. "done" (``last_p + 1``) for every member *this worker owns*.
+
+Recovery: on assignment the worker reads the committed records of every partition of its
+topics (``consumer.committed()`` answers for partitions it does not own) and re-forms each
+recorded group that names one of its partitions and that is not behind it there: its own
+members exactly to their recorded ends (as recovery batches), the others' ranges through a side
+consumer (:mod:`pipeline.load.ranges`) and the same decoder; it inserts the group with the same
+token and commits "done" only for its own members (the classic group protocol accepts a commit
+from any member: committing another owner's partition could move its offset back). Why every
+reachable state makes that insert right — a partial intent is rolled forward, never voided — is
+the docstring of :mod:`pipeline.load.group`. Bisection of a group gives each piece a token
+naming the (partition, offset) of its first and last row: offsets alone repeat across
+partitions. Rebalance: a group with a revoked member is dropped whole; members still owned
+start again from their committed records (:meth:`LoadWorker._restart`). librdkafka's default
+assignors (``range,roundrobin``, eager) revoke every partition at once, so that is the case
+the tests run; the partial revoke of a cooperative assignor is handled, tested only with the
+in-memory stand-ins. A partition paused when it is revoked is resumed first: librdkafka keeps
+an application pause across assignments. Switching from ``"table"`` back to ``"partition"``
+needs every load worker stopped gracefully first (a partition-scoped worker reads only its own
+partitions' records).
+
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
 a replay must come within the table's last ``non_replicated_deduplication_window`` inserts —
-sized from the partitions and batch rate and checked at start-up (:mod:`tickwatch.dedup_window`;
-on a cluster, per shard: :mod:`pipeline.load.shards`); if retention deleted part of a recorded
-batch before it was replayed, the remainder is inserted under a different token.
+sized from the partitions and batch rate (an upper bound for groups too: a group is one
+insert where the partitions would have made one each) and checked at start-up
+(:mod:`tickwatch.dedup_window`; on a cluster, per shard: :mod:`pipeline.load.shards`); if
+retention deleted part of a recorded batch before it was replayed, the remainder is inserted
+under a different token.
 """
 
 from __future__ import annotations
@@ -63,20 +96,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from loguru import logger
 from opentelemetry import trace
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetterQueue
-from pipeline.errors import MessageRejected
+from pipeline.errors import FatalError, MessageRejected
 from pipeline.load.batch import Batch, Batcher
-from pipeline.load.commit import OffsetCommitter
+from pipeline.load.commit import OffsetCommitter, parse_intent
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
 from pipeline.load.gaps import GapClassifier
+from pipeline.load.group import (
+    MemberRange,
+    Record,
+    Recovery,
+    recorded_groups,
+    recoveries,
+    split_members,
+)
+from pipeline.load.group_batch import GroupBatch, member_ranges
 from pipeline.load.lag import report_lag
 from pipeline.load.memory import budget
+from pipeline.load.ranges import RangeReader, RangeUnavailable
 from pipeline.load.shards import BatchWriter
 from pipeline.load.tables import TABLES
 from tickwatch.backoff import Backoff
@@ -102,6 +145,11 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
     kafka_s = 4 * load.kafka_timeout_s  # two commits, the DLQ flush, a failed watermark lookup
+    # on assignment, the topics' partitions (batch_scope "table", which then reads every
+    # partition's record at once) or a second read of records (a recorded group's other
+    # members); a retried "done" rides in the intent commit; side reads of members' ranges fit
+    # in the flush budget (pipeline.load.ranges)
+    kafka_s += load.kafka_timeout_s
     assign_s = len(RecordType) * insert_s
     return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
@@ -121,6 +169,8 @@ class LoadWorker:
         metrics: LoadMetrics,
         clock: Clock,
         events: PipelineEvents | None = None,
+        ranges: RangeReader | None = None,
+        shards: int = 1,
     ) -> None:
         self._consumer = consumer
         self._writer = writer
@@ -150,7 +200,14 @@ class LoadWorker:
             gap_rule=self._gaps.is_reset,
             min_ms=settings.batch_min_ms,
             min_rows=settings.batch_min_rows,
+            scope=settings.batch_scope,
         )
+        self._table = settings.batch_scope == "table"
+        self._ranges = ranges
+        self._shards = max(1, shards)  # groups never span shards (pipeline.load.shards)
+        self._fresh: dict[TopicPartitionKey, GroupBatch] = {}  # member -> its formed group
+        self._recovering: dict[tuple[str, tuple[MemberRange, ...]], GroupBatch] = {}
+        self._unconfirmed: dict[TopicPartitionKey, int] = {}  # "done" commits that failed
         self._behind = False  # lag of the last poll >= backlog_lag_messages
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
@@ -167,6 +224,8 @@ class LoadWorker:
         finally:
             self._consumer.close()
             self._dlq.close(self._settings.kafka_timeout_s)
+            if self._ranges is not None:
+                self._ranges.close()
 
     def subscribe(self) -> None:
         """Join the group; partitions arrive (and leave) through the rebalance callbacks."""
@@ -220,18 +279,177 @@ class LoadWorker:
         ready = self.batcher.ready()
         if not ready:
             return 0
+        until = self._clock.monotonic() + self._settings.flush_budget_s
+        singles = [b for b in ready if b.recorded is None and (b.recovered or not self._table)]
+        grouped = [b for b in ready if b.recorded is not None or (self._table and not b.recovered)]
+        done = self._flush_singles(singles, until) if singles else 0
+        return done + (self._flush_groups(grouped, until) if grouped else 0)
+
+    def _flush_singles(self, ready: list[Batch], until: float) -> int:
+        """Per-partition batches (and v1 recovery batches): intent, insert, done."""
         recorded = self._committer.record_intents(ready)
         for batch in ready:
             if batch not in recorded:
                 self.batcher.retry_later(batch, self._backoff)
-        until = self._clock.monotonic() + self._settings.flush_budget_s
         written = [b for b in recorded if self._write(b, until)]
         if any(b.dead_letters for b in written) and not self._deliver_dead_letters(written):
             written = [b for b in written if not b.dead_letters]
-        self._committer.record_done(written)
-        for batch in written:
-            self.batcher.done(batch)
+        self._done(written)
         return len(written)
+
+    def _flush_groups(self, ready: list[Batch], until: float) -> int:
+        """Groups (order and argument in :mod:`pipeline.load.group`): the recorded groups to
+        re-form, and new groups of the free batches, whose intents are committed in ONE call;
+        a group is inserted only if every member's intent succeeded, then "done" is committed
+        for the members this worker owns."""
+        groups = self._recovery_groups([b for b in ready if b.recorded is not None], until)
+        fresh = self._fresh_groups([b for b in ready if b.recorded is None])
+        pending = [g for g in fresh if not g.intent_recorded]
+        retry = [TopicPartition(t, p, o) for (t, p), o in self._unconfirmed.items()]
+        recorded, confirmed = self._committer.record_group_intents(pending, retry)
+        for key in confirmed:  # retried in the same call: joins a group from the next loop
+            self._unconfirmed.pop(key, None)
+        for group in recorded:
+            group.intent_recorded = True
+        for group in pending:
+            if not group.intent_recorded:
+                self._hold(group)  # the whole intent again, later: same group, same metadata
+        groups += [g for g in fresh if g.intent_recorded]
+        written = [g for g in groups if self._write(g, until)]
+        if any(g.dead_letters for g in written) and not self._deliver_dead_letters(written):
+            written = [g for g in written if not g.dead_letters]
+        self._done([m for g in written for m in g.owned])
+        for group in written:
+            self._forget(group)
+        return len(written)
+
+    def _done(self, batches: Sequence[Batch]) -> None:
+        """Commit "done" (``last + 1``) for ``batches`` and drop them; a partition whose commit
+        failed joins no new group until the retry (in the next intent call) succeeds."""
+        ok = {(b.topic, b.partition) for b in self._committer.record_done(batches)}
+        for batch in batches:
+            key = (batch.topic, batch.partition)
+            if key in ok:
+                self._unconfirmed.pop(key, None)
+            elif self._table:  # per partition, the next batch's intent commit advances it
+                self._unconfirmed[key] = batch.last_offset + 1
+            self.batcher.done(batch)
+
+    def _fresh_groups(self, ready: list[Batch]) -> list[GroupBatch]:
+        """The formed groups whose members are all ready, and new groups of the ready free
+        batches of partitions whose last "done" is confirmed: per topic and shard, by
+        partition, cut so the intent metadata fits ``offset_metadata_max_bytes``."""
+        ids = {id(b) for b in ready}
+        groups: list[GroupBatch] = []
+        free: dict[tuple[str, int], list[Batch]] = {}
+        for batch in sorted(ready, key=lambda b: (b.topic, b.partition)):
+            key = (batch.topic, batch.partition)
+            group = self._fresh.get(key)
+            if group is not None and any(m is batch for m in group.members):
+                if group not in groups and all(id(m) in ids for m in group.members):
+                    groups.append(group)
+            elif key not in self._unconfirmed:
+                free.setdefault((batch.topic, batch.partition % self._shards), []).append(batch)
+        limit = self._settings.offset_metadata_max_bytes
+        for members in free.values():
+            for ranges in split_members(member_ranges(members), limit):
+                parts = {r.partition for r in ranges}
+                group = GroupBatch([b for b in members if b.partition in parts], ranges)
+                self._fresh.update({(b.topic, b.partition): group for b in group.members})
+                groups.append(group)
+        return groups
+
+    def _recovery_groups(self, ready: list[Batch], until: float) -> list[GroupBatch]:
+        """Recorded groups whose owned members are all re-formed and ready: the other
+        members read with the side consumer (once per group; a failed read is retried after
+        the backoff delay)."""
+        owned: dict[tuple[str, tuple[MemberRange, ...]], list[Batch]] = {}
+        for batch in ready:
+            assert batch.recorded is not None
+            owned.setdefault((batch.topic, batch.recorded), []).append(batch)
+        out = []
+        for key, batches in owned.items():
+            group = self._recovering.get(key)
+            if group is None:
+                if self._still_forming(*key, batches) or self._clock.monotonic() >= until:
+                    continue
+                try:
+                    group = self._reform(key[0], key[1], batches, until)
+                except MessageRejected as exc:
+                    for batch in batches:
+                        self.batcher.retry_later(batch, self._backoff, exc.retry_after)
+                    logger.warning("{}; retrying the recorded group later", exc)
+                    continue
+                self._recovering[key] = group
+            if all(any(m is b for b in batches) for m in group.owned):
+                out.append(group)
+        return out
+
+    def _still_forming(
+        self, topic: str, ranges: tuple[MemberRange, ...], ready: list[Batch]
+    ) -> bool:
+        """Another partition of ours re-forms a member of ``ranges`` and is not ready."""
+        mine = {b.partition for b in ready}
+        for (name, partition), state in self.batcher.partitions.items():
+            if name != topic or partition in mine:
+                continue
+            if state.recovery_group == ranges:
+                return True
+            if any(b.recorded == ranges for b in state.sealed):
+                return True
+        return False
+
+    def _reform(
+        self, topic: str, ranges: tuple[MemberRange, ...], owned: list[Batch], until: float
+    ) -> GroupBatch:
+        """The recorded group ``ranges``: our re-formed members and the others' ranges read
+        with the side consumer and decoded as their owners decode them."""
+        mine = {b.partition for b in owned}
+        members = list(owned)
+        for member in ranges:
+            if member.partition not in mine:
+                members.append(self._side_batch(topic, member, until))
+        group = GroupBatch(members, ranges)
+        group.owned = list(owned)
+        group.intent_recorded = True
+        return group
+
+    def _side_batch(self, topic: str, member: MemberRange, until: float) -> Batch:
+        """A member's range read with the side consumer, within this loop's flush budget
+        (at most ``kafka_timeout_s``); raises :class:`RangeUnavailable` when it did not fit."""
+        if self._ranges is None:
+            raise FatalError(
+                f"a recorded group of {topic} names partition {member.partition}, which this "
+                "worker does not own, and it has no range reader"
+            )
+        left = min(self._settings.kafka_timeout_s, until - self._clock.monotonic())
+        if left <= 0:
+            raise RangeUnavailable(
+                f"{topic}[{member.partition}]: this loop's flush budget is spent"
+            )
+        messages = self._ranges.read(topic, member.partition, member.first, member.last, left)
+        key = (topic, member.partition)
+        scratch = Batcher(10**9, 600_000, self._clock)  # cut only at the recorded end
+        scratch.assign(key, self._kinds[topic], member.last, member.first)
+        self._decoder.add(messages, scratch)
+        state = scratch.partitions[key]
+        batch = state.sealed[0] if state.sealed else state.open
+        if batch is None:  # the range is gone (retention): nothing left to insert
+            batch = Batch(topic, member.partition, self._kinds[topic], member.first, 0.0)
+        return batch
+
+    def _forget(self, group: GroupBatch) -> None:
+        for member in group.members:
+            if self._fresh.get((member.topic, member.partition)) is group:
+                del self._fresh[(member.topic, member.partition)]
+        if group.members and self._recovering.get((group.topic, group.ranges)) is group:
+            del self._recovering[(group.topic, group.ranges)]
+
+    def _hold(self, batch: Batch, at_least: float = 0.0) -> float:
+        """Back off ``batch`` (a group: every member this worker owns); return the delay."""
+        members = batch.owned if isinstance(batch, GroupBatch) else [batch]
+        delays = [self.batcher.retry_later(m, self._backoff, at_least) for m in members]
+        return max(delays, default=0.0)
 
     def drain(self, timeout_s: float) -> None:
         """Graceful stop: stop fetching, seal, insert and commit what is batched, within
@@ -264,7 +482,7 @@ class LoadWorker:
                     self._metrics.flush_deferred()
                     return False  # the batch resumes in the next loop
             except MessageRejected as exc:  # the one place "slow down" is handled
-                delay = self.batcher.retry_later(batch, self._backoff, exc.retry_after)
+                delay = self._hold(batch, exc.retry_after)
                 self._metrics.clickhouse_retry()
                 logger.warning("{}; retrying in {:.1f} s", exc, delay)
                 span.record_exception(exc)
@@ -279,7 +497,7 @@ class LoadWorker:
         logger.warning("dead-letter delivery failed; their batches will be retried")
         for batch in batches:
             if batch.dead_letters:
-                self.batcher.retry_later(batch, self._backoff)
+                self._hold(batch)
         return False
 
     def _apply_backpressure(self) -> None:
@@ -308,19 +526,66 @@ class LoadWorker:
             self._metrics.paused_partitions(len(want))
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        offsets, ends = self._committer.positions(partitions)
+        scanned = self._scanned(partitions)
+        records = self._committer.records(scanned)
+        plans = self._recoveries(partitions, records, {(tp.topic, tp.partition) for tp in scanned})
         uncommitted: dict[str, list[int]] = {}
+        ends = 0
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            self.batcher.assign(key, self._kinds[tp.topic], ends.get(key), offsets.get(key))
-            if key not in offsets:
+            record, plan = records.get(key), plans.get(key)
+            end = plan.member.last if plan else parse_intent(record[1]) if record else None
+            offset = record[0] if record else None
+            self.batcher.assign(
+                key, self._kinds[tp.topic], end, offset, plan.group if plan else None
+            )
+            ends += end is not None
+            if record is None:
                 uncommitted.setdefault(tp.topic, []).append(tp.partition)
         for topic, numbers in uncommitted.items():  # one query per topic, none after a failure
             if not self._events.check_missing(topic, numbers, TABLES[self._kinds[topic]]):
                 break
-        logger.info(
-            "assigned {} partitions, {} with a batch to re-form", len(partitions), len(ends)
-        )
+        logger.info("assigned {} partitions, {} with a batch to re-form", len(partitions), ends)
+
+    def _scanned(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """The partitions whose records are read at assignment: the assigned ones and, with
+        groups, every partition of their topics (a group recorded on a partition another
+        member owns may name one of ours, :mod:`pipeline.load.group` rule 2)."""
+        if not self._table:
+            return list(partitions)
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        try:  # one metadata request for every topic
+            meta = self._consumer.list_topics(timeout=self._settings.kafka_timeout_s)
+        except KafkaException as exc:
+            raise FatalError(f"cannot list the partitions of the record topics: {exc}") from exc
+        for topic in {tp.topic for tp in partitions}:
+            found = meta.topics.get(topic)
+            keys |= {(topic, p) for p in (found.partitions if found else {})}
+        return [TopicPartition(t, p) for t, p in sorted(keys)]
+
+    def _recoveries(
+        self,
+        partitions: list[TopicPartition],
+        records: dict[TopicPartitionKey, Record],
+        scanned: set[TopicPartitionKey],
+    ) -> dict[TopicPartitionKey, Recovery]:
+        """Per assigned partition, the recorded group it re-forms (reads the records of the
+        groups' other members first, where not read yet)."""
+        named = {
+            (topic, m.partition)
+            for topic in {tp.topic for tp in partitions}
+            for group in recorded_groups({p: r for (t, p), r in records.items() if t == topic})
+            for m in group
+        }
+        missing = [TopicPartition(t, p) for t, p in sorted(named - scanned)]
+        if missing:
+            records.update(self._committer.records(missing))
+        plans = {}
+        for topic in {tp.topic for tp in partitions}:
+            mine = [tp.partition for tp in partitions if tp.topic == topic]
+            of_topic = {p: r for (t, p), r in records.items() if t == topic}
+            plans.update({(topic, p): plan for p, plan in recoveries(of_topic, mine).items()})
+        return plans
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Drop the partitions' batches (uncommitted) and resume them before they go.
@@ -334,6 +599,15 @@ class LoadWorker:
         """
         consumer.resume(partitions)
         dropped = 0
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        still_owned = self._drop_groups(revoked)
+        # A pause is the application's and outlives the assignment in librdkafka: a partition
+        # paused now (backing off, memory full) and assigned again later would never be
+        # fetched. Resume before forgetting it.
+        for key in revoked:  # another owner may write its record from now on
+            self._unconfirmed.pop(key, None)
+        if revoked & self._paused:
+            self._consumer.resume([TopicPartition(t, p) for t, p in revoked & self._paused])
         for tp in partitions:
             key = (tp.topic, tp.partition)
             dropped += self.batcher.revoke(key)
@@ -342,3 +616,34 @@ class LoadWorker:
         logger.info(
             "revoked {} partitions; {} uncommitted messages dropped", len(partitions), dropped
         )
+        if still_owned:
+            self._restart(still_owned)
+
+    def _drop_groups(self, revoked: set[TopicPartitionKey]) -> set[TopicPartitionKey]:
+        """Forget every group not yet done with a revoked member; return its members this
+        worker still owns (they start again from their committed records, :meth:`_restart`)."""
+        groups = {id(g): g for g in [*self._fresh.values(), *self._recovering.values()]}
+        keep: set[TopicPartitionKey] = set()
+        for group in groups.values():
+            keys = {(m.topic, m.partition) for m in group.owned}
+            if keys & revoked:
+                self._forget(group)
+                keep |= keys - revoked
+        return keep
+
+    def _restart(self, keys: set[TopicPartitionKey]) -> None:
+        """Treat ``keys`` as freshly assigned: drop their batches, seek back to the first
+        offset not committed as done, and read their records again."""
+        parts = []
+        for key in sorted(keys):
+            state = self.batcher.partitions.get(key)
+            if state is None:
+                continue
+            oldest = state.sealed[0] if state.sealed else state.open
+            resume = oldest.first_offset if oldest else state.next_offset
+            self.batcher.revoke(key)
+            if resume >= 0:
+                self._consumer.seek(TopicPartition(key[0], key[1], resume))
+            parts.append(TopicPartition(*key))
+        if parts:
+            self._on_assign(self._consumer, parts)

@@ -307,7 +307,9 @@ class Rig:
         self.producer = FakeProducer()
         metrics = LoadMetrics(self.registry)
         kinds = {TOPIC: RecordType.TRADE}
-        settings = LoadSettings(**{"batch_max_rows": 4, "batch_max_ms": 500, **load})
+        settings = LoadSettings(
+            **{"batch_max_rows": 4, "batch_max_ms": 500, "batch_scope": "partition", **load}
+        )  # the per-partition order of operations (groups: test_load_group_worker.py)
         self.worker = LoadWorker(
             consumer=self.consumer,  # type: ignore[arg-type]
             writer=ClickHouseWriter(ch, ClickHouseSettings(), self.clock, metrics),  # type: ignore[arg-type]
