@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -75,26 +76,19 @@ class RecordingWorker:
         self.attempts: list[str] = []
         self.down = down
         client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
-        insert = client.insert
+        raw_insert = client.raw_insert
 
-        def recording(table: str, data: Any, **kwargs: Any) -> Any:
+        def recording(
+            table: str, column_names: list[str], insert_block: Any, **kwargs: Any
+        ) -> Any:  # the rows go as one Arrow stream; dead letters through client.insert
             token = kwargs["settings"]["insert_deduplication_token"]
             self.attempts.append(token)
-            if self.down and not token.startswith("dlq:"):
+            if self.down:
                 raise ClickHouseUnavailable(f"test: ClickHouse down for {token}")
-            names = kwargs["column_names"]
-            if "kafka_partition" in names:
-                rows = list(
-                    zip(
-                        data[names.index("kafka_partition")],
-                        data[names.index("kafka_offset")],
-                        strict=True,
-                    )
-                )
-                self.sent.append((token, rows))
-            return insert(table, data, **kwargs)
+            self.sent.append((token, arrow_rows(insert_block)))
+            return raw_insert(table, column_names, insert_block, **kwargs)
 
-        client.insert = recording  # type: ignore[method-assign,assignment]
+        client.raw_insert = recording  # type: ignore[method-assign,assignment]
         self.worker = build_worker(settings, bootstrap, client, LoadMetrics(CollectorRegistry()))
         self._stop = threading.Event()
         self.error: BaseException | None = None
@@ -115,6 +109,13 @@ class RecordingWorker:
         self._thread.join(timeout=60)
         assert not self._thread.is_alive(), "worker did not stop"
         assert self.error is None, self.error
+
+
+def arrow_rows(block: Any) -> list[tuple[int, int]]:
+    """(kafka_partition, kafka_offset) of every row of an ``ArrowStream`` insert block."""
+    table = pa.ipc.open_stream(block).read_all()
+    partitions = table.column("kafka_partition").to_pylist()
+    return list(zip(partitions, table.column("kafka_offset").to_pylist(), strict=True))
 
 
 def records(settings: Settings, bootstrap: str) -> dict[int, tuple[int, str | None]]:
@@ -149,17 +150,17 @@ def die_after_first_insert(settings: Settings, bootstrap: str) -> str:
     client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
     worker = build_worker(settings, bootstrap, client, LoadMetrics(CollectorRegistry()))
     tokens: list[str] = []
-    insert = client.insert
+    raw_insert = client.raw_insert
 
     class Killed(Exception):
         pass
 
-    def insert_then_die(table: str, data: Any, **kwargs: Any) -> Any:
-        insert(table, data, **kwargs)
+    def insert_then_die(table: str, names: list[str], block: Any, **kwargs: Any) -> Any:
+        raw_insert(table, names, block, **kwargs)
         tokens.append(kwargs["settings"]["insert_deduplication_token"])
         raise Killed
 
-    client.insert = insert_then_die  # type: ignore[method-assign,assignment]
+    client.raw_insert = insert_then_die  # type: ignore[method-assign,assignment]
     worker.subscribe()
     consumer = worker._consumer
     try:
