@@ -8,8 +8,8 @@ from pipeline.load_cli import fetch_config
 from tickwatch.settings import ConfigError, LoadSettings, load_settings
 
 
-def test_defaults_let_the_broker_hold_a_fetch_for_16_kb_or_100_ms() -> None:
-    assert fetch_config(LoadSettings()) == {"fetch.min.bytes": 16_384, "fetch.wait.max.ms": 100}
+def test_defaults_let_the_broker_hold_a_fetch_for_16_kb_or_50_ms() -> None:
+    assert fetch_config(LoadSettings()) == {"fetch.min.bytes": 16_384, "fetch.wait.max.ms": 50}
 
 
 def test_configured_values_reach_the_consumer_config() -> None:
