@@ -36,7 +36,7 @@ from tickwatch import dedup_window
 from tickwatch.clients import clickhouse_client, kafka_config
 from tickwatch.clock import Clock, SystemClock
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
-from tickwatch.settings import Settings, load_settings
+from tickwatch.settings import LoadSettings, Settings, load_settings
 from tickwatch.telemetry import LoadMetrics, Telemetry, configure_logging
 
 if TYPE_CHECKING:
@@ -82,8 +82,9 @@ def build_worker(
         "auto.offset.reset": settings.load.auto_offset_reset,  # a reset is an event: events.py
     }
     prefetch = consumer_config(budget(settings.load))  # raises when too small for one batch
+    fetch = fetch_config(settings.load)
     consumer = Consumer(
-        kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **prefetch, **group)
+        kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **prefetch, **fetch, **group)
     )
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
     kinds = record_types(settings.kafka)
@@ -125,6 +126,12 @@ def build_worker(
         ranges=ranges,
         shards=shards,
     )
+
+
+def fetch_config(load: LoadSettings) -> dict[str, str | int | bool]:
+    """How long the broker may hold a fetch for more data (``load.fetch_min_bytes`` /
+    ``load.fetch_wait_max_ms``): fewer, fuller fetches when the feed is quiet (issue 18)."""
+    return {"fetch.min.bytes": load.fetch_min_bytes, "fetch.wait.max.ms": load.fetch_wait_max_ms}
 
 
 def check_poll_interval(settings: Settings) -> None:
