@@ -436,7 +436,7 @@ class LoadWorker:
         key = (topic, member.partition)
         scratch = Batcher(10**9, 600_000, self._clock)  # cut only at the recorded end
         scratch.assign(key, self._kinds[topic], member.last, member.first)
-        self._decoder.add(messages, scratch)
+        self._decoder.add(messages, scratch, side=True)  # counted as side reads
         state = scratch.partitions[key]
         batch = state.sealed[0] if state.sealed else state.open
         if batch is None:  # the range is gone (retention): nothing left to insert

@@ -118,7 +118,8 @@ class GroupRig:
         self.clock = ManualClock(NOW_US / 1e6)
         self.consumer = GroupConsumer(broker, ch.events, owned)
         self.ranges = LogRanges(broker)
-        metrics = LoadMetrics(CollectorRegistry())
+        self.registry = CollectorRegistry()
+        metrics = LoadMetrics(self.registry)
         kinds = {TOPIC: RecordType.TRADE}
         settings = LoadSettings(
             **{"batch_max_rows": 1000, "batch_max_ms": 500, "batch_scope": "table", **load}
@@ -348,3 +349,41 @@ def test_a_partial_revoke_leaving_a_group_member_owned_is_fatal() -> None:
     assert rig.worker._fresh  # a group in flight
     with pytest.raises(FatalError, match="eager"):
         rig.worker._on_revoke(rig.consumer, [TopicPartition(TOPIC, 0)])  # type: ignore[arg-type]
+
+
+def _count(rig: GroupRig, name: str, **labels: str) -> float:
+    return rig.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_side_reads_are_counted_apart_so_each_message_is_consumed_once_across_members() -> None:
+    """A recorded group split by a rebalance: each member re-reads the others' ranges. Those
+    re-reads go to tickwatch_load_side_read_records_total; records_consumed and dead_letters
+    count every message once, at its owner."""
+    broker = three_partitions()
+    broker.produce(TOPIC, 1, b"{not json")  # a dead letter in partition 1's range
+    ch = Recording([])
+    kill_after_insert(GroupRig(broker, ch), ch)
+    one, two = GroupRig(broker, ch, owned={0}), GroupRig(broker, ch, owned={1, 2})
+    for _ in range(30):
+        for rig in (one, two):
+            rig.worker.step()
+            rig.clock.advance(0.5)
+    assert sorted(ch.offsets(TABLE)) == [o for o in every_offset(broker) if o != (1, 4)]
+    assert one.ranges.reads == [(1, 0, 4), (2, 0, 3)]
+    assert two.ranges.reads == [(0, 0, 3)]
+    consumed = "tickwatch_load_records_consumed_total"
+    side = "tickwatch_load_side_read_records_total"
+    dead = "tickwatch_load_dead_letters_total"
+    assert _count(one, consumed, topic=TOPIC) == 4  # partition 0
+    assert _count(two, consumed, topic=TOPIC) == 9  # partitions 1 and 2, the bad one included
+    assert _count(one, side, topic=TOPIC, outcome="row") == 8
+    assert _count(one, side, topic=TOPIC, outcome="dead_letter") == 1
+    assert _count(two, side, topic=TOPIC, outcome="row") == 4
+    assert _count(two, side, topic=TOPIC, outcome="dead_letter") == 0
+    reasons = {"one": one, "two": two}
+    total = {
+        n: sum(s.value for m in r.registry.collect() if m.name + "_total" == dead
+               for s in m.samples if s.name == dead)
+        for n, r in reasons.items()
+    }  # fmt: skip
+    assert total == {"one": 0.0, "two": 1.0}  # the dead letter counted once, at its owner
