@@ -505,9 +505,16 @@ class LoadWorker:
                 self._hold(batch)
         return False
 
+    def pending_rows(self) -> int:
+        """The rows held for an insert: the batcher's, and what the groups in flight hold on
+        top (side-read members, their index: :meth:`GroupBatch.held_rows`)."""
+        groups = {id(g): g for g in [*self._fresh.values(), *self._recovering.values()]}
+        return self.batcher.pending() + sum(g.held_rows() for g in groups.values())
+
     def _apply_backpressure(self) -> None:
         """Pause partitions whose insert is backing off, and all of them once the pending rows
-        reach the memory budget's share (:mod:`pipeline.load.memory`); resume below half.
+        (:meth:`pending_rows`) reach the memory budget's share (:mod:`pipeline.load.memory`);
+        resume below half.
 
         Reaching the budget also seals every open batch (recovery batches excepted, see
         :meth:`Batcher.seal_all`): the rows are held for an insert, and waiting for the batches'
@@ -515,7 +522,7 @@ class LoadWorker:
         with ``batch_backlog_max_ms``, for up to two seconds a loop. Any cut is safe for
         exactly-once (only a recorded batch must be re-formed, and recovery batches keep theirs).
         """
-        pending, cap = self.batcher.pending(), self.memory.pending_rows
+        pending, cap = self.pending_rows(), self.memory.pending_rows
         if pending >= cap:
             self._memory_full = True
             self.batcher.seal_all()

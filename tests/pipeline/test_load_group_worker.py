@@ -21,6 +21,7 @@ from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.group import parse_group
 from pipeline.load.insert import ClickHouseWriter
+from pipeline.load.memory import index_rows
 from pipeline.load.worker import LoadWorker, check_eager_rebalance
 from pipeline.load_cli import CONSUMER_CONFIG
 from tests.pipeline.test_load_bisect import BAD_PRICE, RejectingClickHouse, dead_letters
@@ -387,3 +388,20 @@ def test_side_reads_are_counted_apart_so_each_message_is_consumed_once_across_me
         for n, r in reasons.items()
     }  # fmt: skip
     assert total == {"one": 0.0, "two": 1.0}  # the dead letter counted once, at its owner
+
+
+def test_a_recovery_group_s_side_read_rows_and_index_count_as_pending_rows() -> None:
+    """The member owning partition 0 re-forms a recorded group and cannot insert it: the rows
+    it read for partitions 1 and 2 are held only by the group, and count against the budget
+    with the group's index, on top of the batcher's own rows."""
+    broker, ch = three_partitions(), Recording([])
+    kill_after_insert(GroupRig(broker, ch), ch)
+    ch.down = True
+    one = GroupRig(broker, ch, owned={0}, retry_initial_s=5.0, retry_max_s=5.0)
+    for _ in range(6):
+        one.worker.step()
+        one.clock.advance(0.5)
+    assert one.ranges.reads == [(1, 0, 3), (2, 0, 3)]
+    own = one.worker.batcher.pending()
+    assert own == 4
+    assert one.worker.pending_rows() == own + 8 + index_rows(12, RecordType.TRADE)
