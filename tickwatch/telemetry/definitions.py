@@ -168,7 +168,7 @@ LOAD_SIDE_READ = MetricDef(
     "tickwatch_load_side_read_records_total",
     C,
     "Kafka messages re-read with the side consumer to re-form a recorded group's members that "
-    "other workers own (outcome=row|dead_letter); not in records_consumed or dead_letters, "
+    "other workers own (outcome row or dead_letter); not in records_consumed or dead_letters, "
     "which count each message once, at its owner.",
     ("topic", "outcome"),
 )
