@@ -30,7 +30,7 @@ from pipeline.load.events import PipelineEvents
 from pipeline.load.memory import budget, consumer_config
 from pipeline.load.ranges import KafkaRangeReader
 from pipeline.load.shards import build_writer, shard_clients, verify_layout
-from pipeline.load.worker import LoadWorker, poll_loop_bound_s
+from pipeline.load.worker import LoadWorker, check_eager_rebalance, poll_loop_bound_s
 from pipeline.topics import record_types
 from tickwatch import dedup_window
 from tickwatch.clients import clickhouse_client, kafka_config
@@ -83,9 +83,9 @@ def build_worker(
     }
     prefetch = consumer_config(budget(settings.load))  # raises when too small for one batch
     fetch = fetch_config(settings.load)
-    consumer = Consumer(
-        kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **prefetch, **fetch, **group)
-    )
+    conf = kafka_config(settings.kafka, bootstrap, **CONSUMER_CONFIG, **prefetch, **fetch, **group)
+    check_eager_rebalance(conf)  # the groups' exactly-once argument needs eager revokes
+    consumer = Consumer(conf)
     producer = Producer(kafka_config(settings.kafka, bootstrap, **DLQ_PRODUCER_CONFIG))
     kinds = record_types(settings.kafka)
     rules = ValidationRules.from_settings(settings.load)

@@ -37,7 +37,7 @@ class MessageDecoder:
         self._dlq_max_bytes = dlq_max_bytes
         self.newest: dict[tuple[str, int], tuple[int, int]] = {}
 
-    def add(self, messages: list[Message], batcher: Batcher) -> int:
+    def add(self, messages: list[Message], batcher: Batcher, *, side: bool = False) -> int:
         """Put every message in its partition's open batch; return how many were taken.
 
         The values of each topic are decoded and validated together, as columns
@@ -49,10 +49,15 @@ class MessageDecoder:
         Re-delivered messages (offset already batched) are skipped. Raises :class:`FatalError`
         on a fatal consumer error. Afterwards :attr:`newest` holds each partition's newest
         (offset, Kafka time in ms).
+
+        ``side``: the messages are a recorded group's member that another worker owns, re-read
+        with the side consumer (:mod:`pipeline.load.ranges`); they are counted as side reads,
+        not as consumed messages or dead letters (their owner counts those).
         """
         self.newest = newest = {}
         now_us = int(self._clock.time() * 1e6)
         per_topic: Counter[str] = Counter()
+        dead: Counter[str] = Counter()
         good = [m for m in messages if not self._consumer_error(m)]
         columns, rows = self._decode_columns(good, now_us)
         for message, row in zip(good, rows, strict=True):
@@ -67,10 +72,14 @@ class MessageDecoder:
             if row >= 0:
                 batch.rows.take(columns[topic], row, timestamp_ms, offset)
             else:
-                self._one(message, key, offset, batch, now_us)
+                dead[topic] += self._one(message, key, offset, batch, now_us, side=side)
             batcher.added(key)
         for topic, n in per_topic.items():
-            self._metrics.records_consumed(topic, n)
+            if side:
+                self._metrics.side_read(topic, "row", n - dead[topic])
+                self._metrics.side_read(topic, "dead_letter", dead[topic])
+            else:
+                self._metrics.records_consumed(topic, n)
         return sum(per_topic.values())
 
     def _decode_columns(
@@ -95,19 +104,30 @@ class MessageDecoder:
         return columns, rows
 
     def _one(
-        self, message: Message, key: tuple[str, int], offset: int, batch: Batch, now_us: int
-    ) -> None:
-        """The per-message path: the row, or the dead letter with its reason."""
+        self,
+        message: Message,
+        key: tuple[str, int],
+        offset: int,
+        batch: Batch,
+        now_us: int,
+        *,
+        side: bool = False,
+    ) -> bool:
+        """The per-message path: the row, or the dead letter with its reason (counted unless
+        ``side``); True for a dead letter."""
         try:
             row = validate(decode(message.value()), batch.kind, self._rules, now_us)
             batch.rows.append(row, message.timestamp()[1], offset)
+            return False
         except InvalidMessage as exc:
             letter = _dead_letter(message, key, offset, exc)
             kept = bounded(letter, self._dlq_max_bytes)
-            if kept is not letter:
+            if kept is not letter and not side:
                 self._metrics.dlq_truncated()
             batch.dead_letters.append(kept)
-            self._metrics.dead_letter(exc.reason)
+            if not side:
+                self._metrics.dead_letter(exc.reason)
+            return True
 
     @staticmethod
     def _consumer_error(message: Message) -> bool:

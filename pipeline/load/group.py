@@ -41,6 +41,14 @@ The protocol that makes this decidable (:func:`resolve`):
    moved from outside (an operator's reset): :func:`resolve` answers ``VOID`` and the members are
    re-formed freely, the same rule as an offset reset today (:mod:`pipeline.load.gaps`).
 
+Rule 2's "an owner moves member ``m``" assumes the eager rebalance protocol: a revoke takes
+every partition of a member at once, so a group in flight with a revoked member is dropped whole
+and none of its members stays owned with batches that reference it
+(:func:`pipeline.load.worker.check_eager_rebalance` refuses a cooperative assignor or the
+incremental group protocol at start-up; a partial revoke is fatal). A member of a recorded group
+is positioned at its recorded ``first`` when assigned, whatever ``auto.offset.reset`` says
+(``INTENT``/``FRESH`` both mean nothing from ``first_m`` on is done).
+
 This is stronger than "valid iff every member is ``INTENT`` or ``PAST``, else void": that rule
 voids a partial intent while the ``INTENT`` member's record stays behind; when the ``FRESH``
 member's owner (unaware of ``G``) inserts its rows under another token and moves past

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from pipeline.load.batch import Batch
 from pipeline.load.group import MemberRange, group_token, piece_token
+from pipeline.load.memory import index_rows
 from pipeline.load.tables import ColumnBuffer
 
 
@@ -69,6 +70,13 @@ class GroupBatch(Batch):
 
     def token(self) -> str:
         return group_token(self.topic, self.ranges)
+
+    def held_rows(self) -> int:
+        """The pending rows this group holds beyond its owned members' (which the batcher
+        counts): the side-read members' rows and dead letters, and the group's own index of
+        every row (:mod:`pipeline.load.memory`); the Arrow chunks are shared, not counted."""
+        side = sum(m.size for m in self.members if not any(m is o for o in self.owned))
+        return side + index_rows(len(self.rows), self.kind)
 
     def row_partition(self, index: int) -> int:
         assert isinstance(self.rows, GroupRows)

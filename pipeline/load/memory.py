@@ -15,6 +15,14 @@ It is split:
   ``batch_max_rows`` rows once more: both are taken off the rows' share before dividing by
   :data:`ROW_BYTES`. ``load.max_pending_rows`` stays an upper bound (the smaller one wins).
 
+With groups (``load.batch_scope = "table"``) a formed group holds, until it is done, the index
+of its members' rows (:class:`pipeline.load.group_batch.GroupRows`: each row's Kafka time,
+offset and partition; the Arrow chunks are the members' own, shared, never copied) and, when it
+re-forms a recorded group, the rows of the members other workers own, read with the side
+consumer and held nowhere else. Both count as pending rows (:meth:`GroupBatch.held_rows
+<pipeline.load.group_batch.GroupBatch.held_rows>`, ``LoadWorker.pending_rows``): a side-read
+row as one row, the index as :data:`GROUP_INDEX_BYTES` per row in row equivalents.
+
 :data:`ROW_BYTES` is the memory one pending row costs, per record type (Python objects of the
 column lists, the Kafka columns); ``tests/pipeline/test_load_memory.py`` measures it with
 ``tracemalloc`` on realistic rows and fails if a row costs more than the figure used here.
@@ -42,6 +50,9 @@ ROW_BYTES = {
     RecordType.BAR: 300,
     RecordType.CORRECTION: 600,
 }
+# A group's own index of a row (array('q') 8 + two list slots 8 + 8, lists over-allocated);
+# measured ~25 bytes, tests/pipeline/test_load_memory.py fails above this figure.
+GROUP_INDEX_BYTES = 32
 DEFAULT_MB = 256  # load.buffer_budget_mb = 0
 MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
 PREFETCH_SHARE = 4  # one quarter of the budget
@@ -99,3 +110,9 @@ def consumer_config(mem: MemoryBudget) -> dict[str, str | int | bool]:
         "queued.max.messages.kbytes": mem.prefetch_kbytes,
         "fetch.max.bytes": mem.prefetch_bytes // 2,
     }
+
+
+def index_rows(rows: int, kind: RecordType) -> int:
+    """A group's index of ``rows`` rows (:data:`GROUP_INDEX_BYTES` each) in pending rows of
+    ``kind`` (:data:`ROW_BYTES`), rounded up."""
+    return math.ceil(rows * GROUP_INDEX_BYTES / ROW_BYTES[kind])

@@ -73,14 +73,19 @@ from any member: committing another owner's partition could move its offset back
 reachable state makes that insert right — a partial intent is rolled forward, never voided — is
 the docstring of :mod:`pipeline.load.group`. Bisection of a group gives each piece a token
 naming the (partition, offset) of its first and last row: offsets alone repeat across
-partitions. Rebalance: a group with a revoked member is dropped whole; members still owned
-start again from their committed records (:meth:`LoadWorker._restart`). librdkafka's default
-assignors (``range,roundrobin``, eager) revoke every partition at once, so that is the case
-the tests run; the partial revoke of a cooperative assignor is handled, tested only with the
-in-memory stand-ins. A partition paused when it is revoked is resumed first: librdkafka keeps
-an application pause across assignments. Switching from ``"table"`` back to ``"partition"``
-needs every load worker stopped gracefully first (a partition-scoped worker reads only its own
-partitions' records).
+partitions. A member of a recorded group is positioned at the group's recorded ``first`` when it
+is assigned (:meth:`LoadWorker._on_assign`), whatever ``auto.offset.reset`` says: a member with
+nothing committed would otherwise start at the log's end under ``latest`` and never re-form the
+group. Rebalance: a group with a revoked member is dropped whole. That relies on the *eager*
+rebalance protocol, where a revoke takes every partition at once (librdkafka's default
+assignors, ``range,roundrobin``, and the classic group protocol; the consumer configuration is
+fixed in :mod:`pipeline.load_cli`, which refuses a cooperative one at start-up,
+:func:`check_eager_rebalance`): no member of a dropped group stays owned with batches that
+reference it. A partial revoke is therefore refused as fatal (:meth:`LoadWorker._on_revoke`)
+rather than handled on an untested path. A partition paused when it is revoked is resumed
+first: librdkafka keeps an application pause across assignments. Switching from ``"table"``
+back to ``"partition"`` needs every load worker stopped gracefully first (a partition-scoped
+worker reads only its own partitions' records).
 
 Limits: the Kafka DLQ copy is at least once (a replayed batch produces its dead letters again);
 a replay must come within the table's last ``non_replicated_deduplication_window`` inserts —
@@ -94,7 +99,7 @@ under a different token.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from loguru import logger
@@ -431,7 +436,7 @@ class LoadWorker:
         key = (topic, member.partition)
         scratch = Batcher(10**9, 600_000, self._clock)  # cut only at the recorded end
         scratch.assign(key, self._kinds[topic], member.last, member.first)
-        self._decoder.add(messages, scratch)
+        self._decoder.add(messages, scratch, side=True)  # counted as side reads
         state = scratch.partitions[key]
         batch = state.sealed[0] if state.sealed else state.open
         if batch is None:  # the range is gone (retention): nothing left to insert
@@ -500,9 +505,16 @@ class LoadWorker:
                 self._hold(batch)
         return False
 
+    def pending_rows(self) -> int:
+        """The rows held for an insert: the batcher's, and what the groups in flight hold on
+        top (side-read members, their index: :meth:`GroupBatch.held_rows`)."""
+        groups = {id(g): g for g in [*self._fresh.values(), *self._recovering.values()]}
+        return self.batcher.pending() + sum(g.held_rows() for g in groups.values())
+
     def _apply_backpressure(self) -> None:
         """Pause partitions whose insert is backing off, and all of them once the pending rows
-        reach the memory budget's share (:mod:`pipeline.load.memory`); resume below half.
+        (:meth:`pending_rows`) reach the memory budget's share (:mod:`pipeline.load.memory`);
+        resume below half.
 
         Reaching the budget also seals every open batch (recovery batches excepted, see
         :meth:`Batcher.seal_all`): the rows are held for an insert, and waiting for the batches'
@@ -510,7 +522,7 @@ class LoadWorker:
         with ``batch_backlog_max_ms``, for up to two seconds a loop. Any cut is safe for
         exactly-once (only a recorded batch must be re-formed, and recovery batches keep theirs).
         """
-        pending, cap = self.batcher.pending(), self.memory.pending_rows
+        pending, cap = self.pending_rows(), self.memory.pending_rows
         if pending >= cap:
             self._memory_full = True
             self.batcher.seal_all()
@@ -525,7 +537,7 @@ class LoadWorker:
             self._paused = want
             self._metrics.paused_partitions(len(want))
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         scanned = self._scanned(partitions)
         records = self._committer.records(scanned)
         plans = self._recoveries(partitions, records, {(tp.topic, tp.partition) for tp in scanned})
@@ -535,17 +547,42 @@ class LoadWorker:
             key = (tp.topic, tp.partition)
             record, plan = records.get(key), plans.get(key)
             end = plan.member.last if plan else parse_intent(record[1]) if record else None
-            offset = record[0] if record else None
+            offset = record[0] if record else plan.member.first if plan else None
             self.batcher.assign(
                 key, self._kinds[tp.topic], end, offset, plan.group if plan else None
             )
             ends += end is not None
             if record is None:
                 uncommitted.setdefault(tp.topic, []).append(tp.partition)
+        if plans:
+            self._position(consumer, partitions, plans)
         for topic, numbers in uncommitted.items():  # one query per topic, none after a failure
             if not self._events.check_missing(topic, numbers, TABLES[self._kinds[topic]]):
                 break
         logger.info("assigned {} partitions, {} with a batch to re-form", len(partitions), ends)
+
+    @staticmethod
+    def _position(
+        consumer: Consumer,
+        partitions: list[TopicPartition],
+        plans: dict[TopicPartitionKey, Recovery],
+    ) -> None:
+        """Assign ``partitions`` (inside the assign callback, which then assigns nothing itself)
+        with every member of a recorded group starting at the group's recorded ``first``.
+
+        A member with nothing committed would otherwise start where ``auto.offset.reset`` says:
+        under ``latest`` at the log's end, so the group could never be re-formed from this
+        worker's own consumption (its recovery batch would wait for offsets it never reads).
+        The others keep the committed offset (``OFFSET_INVALID``: the group's record)."""
+        start = {k: plan.member.first for k, plan in plans.items()}
+        consumer.assign(
+            [
+                TopicPartition(tp.topic, tp.partition, start[(tp.topic, tp.partition)])
+                if (tp.topic, tp.partition) in start
+                else TopicPartition(tp.topic, tp.partition)
+                for tp in partitions
+            ]
+        )
 
     def _scanned(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
         """The partitions whose records are read at assignment: the assigned ones and, with
@@ -616,12 +653,16 @@ class LoadWorker:
         logger.info(
             "revoked {} partitions; {} uncommitted messages dropped", len(partitions), dropped
         )
-        if still_owned:
-            self._restart(still_owned)
+        if still_owned:  # only a cooperative (incremental) revoke leaves members owned
+            raise FatalError(
+                f"partitions {sorted(revoked)} were revoked while {sorted(still_owned)} stay "
+                "assigned: the load worker needs the eager rebalance protocol (see "
+                "check_eager_rebalance)"
+            )
 
     def _drop_groups(self, revoked: set[TopicPartitionKey]) -> set[TopicPartitionKey]:
         """Forget every group not yet done with a revoked member; return its members this
-        worker still owns (they start again from their committed records, :meth:`_restart`)."""
+        worker still owns (none under the eager protocol, the module docstring)."""
         groups = {id(g): g for g in [*self._fresh.values(), *self._recovering.values()]}
         keep: set[TopicPartitionKey] = set()
         for group in groups.values():
@@ -631,19 +672,27 @@ class LoadWorker:
                 keep |= keys - revoked
         return keep
 
-    def _restart(self, keys: set[TopicPartitionKey]) -> None:
-        """Treat ``keys`` as freshly assigned: drop their batches, seek back to the first
-        offset not committed as done, and read their records again."""
-        parts = []
-        for key in sorted(keys):
-            state = self.batcher.partitions.get(key)
-            if state is None:
-                continue
-            oldest = state.sealed[0] if state.sealed else state.open
-            resume = oldest.first_offset if oldest else state.next_offset
-            self.batcher.revoke(key)
-            if resume >= 0:
-                self._consumer.seek(TopicPartition(key[0], key[1], resume))
-            parts.append(TopicPartition(*key))
-        if parts:
-            self._on_assign(self._consumer, parts)
+
+COOPERATIVE = "cooperative"
+
+
+def check_eager_rebalance(config: Mapping[str, object]) -> None:
+    """Refuse a consumer configuration whose rebalances are incremental.
+
+    The groups' exactly-once argument drops a group whole when one member is revoked, which is
+    right only when a revoke takes every partition at once: the eager protocol of the classic
+    consumer group with librdkafka's default assignors. ``cooperative-sticky`` and the new
+    consumer group protocol (KIP-848, ``group.protocol=consumer``) revoke incrementally.
+    Raises :class:`FatalError` naming the key."""
+    strategy = str(config.get("partition.assignment.strategy", ""))
+    if COOPERATIVE in strategy:
+        raise FatalError(
+            f"partition.assignment.strategy = {strategy!r}: the load worker needs an eager "
+            "assignor (range, roundrobin); a cooperative one revokes partitions incrementally"
+        )
+    protocol = str(config.get("group.protocol", "classic"))
+    if protocol != "classic":
+        raise FatalError(
+            f"group.protocol = {protocol!r}: the load worker needs the classic (eager) "
+            "consumer group protocol"
+        )

@@ -2,8 +2,9 @@
 
 kill -9 of worker processes again and again (the exactly-once test, with groups); a recorded
 group split across two members by a rebalance (same rows, same token, exactly once); a
-partial intent written into the real group coordinator, rolled forward; and the broker's
-offset.metadata.max.bytes, which caps a group's partitions."""
+partial intent written into the real group coordinator, rolled forward (also under
+auto.offset.reset = latest); and the broker's offset.metadata.max.bytes, which caps a group's
+partitions."""
 
 from __future__ import annotations
 
@@ -76,19 +77,36 @@ class RecordingWorker:
         self.attempts: list[str] = []
         self.down = down
         client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
-        raw_insert = client.raw_insert
+        insert, raw_insert = client.insert, client.raw_insert
 
-        def recording(
-            table: str, column_names: list[str], insert_block: Any, **kwargs: Any
-        ) -> Any:  # the rows go as one Arrow stream; dead letters through client.insert
-            token = kwargs["settings"]["insert_deduplication_token"]
+        def attempt(kwargs: dict[str, Any]) -> str:
+            token = str(kwargs["settings"]["insert_deduplication_token"])
             self.attempts.append(token)
-            if self.down:
+            if self.down and not token.startswith("dlq:"):
                 raise ClickHouseUnavailable(f"test: ClickHouse down for {token}")
-            self.sent.append((token, arrow_rows(insert_block)))
-            return raw_insert(table, column_names, insert_block, **kwargs)
+            return token
 
-        client.raw_insert = recording  # type: ignore[method-assign,assignment]
+        def recording(table: str, data: Any, **kwargs: Any) -> Any:
+            token = attempt(kwargs)
+            names = kwargs["column_names"]
+            if "kafka_partition" in names:
+                rows = list(
+                    zip(
+                        data[names.index("kafka_partition")],
+                        data[names.index("kafka_offset")],
+                        strict=True,
+                    )
+                )
+                self.sent.append((token, rows))
+            return insert(table, data, **kwargs)
+
+        def recording_raw(table: str, names: Any, block: Any, **kwargs: Any) -> Any:
+            token = attempt(kwargs)  # the rows' Arrow stream (pipeline.load.insert)
+            self.sent.append((token, arrow_rows(block)))
+            return raw_insert(table, names, block, **kwargs)
+
+        client.insert = recording  # type: ignore[method-assign,assignment]
+        client.raw_insert = recording_raw  # type: ignore[method-assign,assignment]
         self.worker = build_worker(settings, bootstrap, client, LoadMetrics(CollectorRegistry()))
         self._stop = threading.Event()
         self.error: BaseException | None = None
@@ -112,10 +130,15 @@ class RecordingWorker:
 
 
 def arrow_rows(block: Any) -> list[tuple[int, int]]:
-    """(kafka_partition, kafka_offset) of every row of an ``ArrowStream`` insert block."""
+    """The (kafka_partition, kafka_offset) of every row of an ArrowStream insert block."""
     table = pa.ipc.open_stream(block).read_all()
-    partitions = table.column("kafka_partition").to_pylist()
-    return list(zip(partitions, table.column("kafka_offset").to_pylist(), strict=True))
+    return list(
+        zip(
+            table.column("kafka_partition").to_pylist(),
+            table.column("kafka_offset").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def records(settings: Settings, bootstrap: str) -> dict[int, tuple[int, str | None]]:
@@ -150,12 +173,12 @@ def die_after_first_insert(settings: Settings, bootstrap: str) -> str:
     client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
     worker = build_worker(settings, bootstrap, client, LoadMetrics(CollectorRegistry()))
     tokens: list[str] = []
-    raw_insert = client.raw_insert
+    raw_insert = client.raw_insert  # the rows go as an Arrow stream (pipeline.load.insert)
 
     class Killed(Exception):
         pass
 
-    def insert_then_die(table: str, names: list[str], block: Any, **kwargs: Any) -> Any:
+    def insert_then_die(table: str, names: Any, block: Any, **kwargs: Any) -> Any:
         raw_insert(table, names, block, **kwargs)
         tokens.append(kwargs["settings"]["insert_deduplication_token"])
         raise Killed
@@ -225,6 +248,27 @@ def test_a_partial_intent_in_the_real_coordinator_is_rolled_forward(
     [(first_token, rows)] = worker.sent[:1]
     assert first_token == token
     assert rows == [(p, o) for p in range(PARTITIONS) for o in range(50)]
+
+
+def test_under_latest_a_member_with_nothing_committed_starts_at_the_recorded_first(
+    settings: Settings, kafka_bootstrap: str, ch_client: Client
+) -> None:
+    """auto.offset.reset = latest and a partial intent in the real coordinator: the members
+    with nothing committed are positioned at the group's recorded first by the assignment
+    (not at the log's end, where the group could never be re-formed and nothing more comes)."""
+    load = grouped(settings, auto_offset_reset="latest")
+    produce(kafka_bootstrap, load.kafka.topic_trades, trades(300))
+    members = [MemberRange(p, 0, 49) for p in range(PARTITIONS)]
+    meta = group_metadata(members)
+    commit_as_group(load, kafka_bootstrap, [(0, 0, meta)])  # the others: nothing committed
+    worker = RecordingWorker(load, kafka_bootstrap)
+    wait_for(lambda: count(ch_client, "SELECT count() FROM trades") >= 300, "all rows")
+    worker.stop()
+    assert_exactly_once(ch_client, 300)
+    [(first_token, rows)] = worker.sent[:1]
+    assert first_token == group_token(load.kafka.topic_trades, members)
+    assert rows == [(p, o) for p in range(PARTITIONS) for o in range(50)]
+    assert sum(o for o, _m in records(load, kafka_bootstrap).values()) == 300
 
 
 def test_the_broker_refuses_metadata_over_its_limit_and_the_group_cap_fits_it(

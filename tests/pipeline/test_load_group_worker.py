@@ -2,7 +2,9 @@
 
 One INSERT per table carrying several partitions; kill -9 between intent and done; a rebalance
 that splits a recorded group across two members (same rows, same token); a partial intent
-rolled forward; bisection with equal offsets in two partitions; the metadata size cap."""
+rolled forward; bisection with equal offsets in two partitions; the metadata size cap; a
+member with nothing committed under auto.offset.reset = latest positioned at the recorded
+first; the eager rebalance protocol the argument relies on (start-up check, partial revoke)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.codec import RecordType, ValidationRules
 from pipeline.dlq import DeadLetterQueue
+from pipeline.errors import FatalError
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.group import parse_group
 from pipeline.load.insert import ClickHouseWriter
-from pipeline.load.worker import LoadWorker
+from pipeline.load.memory import index_rows
+from pipeline.load.worker import LoadWorker, check_eager_rebalance
+from pipeline.load_cli import CONSUMER_CONFIG
 from tests.pipeline.test_load_bisect import BAD_PRICE, RejectingClickHouse, dead_letters
 from tests.pipeline.test_load_worker import (
     NOW_US,
@@ -114,7 +119,8 @@ class GroupRig:
         self.clock = ManualClock(NOW_US / 1e6)
         self.consumer = GroupConsumer(broker, ch.events, owned)
         self.ranges = LogRanges(broker)
-        metrics = LoadMetrics(CollectorRegistry())
+        self.registry = CollectorRegistry()
+        metrics = LoadMetrics(self.registry)
         kinds = {TOPIC: RecordType.TRADE}
         settings = LoadSettings(
             **{"batch_max_rows": 1000, "batch_max_ms": 500, "batch_scope": "table", **load}
@@ -282,3 +288,120 @@ def test_a_partition_paused_when_revoked_is_resumed_so_a_later_assignment_fetche
     ch.down = False
     rig.run_until_idle()
     assert sorted(ch.offsets(TABLE)) == every_offset(broker)
+
+
+def test_a_fresh_member_under_latest_starts_at_the_recorded_first_so_the_group_is_reformed() -> (
+    None
+):
+    """auto.offset.reset = latest and a partial intent: partitions 0 and 1 recorded the group,
+    partition 2 never committed anything. Its new owner positions it at the group's recorded
+    first (not at the log's end), so the group is re-formed from its own consumption."""
+    broker, ch = three_partitions(), Recording([])
+    meta = "tickwatch:v2:g=0:0-3,1:0-3,2:0-3"
+    broker.committed[(TOPIC, 0)] = (0, meta)
+    broker.committed[(TOPIC, 1)] = (0, meta)
+    rig = GroupRig(broker, ch, auto_offset_reset="latest")
+    rig.consumer.reset_to_end = True
+    rig.run_until_idle()  # nothing new arrives: at the log's end it would wait forever
+    token = f"{TOPIC}:g:0:0-3,1:0-3,2:0-3"
+    assert inserts(ch) == [token]
+    for i in range(12, 18):  # more arrives later
+        broker.produce(TOPIC, i % 3, trade_value(i))
+    rig.run_until_idle()
+    assert sorted(ch.offsets(TABLE)) == every_offset(broker)  # each exactly once, none skipped
+    [(_t, rows)] = [sent for sent in ch.sent if sent[0] == token]
+    assert rows == [(p, o) for p in range(3) for o in range(4)]
+    assert rig.ranges.reads == []  # every member is this worker's: no side read
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("partition.assignment.strategy", "cooperative-sticky"),
+        ("partition.assignment.strategy", "range,cooperative-sticky"),
+        ("group.protocol", "consumer"),
+    ],
+)
+def test_an_incremental_rebalance_protocol_is_refused_at_start_up_naming_the_key(
+    key: str, value: str
+) -> None:
+    with pytest.raises(FatalError, match=key.replace(".", r"\.")):
+        check_eager_rebalance({"group.id": "g", key: value})
+    check_eager_rebalance({"group.id": "g", "partition.assignment.strategy": "range,roundrobin"})
+
+
+def test_the_worker_s_consumer_configuration_is_eager() -> None:
+    """The consumer configuration build_worker uses passes the check (it sets no assignor:
+    librdkafka's default range,roundrobin, classic protocol)."""
+    conf = {**CONSUMER_CONFIG, "group.id": "tickwatch-load"}
+    check_eager_rebalance(conf)
+    assert "partition.assignment.strategy" not in conf and "group.protocol" not in conf
+
+
+def test_a_partial_revoke_leaving_a_group_member_owned_is_fatal() -> None:
+    """Under the eager protocol a revoke takes every partition; one that takes only part of a
+    group in flight (an incremental revoke) stops the worker instead of guessing."""
+    broker, ch = three_partitions(), FakeClickHouse([])
+    ch.down = True  # the group is formed and its intent recorded, but never inserted
+    rig = GroupRig(broker, ch, retry_initial_s=5.0, retry_max_s=5.0)
+    for _ in range(4):
+        rig.worker.step()
+        rig.clock.advance(0.5)
+    assert rig.worker._fresh  # a group in flight
+    with pytest.raises(FatalError, match="eager"):
+        rig.worker._on_revoke(rig.consumer, [TopicPartition(TOPIC, 0)])  # type: ignore[arg-type]
+
+
+def _count(rig: GroupRig, name: str, **labels: str) -> float:
+    return rig.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_side_reads_are_counted_apart_so_each_message_is_consumed_once_across_members() -> None:
+    """A recorded group split by a rebalance: each member re-reads the others' ranges. Those
+    re-reads go to tickwatch_load_side_read_records_total; records_consumed and dead_letters
+    count every message once, at its owner."""
+    broker = three_partitions()
+    broker.produce(TOPIC, 1, b"{not json")  # a dead letter in partition 1's range
+    ch = Recording([])
+    kill_after_insert(GroupRig(broker, ch), ch)
+    one, two = GroupRig(broker, ch, owned={0}), GroupRig(broker, ch, owned={1, 2})
+    for _ in range(30):
+        for rig in (one, two):
+            rig.worker.step()
+            rig.clock.advance(0.5)
+    assert sorted(ch.offsets(TABLE)) == [o for o in every_offset(broker) if o != (1, 4)]
+    assert one.ranges.reads == [(1, 0, 4), (2, 0, 3)]
+    assert two.ranges.reads == [(0, 0, 3)]
+    consumed = "tickwatch_load_records_consumed_total"
+    side = "tickwatch_load_side_read_records_total"
+    dead = "tickwatch_load_dead_letters_total"
+    assert _count(one, consumed, topic=TOPIC) == 4  # partition 0
+    assert _count(two, consumed, topic=TOPIC) == 9  # partitions 1 and 2, the bad one included
+    assert _count(one, side, topic=TOPIC, outcome="row") == 8
+    assert _count(one, side, topic=TOPIC, outcome="dead_letter") == 1
+    assert _count(two, side, topic=TOPIC, outcome="row") == 4
+    assert _count(two, side, topic=TOPIC, outcome="dead_letter") == 0
+    reasons = {"one": one, "two": two}
+    total = {
+        n: sum(s.value for m in r.registry.collect() if m.name + "_total" == dead
+               for s in m.samples if s.name == dead)
+        for n, r in reasons.items()
+    }  # fmt: skip
+    assert total == {"one": 0.0, "two": 1.0}  # the dead letter counted once, at its owner
+
+
+def test_a_recovery_group_s_side_read_rows_and_index_count_as_pending_rows() -> None:
+    """The member owning partition 0 re-forms a recorded group and cannot insert it: the rows
+    it read for partitions 1 and 2 are held only by the group, and count against the budget
+    with the group's index, on top of the batcher's own rows."""
+    broker, ch = three_partitions(), Recording([])
+    kill_after_insert(GroupRig(broker, ch), ch)
+    ch.down = True
+    one = GroupRig(broker, ch, owned={0}, retry_initial_s=5.0, retry_max_s=5.0)
+    for _ in range(6):
+        one.worker.step()
+        one.clock.advance(0.5)
+    assert one.ranges.reads == [(1, 0, 3), (2, 0, 3)]
+    own = one.worker.batcher.pending()
+    assert own == 4
+    assert one.worker.pending_rows() == own + 8 + index_rows(12, RecordType.TRADE)

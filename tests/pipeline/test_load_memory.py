@@ -15,8 +15,10 @@ from prometheus_client import CollectorRegistry
 from pipeline.codec import Bar, Quote, RecordType, Trade, ValidationRules, to_wire
 from pipeline.load.batch import Batcher
 from pipeline.load.decode import MessageDecoder
+from pipeline.load.group_batch import GroupBatch, member_ranges
 from pipeline.load.memory import (
     DEFAULT_MB,
+    GROUP_INDEX_BYTES,
     ROW_BYTES,
     MemoryBudgetError,
     budget,
@@ -117,6 +119,43 @@ def test_a_pending_row_costs_at_most_the_budgeted_bytes(kind: RecordType, make: 
     per_row = held / ROWS
     print(f"{kind.value}: {per_row:.0f} bytes per pending row")
     assert per_row <= ROW_BYTES[kind]
+
+
+def test_a_group_shares_its_members_arrow_rows_and_its_index_costs_at_most_the_budget() -> None:
+    """A group of six members' batches (``ROWS`` decoded trades) copies no Arrow buffer — its
+    chunks are the members' very arrays — and its own index (Kafka time, offset, partition of
+    every row) costs at most GROUP_INDEX_BYTES a row, the figure the pending rows count."""
+    rnd = random.Random(7)
+    topic, kind = "t", RecordType.TRADE
+    messages = [FakeMessage(topic, i % 6, i // 6, _trade(i, rnd)) for i in range(ROWS)]
+    clock = ManualClock(NOW_US / 1e6)
+    decoder = MessageDecoder(
+        {topic: kind}, ValidationRules.from_settings(LoadSettings()), clock,
+        LoadMetrics(CollectorRegistry()),
+    )  # fmt: skip
+    batcher = Batcher(ROWS, 60_000, clock)
+    for p in range(6):
+        batcher.assign((topic, p), kind, None, 0)
+    decoder.add(messages, batcher)  # type: ignore[arg-type]
+    members = [s.open for s in batcher.partitions.values() if s.open is not None]
+    for member in members:
+        member.rows.nbytes()  # settles the members' rows into their chunks first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, arrow_before = tracemalloc.get_traced_memory()[0], pa.total_allocated_bytes()
+        group = GroupBatch(members, member_ranges(members))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+        arrow = pa.total_allocated_bytes() - arrow_before
+    finally:
+        tracemalloc.stop()
+    assert len(group.rows) == ROWS
+    shared = {id(c) for m in members for chunk in m.rows.chunks for c in chunk}
+    assert all(id(c) in shared for chunk in group.rows.chunks for c in chunk)
+    assert arrow == 0  # no Arrow buffer copied
+    print(f"group index: {held / ROWS:.1f} bytes per row")
+    assert held / ROWS <= GROUP_INDEX_BYTES
 
 
 def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:

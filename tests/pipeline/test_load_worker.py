@@ -87,6 +87,7 @@ class FakeConsumer:
         self.positions: dict[tuple[str, int], int] = {}
         self.paused: set[tuple[str, int]] = set()
         self.fail_commits = 0
+        self.reset_to_end = False  # auto.offset.reset = latest: nothing committed -> log end
         self._on_assign: Callable[..., None] | None = None
         self._on_revoke: Callable[..., None] | None = None
         self.closed = False
@@ -98,11 +99,19 @@ class FakeConsumer:
     def assign_all(self) -> None:
         parts = [TopicPartition(t, p) for (t, p) in self.broker.logs if t in self._topics]
         for tp in parts:
+            reset = len(self.broker.logs[(tp.topic, tp.partition)]) if self.reset_to_end else 0
             self.positions[(tp.topic, tp.partition)] = self.broker.committed.get(
-                (tp.topic, tp.partition), (0, None)
+                (tp.topic, tp.partition), (reset, None)
             )[0]
         assert self._on_assign is not None
         self._on_assign(self, parts)
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        """As librdkafka's assign: an explicit offset (>= 0) positions the partition; the
+        others start at their committed offset, as :meth:`assign_all` set them."""
+        for tp in partitions:
+            if tp.offset >= 0:
+                self.positions[(tp.topic, tp.partition)] = tp.offset
 
     def revoke_all(self) -> None:
         assert self._on_revoke is not None

@@ -177,10 +177,17 @@ class LoadMetrics:
         self._deferred = counter(defs.LOAD_FLUSH_DEFERRED, registry)
         self._offset_resets = counter(defs.LOAD_OFFSET_RESETS, registry)
         self._offset_gaps = counter(defs.LOAD_OFFSET_GAPS, registry)
+        self._side_read = counter(defs.LOAD_SIDE_READ, registry)
 
     def records_consumed(self, topic: str, n: int) -> None:
         """``n`` messages were polled from ``topic``."""
         self._consumed.labels(topic).inc(n)
+
+    def side_read(self, topic: str, outcome: str, n: int) -> None:
+        """``n`` messages of ``topic`` were re-read for another owner's member of a recorded
+        group (``outcome`` ``row`` or ``dead_letter``): kept out of :meth:`records_consumed`
+        and :meth:`dead_letter`, which their owner counts."""
+        self._side_read.labels(topic, outcome).inc(n)
 
     def rows_inserted(self, table: str, n: int) -> None:
         """``n`` rows were committed to ClickHouse ``table`` (counter only)."""

@@ -164,6 +164,14 @@ LOAD_OFFSET_GAPS = MetricDef(
     "markers and aborted records skipped by the read_committed consumer).",
     ("topic", "reason"),
 )
+LOAD_SIDE_READ = MetricDef(
+    "tickwatch_load_side_read_records_total",
+    C,
+    "Kafka messages re-read with the side consumer to re-form a recorded group's members that "
+    "other workers own (outcome row or dead_letter); not in records_consumed or dead_letters, "
+    "which count each message once, at its owner.",
+    ("topic", "outcome"),
+)
 
 # --- telemetry and all workers ----------------------------------------------------------------
 TELEMETRY_EXPORTED = MetricDef(
@@ -266,6 +274,7 @@ CATALOG: tuple[MetricDef, ...] = (
     LOAD_FLUSH_DEFERRED,
     LOAD_OFFSET_RESETS,
     LOAD_OFFSET_GAPS,
+    LOAD_SIDE_READ,
     TELEMETRY_EXPORTED,
     TELEMETRY_DROPPED,
     HEARTBEAT_TIMESTAMP,
