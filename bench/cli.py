@@ -139,7 +139,7 @@ def _run(
 ) -> tuple[list[ScenarioOutcome], dict[str, object]]:
     err.print(f"starting Kafka and ClickHouse in {services.state_dir} …")
     services.start()
-    warehouse = Warehouse(services.clickhouse_url)
+    warehouse = Warehouse(services.clickhouse_url, options.partitions)
     try:
         described = machine.describe(warehouse.version())
         run_id = uuid.uuid4().hex[:8]

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from tickwatch import migrations
+from tickwatch import dedup_window, migrations
 from tickwatch.clients import clickhouse_client
-from tickwatch.settings import ClickHouseSettings
+from tickwatch.settings import ClickHouseSettings, KafkaSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,22 @@ class BenchDatabases:
 class Warehouse:
     """A clickhouse-connect client on the bench's server, used from one thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, partitions: int = KafkaSettings().partitions) -> None:
         self.url = url
         self.client: Client = clickhouse_client(ClickHouseSettings(), url)
+        self._partitions = partitions
 
     def fresh(self, name: str) -> BenchDatabases:
-        """Drop and re-create ``<name>_market`` / ``<name>_ops`` with every migration applied."""
+        """Drop and re-create ``<name>_market`` / ``<name>_ops`` with every migration applied
+        and the insert-token window sized as ``tickwatch migrate`` sizes it for the workers'
+        settings (the defaults, with the bench's partitions), which the load worker checks."""
         databases = BenchDatabases(f"{name}_market", f"{name}_ops")
         self.drop(databases)
         migrations.apply(self.client, databases.settings)
+        workers = Settings.model_construct(
+            clickhouse=databases.settings, kafka=KafkaSettings(partitions=self._partitions)
+        )
+        dedup_window.ensure(self.client, workers)
         return databases
 
     def drop(self, databases: BenchDatabases) -> None:

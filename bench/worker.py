@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import psutil
@@ -67,6 +68,11 @@ class WorkerProcess:
         self._cpu_s = 0.0
         self._done = threading.Event()
         self._sampler: threading.Thread | None = None
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment the worker runs with (read-only)."""
+        return MappingProxyType(self._env)
 
     @property
     def pid(self) -> int:

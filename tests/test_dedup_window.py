@@ -17,17 +17,18 @@ def _settings(partitions: int, window: int = 0, **load: object) -> Settings:
 
 def test_defaults_fit_in_the_former_fixed_window() -> None:
     need = dedup_window.need(_settings(6))
-    # 6 partitions x 2 time cuts/s + 200k/50k size cuts/s, x2 parts, over 2 x 45 s
-    assert need.blocks == 2880
-    # with the early cut on: 6 partitions x 1000/120 time cuts/s
-    assert dedup_window.need(_settings(6, batch_min_ms=120)).blocks == 9720
+    # the early cut at 120 ms: 6 partitions x 1000/120 time cuts/s + 200k/50k size cuts/s, x2
+    # parts, over 2 x 45 s
+    assert need.blocks == 9720
+    # with the early cut off: 6 partitions x 1000/1000 (batch_max_ms) time cuts/s
+    assert dedup_window.need(_settings(6, batch_min_ms=0)).blocks == 1800
     assert dedup_window.target(_settings(6)) == dedup_window.FLOOR
 
 
 def test_a_few_hundred_partitions_outrun_ten_thousand_and_are_sized() -> None:
     settings = _settings(300)
-    assert dedup_window.need(settings).blocks == 108_720
-    assert dedup_window.target(settings) == 108_720
+    assert dedup_window.need(settings).blocks == 450_720  # (300 x 1000/120 + 4) x 2 x 90
+    assert dedup_window.target(settings) == 450_720
 
 
 def test_shards_divide_the_partitions_per_table() -> None:
@@ -73,7 +74,7 @@ def test_start_up_refuses_a_small_window_until_migrate_sizes_it(
     assert len(changed) == len(dedup_window.tables(settings))
     dedup_window.verify(ch_client, settings)
     table = f"{ch_settings.market_database}.trades"
-    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 108_720
+    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 450_720
     assert dedup_window.ensure(ch_client, settings) == []  # idempotent
 
 

@@ -8,19 +8,32 @@ run's tables is running (the parts of the migrations and of the first inserts), 
 ``SETTLE_MAX_S``. Over the next ``latency_window_s`` seconds: CPU per process from
 ``/proc/<pid>/stat`` (utime + stime, as a share of one core) for ingest, load, the detector, the
 Kafka broker and the ClickHouse server (the last two only when this run started them);
-ClickHouse's INSERTs per second per table from the tables' block numbers in ``system.parts``
-(each INSERT that writes a part takes the next one, also into a materialized view's target; the
-local server has no ``system.part_log``), and merged ÷ inserted rows from ``system.events``
-(``MergedRows`` ÷ ``InsertedRows``, the whole server, which holds only this run's databases).
+INSERT *queries* per second into each market table, counted by the load worker itself (its
+``tickwatch_load_batch_rows`` histogram observes once per INSERT query; scraped from its
+``/metrics`` — the local server has no ``system.query_log``); *parts* written per second per
+table from the tables' block numbers in ``system.parts`` (each INSERT that writes a part takes
+the next one, and so does every materialized view's target it feeds: ``symbol_latest``, fed by
+both trades and quotes, gets two parts per pair of INSERTs; the local server has no
+``system.part_log``); and merged ÷ inserted rows from ``system.events`` (``MergedRows`` ÷
+``InsertedRows``, the whole server, which holds only this run's databases).
+
+The goal "≤ 1 INSERT/s per table" is judged on the queries where they are counted (the market
+tables); a materialized view's target shows its parts beside them without the goal (it receives
+no INSERT query of its own); a table with no query count (the telemetry tables, written with
+async inserts that merge several queries into one part) is judged on its parts.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.context import BenchContext
 from bench.deadline import Deadline
@@ -47,24 +60,72 @@ BLOCKS_SQL = """
 SELECT concat(database, '.', table), max(max_block_number) FROM system.parts
 WHERE database IN ({market:String}, {ops:String}) AND active GROUP BY 1
 """
+VIEWS_SQL = """
+SELECT create_table_query FROM system.tables
+WHERE database IN ({market:String}, {ops:String}) AND engine = 'MaterializedView'
+"""
+VIEW_TARGET = re.compile(r"\bTO\s+([\w.`]+)")
+VIEW_SOURCE = re.compile(r"\bFROM\s+([\w.`]+)")
+LOAD_INSERTS = "tickwatch_load_batch_rows"  # histogram: one observation per INSERT query
+METRICS_TIMEOUT_S = 5.0
 EVENTS = ("InsertQuery", "InsertedRows", "MergedRows")
 EVENTS_SQL = "SELECT event, value FROM system.events WHERE event IN ('" + "', '".join(EVENTS) + "')"
 
 
 @dataclass(frozen=True)
 class ServerCounters:
-    """Per table, the newest block number (one per INSERT that wrote rows); server events."""
+    """Per table, the newest block number (one per part an INSERT wrote) and the load worker's
+    INSERT queries so far; server events."""
 
     blocks: dict[str, int]
     events: dict[str, int]
+    queries: dict[str, int]
 
 
-def server_counters(ctx: BenchContext, databases: BenchDatabases) -> ServerCounters:
+def server_counters(
+    ctx: BenchContext, databases: BenchDatabases, load: WorkerProcess
+) -> ServerCounters:
     client = ctx.warehouse.client
     params = _params(databases)
     blocks = {str(t): int(n) for t, n in client.query(BLOCKS_SQL, parameters=params).result_rows}
     events = {str(e): int(v) for e, v in client.query(EVENTS_SQL).result_rows}
-    return ServerCounters(blocks, events)
+    return ServerCounters(blocks, events, load_insert_queries(load))
+
+
+def load_insert_queries(load: WorkerProcess) -> dict[str, int]:
+    """The load worker's INSERT queries so far per table, from its ``/metrics``."""
+    url = f"http://127.0.0.1:{load.env['TICKWATCH_LOAD_METRICS_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=METRICS_TIMEOUT_S) as response:
+        return insert_queries(response.read().decode())
+
+
+def insert_queries(exposition: str) -> dict[str, int]:
+    """Per ``table`` label, the count of :data:`LOAD_INSERTS` in a Prometheus exposition."""
+    return {
+        sample.labels["table"]: int(sample.value)
+        for family in text_string_to_metric_families(exposition)
+        if family.name == LOAD_INSERTS
+        for sample in family.samples
+        if sample.name == f"{LOAD_INSERTS}_count"
+    }
+
+
+def view_sources(ctx: BenchContext, databases: BenchDatabases) -> dict[str, list[str]]:
+    """Each materialized view's target table -> the tables whose INSERTs feed it."""
+    result = ctx.warehouse.client.query(VIEWS_SQL, parameters=_params(databases))
+    return views_feeding([str(row[0]) for row in result.result_rows])
+
+
+def views_feeding(create_queries: list[str]) -> dict[str, list[str]]:
+    """Target -> sorted source tables, from the views' ``CREATE MATERIALIZED VIEW … TO target
+    … AS SELECT … FROM source`` statements."""
+    fed: dict[str, set[str]] = {}
+    for query in create_queries:
+        target, source = VIEW_TARGET.search(query), VIEW_SOURCE.search(query)
+        if target and source:
+            name = target.group(1).replace("`", "")
+            fed.setdefault(name, set()).add(source.group(1).replace("`", ""))
+    return {target: sorted(sources) for target, sources in fed.items()}
 
 
 def cpu_ticks(pid: int) -> int:
@@ -102,14 +163,15 @@ def _measure(
         settle(ctx, databases, tuple(workers.values()), deadline)
         pids = {name: worker.pid for name, worker in workers.items()}
         pids.update(_services(ctx))
-        first = server_counters(ctx, databases)
+        first = server_counters(ctx, databases, load)
         before = {name: cpu_ticks(pid) for name, pid in pids.items()}
         since = time.monotonic()
         deadline.sleep(window, "idle window")
         after = {name: cpu_ticks(pid) for name, pid in pids.items()}
         seconds = time.monotonic() - since
-        last = server_counters(ctx, databases)
-    return _cpu_figures(before, after, seconds) + _server_figures(first, last, seconds)
+        last = server_counters(ctx, databases, load)
+        fed_by = view_sources(ctx, databases)
+    return _cpu_figures(before, after, seconds) + _server_figures(first, last, seconds, fed_by)
 
 
 def settle(
@@ -167,13 +229,21 @@ def _cpu_figures(before: dict[str, int], after: dict[str, int], seconds: float) 
     ]
 
 
-def _server_figures(first: ServerCounters, last: ServerCounters, seconds: float) -> list[Figure]:
-    """INSERTs/s per table (block numbers), all INSERT queries/s, merged ÷ inserted rows."""
+def _server_figures(
+    first: ServerCounters, last: ServerCounters, seconds: float,
+    fed_by: dict[str, list[str]] | None = None,
+) -> list[Figure]:  # fmt: skip
+    """INSERT queries/s per market table (the load worker's count) against the goal, parts/s
+    per table beside them, all INSERT queries/s, merged ÷ inserted rows."""
+    fed_by = fed_by or {}
     out = [
-        Figure(NAME, f"INSERTs/s into {table}", (n - first.blocks.get(table, 0)) / seconds, "/s",
-               INSERTS_PER_TABLE)
-        for table, n in sorted(last.blocks.items())
+        Figure(NAME, f"INSERT queries/s into {table}", (n - first.queries.get(table, 0)) / seconds,
+               "/s", INSERTS_PER_TABLE, note="the load worker's own count of INSERT queries")
+        for table, n in sorted(last.queries.items())
     ]  # fmt: skip
+    for table, n in sorted(last.blocks.items()):
+        out.append(_parts_figure(table, (n - first.blocks.get(table, 0)) / seconds,
+                                 fed_by.get(table), table in last.queries))  # fmt: skip
     events = {e: last.events.get(e, 0) - first.events.get(e, 0) for e in EVENTS}
     out.append(Figure(NAME, "INSERT queries/s (server, all tables)",
                       events["InsertQuery"] / seconds, "/s"))  # fmt: skip
@@ -182,3 +252,16 @@ def _server_figures(first: ServerCounters, last: ServerCounters, seconds: float)
         ratio = events["MergedRows"] / events["InsertedRows"]
         out.append(Figure(NAME, "merge write amplification", ratio, "×", AMPLIFICATION, note=note))
     return out
+
+
+def _parts_figure(table: str, rate: float, sources: list[str] | None, counted: bool) -> Figure:
+    """Parts/s written into ``table``: without the goal when the table's queries are counted
+    or it is a materialized view's target (it gets a part per INSERT into each source)."""
+    name = f"parts/s written into {table}"
+    if sources:
+        note = "materialized-view target: a part per INSERT into " + ", ".join(sources)
+        return Figure(NAME, name, rate, "/s", note=note)
+    if counted:
+        return Figure(NAME, name, rate, "/s", note="a part per INSERT query (and day touched)")
+    note = "no query count: parts (async inserts merge several queries into one part)"
+    return Figure(NAME, name, rate, "/s", INSERTS_PER_TABLE, note=note)

@@ -14,10 +14,13 @@ an assignment — exactly when it reaches the *recovery end*, the last offset of
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
 
 With ``scope="table"`` (``load.batch_scope``, :mod:`pipeline.load.group`) the rules apply to a
-topic's open batches together: when the topic's oldest open batch is due (by the rules above) or
-the topic's open batches hold ``batch_max_rows`` messages, every open batch of the topic is
-sealed at once (recovery batches excepted, they keep their recorded end), so the worker can
-insert them as one group.
+topic's open batches together: when the topic's oldest open batch is due or the topic's open
+batches hold ``batch_max_rows`` messages, every open batch of the topic is sealed at once
+(recovery batches excepted, they keep their recorded end), so the worker can insert them as one
+group. The early cut is then table-level too: the topic's open batches hold ``batch_min_rows``
+messages together, the oldest is ``batch_min_ms`` old, and no partition of the topic has a sealed
+batch waiting for (or retrying) its insert — one group per table in the insert path, the next one
+cut as soon as the previous insert finished, bounded by rows and time.
 """
 
 from __future__ import annotations
@@ -222,8 +225,9 @@ class Batcher:
         """
         now = self._clock.monotonic()
         due_topics = set()
+        busy = self._busy_topics()
         for (topic, _), state in self.partitions.items():
-            due = self._due_at(state, backlogged)
+            due = self._due_at(topic, state, backlogged, busy)
             if due is not None and now >= due:
                 if self._table_scope:
                     due_topics.add(topic)
@@ -252,28 +256,43 @@ class Batcher:
     def due_in(self, backlogged: bool = False) -> float | None:
         """Seconds until :meth:`tick` seals the next open batch (0 when one is due now); None
         when no open batch can be sealed by time. Lets the loop poll no longer than that."""
-        each = (self._due_at(s, backlogged) for s in self.partitions.values())
+        busy = self._busy_topics()
+        each = (self._due_at(t, s, backlogged, busy) for (t, _), s in self.partitions.items())
         dues = [d for d in each if d is not None]
         return max(0.0, min(dues) - self._clock.monotonic()) if dues else None
 
-    def _due_at(self, state: PartitionState, backlogged: bool) -> float | None:
+    def _due_at(
+        self, topic: str, state: PartitionState, backlogged: bool, busy: set[str]
+    ) -> float | None:
         """When the partition's open batch is due (monotonic seconds), or None (none is open,
-        or it is a recovery batch)."""
+        or it is a recovery batch). ``busy``: the topics with a sealed batch (table scope)."""
         batch = state.open
         if batch is None or not batch.size or state.recovery_end is not None:
             return None
         if backlogged:
             return batch.opened_at + self._backlog_max_s
-        if self._early(state, batch):
+        if self._early(topic, state, batch, busy):
             assert self._min_s is not None
             return batch.opened_at + self._min_s
         return batch.opened_at + self._max_s
 
-    def _early(self, state: PartitionState, batch: Batch) -> bool:
-        """The early cut applies: on, ``batch_min_rows`` held, and the partition's previous
-        batch is inserted (none sealed waits or retries) — so a partition has at most one
-        batch in the insert path and a slow ClickHouse makes the batches grow by itself."""
-        return self._min_s is not None and not state.sealed and batch.size >= self._min_rows
+    def _early(self, topic: str, state: PartitionState, batch: Batch, busy: set[str]) -> bool:
+        """The early cut applies: on, ``batch_min_rows`` held, and the previous batch is
+        inserted (none sealed waits or retries) — so at most one batch (a group, in table
+        scope) is in the insert path and a slow ClickHouse makes the batches grow by itself.
+        Partition scope counts the partition's batch and queue; table scope the topic's free
+        open batches together and every partition of the topic."""
+        if self._min_s is None:
+            return False
+        if self._table_scope:
+            return topic not in busy and self._open_rows.get(topic, 0) >= self._min_rows
+        return not state.sealed and batch.size >= self._min_rows
+
+    def _busy_topics(self) -> set[str]:
+        """Table scope: the topics with a sealed batch waiting for (or retrying) its insert."""
+        if not self._table_scope or self._min_s is None:
+            return set()
+        return {topic for (topic, _), s in self.partitions.items() if s.sealed}
 
     def seal_all(self) -> None:
         """Seal every open batch that may be sealed now (for shutdown)."""

@@ -142,3 +142,53 @@ def test_idle_cpu_figures_cover_every_process_with_the_total_against_its_goal() 
     assert figures["CPU total"].value == pytest.approx(0.5)
     assert figures["CPU total"].goal is TOTAL_CORE
     assert figures["CPU ClickHouse server"].goal is CLICKHOUSE_CORE
+
+
+def test_idle_counts_insert_queries_per_table_from_the_load_workers_metrics() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from bench.scenarios.idle import insert_queries
+    from tickwatch.telemetry.catalog import LoadMetrics
+
+    registry = CollectorRegistry()
+    metrics = LoadMetrics(registry)
+    for rows in (10, 20):
+        metrics.batch_inserted("m.trades", rows, 0.01)
+    metrics.batch_inserted("m.quotes", 5, 0.01)
+    exposition = generate_latest(registry).decode()
+    assert insert_queries(exposition) == {"m.trades": 2, "m.quotes": 1}
+
+
+def test_idle_names_the_tables_feeding_each_materialized_views_target() -> None:
+    from bench.scenarios.idle import views_feeding
+
+    queries = [
+        "CREATE MATERIALIZED VIEW m.lt TO m.symbol_latest (`s` String) AS SELECT s FROM m.trades",
+        "CREATE MATERIALIZED VIEW m.lq TO m.symbol_latest (`s` String) AS SELECT s FROM m.quotes",
+        "CREATE MATERIALIZED VIEW m.c1s TO `m`.`candles_1s_state` AS SELECT s FROM `m`.`trades`",
+    ]
+    assert views_feeding(queries) == {
+        "m.symbol_latest": ["m.quotes", "m.trades"],
+        "m.candles_1s_state": ["m.trades"],
+    }
+
+
+def test_idle_judges_queries_against_the_goal_and_shows_view_parts_beside_them() -> None:
+    from bench.scenarios.idle import INSERTS_PER_TABLE, ServerCounters, _server_figures
+
+    first = ServerCounters({"m.trades": 0, "m.symbol_latest": 0, "o.logs": 0}, {}, {"m.trades": 0})
+    last = ServerCounters(
+        {"m.trades": 10, "m.symbol_latest": 20, "o.logs": 5}, {}, {"m.trades": 10}
+    )
+    shown = {
+        f.name: f
+        for f in _server_figures(first, last, 10.0, {"m.symbol_latest": ["m.quotes", "m.trades"]})
+    }
+    assert shown["INSERT queries/s into m.trades"].value == pytest.approx(1.0)
+    assert shown["INSERT queries/s into m.trades"].goal is INSERTS_PER_TABLE
+    latest = shown["parts/s written into m.symbol_latest"]
+    assert latest.value == pytest.approx(2.0)
+    assert latest.goal is None
+    assert "m.quotes, m.trades" in latest.note
+    assert shown["parts/s written into m.trades"].goal is None
+    assert shown["parts/s written into o.logs"].goal is INSERTS_PER_TABLE

@@ -27,7 +27,8 @@ def rig(lag_messages: int, **load: Any) -> tuple[Rig, FakeClickHouse]:
     for i in range(20):
         broker.produce(TOPIC, 0, trade_value(i))
     ch = FakeClickHouse([])
-    settings = {"batch_max_rows": 1000, "batch_max_ms": 500, "batch_backlog_max_ms": 2_000}
+    settings = {"batch_max_rows": 1000, "batch_max_ms": 500, "batch_backlog_max_ms": 2_000,
+                "batch_min_rows": 1}  # fmt: skip
     return Rig(broker, ch, poll_batch=1, backlog_lag_messages=lag_messages, **settings, **load), ch
 
 
