@@ -263,7 +263,9 @@ def committed(settings: Settings, bootstrap: str, topic: str) -> list[tuple[int,
 def test_graceful_stop_inserts_and_commits_what_is_batched(
     settings: Settings, kafka_bootstrap: str, ch_client: Client
 ) -> None:
-    load_settings = with_load(settings, batch_max_rows=100_000, batch_max_ms=600_000)
+    load_settings = with_load(  # no cut by age or by the early cut: only the stop inserts
+        settings, batch_max_rows=100_000, batch_max_ms=600_000, batch_min_ms=0
+    )
     topic = load_settings.kafka.topic_trades
     produce(kafka_bootstrap, topic, trades(900))
     worker = WorkerThread(load_settings, kafka_bootstrap)
