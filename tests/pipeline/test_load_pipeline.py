@@ -27,7 +27,7 @@ WAIT_S = 90.0
 PARTITIONS = 3
 
 
-def with_load(settings: Settings, **load: float) -> Settings:
+def with_load(settings: Settings, **load: float | str) -> Settings:
     base = {"batch_max_rows": 2000, "batch_max_ms": 100, "retry_initial_s": 0.2, "retry_max_s": 1.0}
     return settings.model_copy(update={"load": LoadSettings(**{**base, **load})})
 
