@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
 
 
 def grouped(settings: Settings, **load: Any) -> Settings:
-    return with_load(settings, batch_scope="table", **load)  # type: ignore[arg-type]
+    return with_load(settings, batch_scope="table", **load)
 
 
 @pytest.mark.slow
