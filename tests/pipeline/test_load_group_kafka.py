@@ -8,7 +8,6 @@ partitions."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from pipeline.load_cli import build_worker
 from tests.pipeline import test_load_exactly_once as kill9
 from tests.pipeline.test_load_pipeline import (
     PARTITIONS,
+    WorkerThread,
     assert_exactly_once,
     count,
     produce,
@@ -68,7 +68,7 @@ def test_kill_9_at_random_moments_with_groups_leaves_every_tick_exactly_once(
     )
 
 
-class RecordingWorker:
+class RecordingWorker(WorkerThread):
     """A load worker in a thread whose ClickHouse client records every insert's token and
     (partition, offset) rows, and can be made to fail transiently (``down``)."""
 
@@ -107,26 +107,10 @@ class RecordingWorker:
 
         client.insert = recording  # type: ignore[method-assign,assignment]
         client.raw_insert = recording_raw  # type: ignore[method-assign,assignment]
-        self.worker = build_worker(settings, bootstrap, client, LoadMetrics(CollectorRegistry()))
-        self._stop = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.worker.run(self._stop, shutdown_timeout_s=20)
-        except BaseException as exc:  # reported by stop()
-            self.error = exc
+        super().__init__(settings, bootstrap, client)
 
     def assigned(self) -> set[int]:
         return {key[1] for key in self.worker.batcher.partitions}
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-        assert not self._thread.is_alive(), "worker did not stop"
-        assert self.error is None, self.error
 
 
 def arrow_rows(block: Any) -> list[tuple[int, int]]:

@@ -10,9 +10,6 @@ state, must not leave them paused. ClickHouse comes back and every message lands
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from confluent_kafka import Consumer
 
@@ -31,19 +28,6 @@ from tickwatch.settings import Settings
 from tickwatch.stack.clickhouse_server import ClickHouseServer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
-
-
-@pytest.fixture
-def own_clickhouse(tmp_path: Path) -> Iterator[ClickHouseServer]:
-    """A ClickHouse server of this test's own, so stopping it leaves the session's alone."""
-    server = ClickHouseServer(
-        tmp_path / "ch" / "data", tmp_path / "ch" / "run", ready_timeout_s=120
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def rebalance_once_more(settings: Settings, bootstrap: str) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -18,6 +17,7 @@ from pipeline.load_cli import build_worker
 from tickwatch import migrations
 from tickwatch.clients import clickhouse_client
 from tickwatch.settings import LoadSettings, Settings
+from tickwatch.stack.clickhouse_server import ClickHouseServer
 from tickwatch.telemetry.catalog import LoadMetrics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse]
@@ -35,9 +35,9 @@ def with_load(settings: Settings, **load: float | str) -> Settings:
 class WorkerThread:
     """A load worker running in a thread of the test process, with its own metrics registry."""
 
-    def __init__(self, settings: Settings, bootstrap: str) -> None:
+    def __init__(self, settings: Settings, bootstrap: str, client: Client | None = None) -> None:
         self.registry = CollectorRegistry()
-        client = clickhouse_client(settings.clickhouse, settings.clickhouse.url)
+        client = client or clickhouse_client(settings.clickhouse, settings.clickhouse.url)
         self.worker = build_worker(settings, bootstrap, client, LoadMetrics(self.registry))
         self._stop = threading.Event()
         self.error: BaseException | None = None
@@ -279,28 +279,10 @@ def test_graceful_stop_inserts_and_commits_what_is_batched(
     assert committed(load_settings, kafka_bootstrap, topic) == [(p, 300, 300) for p in range(3)]
 
 
-@pytest.fixture
-def own_clickhouse(tmp_path: Path) -> Iterator[object]:
-    """A ClickHouse server of this test's own, so stopping it leaves the session's alone."""
-    from tickwatch.stack.clickhouse_server import ClickHouseServer
-
-    server = ClickHouseServer(
-        tmp_path / "ch" / "data", tmp_path / "ch" / "run", ready_timeout_s=120
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
 def test_clickhouse_down_for_15_s_mid_stream_loses_and_doubles_nothing(
-    settings: Settings, kafka_bootstrap: str, own_clickhouse: object
+    settings: Settings, kafka_bootstrap: str, own_clickhouse: ClickHouseServer
 ) -> None:
-    from tickwatch.stack.clickhouse_server import ClickHouseServer
-
-    assert isinstance(own_clickhouse, ClickHouseServer)
     ch = settings.clickhouse.model_copy(update={"url": own_clickhouse.url})
     load_settings = with_load(
         settings.model_copy(update={"clickhouse": ch}), batch_max_rows=1000, max_pending_rows=20_000
