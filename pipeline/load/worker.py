@@ -638,13 +638,8 @@ class LoadWorker:
         dropped = 0
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         still_owned = self._drop_groups(revoked)
-        # A pause is the application's and outlives the assignment in librdkafka: a partition
-        # paused now (backing off, memory full) and assigned again later would never be
-        # fetched. Resume before forgetting it.
         for key in revoked:  # another owner may write its record from now on
             self._unconfirmed.pop(key, None)
-        if revoked & self._paused:
-            self._consumer.resume([TopicPartition(t, p) for t, p in revoked & self._paused])
         for tp in partitions:
             key = (tp.topic, tp.partition)
             dropped += self.batcher.revoke(key)
