@@ -4,15 +4,25 @@
 group-less reader Consumer; tests of the evaluation logic use an in-memory stand-in with the same
 :class:`OffsetSource` shape. Every method raises :class:`CheckUnavailable` when the broker does not
 answer within the timeout.
+
+Cost per check run (issue 18): one Metadata, one ListOffsets and one OffsetFetch request for all
+partitions together, and the message times the check asks for with :meth:`timestamp_at` read in
+one assignment of every lagging partition (:meth:`KafkaOffsets.snapshot` reads them ahead, each
+partition's first record batch only) instead of one assign, fetch and unassign per partition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.errors import CheckUnavailable
+from tickwatch.clock import SYSTEM_CLOCK, MonotonicClock
 from tickwatch.types import TopicPartitionKey
+
+TIMESTAMP_READ_MAX_S = 2.0
+"""At most this long (and never past the check timeout) for one read of message times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,10 @@ class KafkaOffsets:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 10,
+                # only the message at the offset is wanted: the first record batch of each
+                # partition (a broker returns one even when it is larger), no prefetch
+                "max.partition.fetch.bytes": 1,
+                "queued.min.messages": 1,
             }
         )
         self._ts_cache: dict[TopicPartitionKey, tuple[int, float | None]] = {}
@@ -83,12 +97,14 @@ class KafkaOffsets:
             self._admin.list_consumer_group_offsets(req, request_timeout=self._timeout)
         )
         committed = {(tp.topic, tp.partition): tp.offset for tp in got[group].topic_partitions}
-        return [
+        rows = [
             PartitionOffsets(
                 tp.topic, tp.partition, committed.get((tp.topic, tp.partition), -1), ends[tp].offset
             )
             for tp in tps
         ]
+        self._read_ahead((r.topic, r.partition, r.committed) for r in rows if lagging(r))
+        return rows
 
     def owned(self, group: str) -> set[TopicPartitionKey]:
         """Partitions assigned to a live member of ``group`` (empty when the group is empty)."""
@@ -102,26 +118,61 @@ class KafkaOffsets:
         }
 
     def timestamp_at(self, topic: str, partition: int, offset: int) -> float | None:
-        """Broker timestamp (epoch s) of the message at ``offset``; cached while offset holds."""
-        cached = self._ts_cache.get((topic, partition))
-        if cached is not None and cached[0] == offset:
-            return cached[1]
-        ts = self._fetch_timestamp(topic, partition, offset)
-        self._ts_cache[(topic, partition)] = (offset, ts)
-        return ts
+        """Broker timestamp (epoch s) of the message at ``offset``; cached while offset holds
+        (for the lagging partitions of the last :meth:`snapshot` it was read there)."""
+        self._read_ahead([(topic, partition, offset)])
+        return self._ts_cache[(topic, partition)][1]
 
-    def _fetch_timestamp(self, topic: str, partition: int, offset: int) -> float | None:
-        from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, TopicPartition
-
-        self._reader.assign([TopicPartition(topic, partition, offset)])
-        try:
-            msg = self._reader.poll(min(self._timeout, 2.0))
-        finally:
-            self._reader.unassign()
-        if msg is None or msg.error():
-            return None
-        kind, millis = msg.timestamp()
-        return None if kind == TIMESTAMP_NOT_AVAILABLE else millis / 1000.0
+    def _read_ahead(self, wanted: Iterable[tuple[str, int, int]]) -> None:
+        """Read, in one assignment, the message times of ``wanted`` (topic, partition, offset)
+        not cached at that offset yet; cache each (None: not read within the time limit)."""
+        missing = {
+            (t, p): o for t, p, o in wanted if self._ts_cache.get((t, p), (None, None))[0] != o
+        }
+        if not missing:
+            return
+        found = first_timestamps(self._reader, missing, min(self._timeout, TIMESTAMP_READ_MAX_S))
+        for key, offset in missing.items():
+            self._ts_cache[key] = (offset, found.get(key))
 
     def close(self) -> None:
         self._reader.close()
+
+
+def lagging(p: PartitionOffsets) -> bool:
+    """The lag check asks for the message time at the committed offset of this partition."""
+    return p.committed >= 0 and p.end > p.committed
+
+
+def first_timestamps(
+    reader: Any,
+    offsets: dict[TopicPartitionKey, int],
+    limit_s: float,
+    clock: MonotonicClock = SYSTEM_CLOCK,
+) -> dict[TopicPartitionKey, float | None]:
+    """Broker timestamp (epoch s) of the first message at or after each partition's offset,
+    read with ``reader`` (a group-less ``confluent_kafka.Consumer``) assigned to all of them at
+    once, polled until each partition delivered one message or ``limit_s`` passed.
+
+    A partition left out of the answer delivered nothing in time; one whose read failed, or
+    whose message carries no timestamp, maps to None. Later messages of a partition are skipped.
+    """
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, TopicPartition
+
+    pending = dict(offsets)
+    found: dict[TopicPartitionKey, float | None] = {}
+    reader.assign([TopicPartition(t, p, o) for (t, p), o in pending.items()])
+    try:
+        until = clock.monotonic() + limit_s
+        while pending and (left := until - clock.monotonic()) > 0:
+            msg = reader.poll(left)
+            if msg is None:
+                break
+            key = (msg.topic(), msg.partition())
+            if pending.pop(key, None) is None:
+                continue  # a later message of a partition already read, or a client event
+            kind, millis = (TIMESTAMP_NOT_AVAILABLE, 0) if msg.error() else msg.timestamp()
+            found[key] = None if kind == TIMESTAMP_NOT_AVAILABLE else millis / 1000.0
+    finally:
+        reader.unassign()
+    return found
