@@ -11,7 +11,12 @@ instruments on that calendar, FX 24/5, crypto always) and ``anomalies``
 Pacing: record ``i`` is due at ``start + i / rate`` on the injected clock. Each read hands out
 what is due (at most ``max_batch`` rows); when the reader is slower than ``rate`` the feed
 falls behind and catches up rather than dropping, so event times stay on schedule and the lag
-shows up as end-to-end latency downstream.
+shows up as end-to-end latency downstream. Between reads the feed waits at least
+``MIN_WAIT_S`` (50 ms); at rates where a read would hand out fewer than ``LOW_RATE_RECORDS``
+(20) records — below 400 records/s — it waits up to ``LOW_RATE_WAIT_S`` (100 ms), so that a
+quiet feed costs the ingest worker and the broker a fixed amount per read (encode, one produce
+request per partition touched) fewer times a second, at up to 50 ms more latency there (issue
+18: at 200 records/s 10 reads a second instead of 20).
 """
 
 from __future__ import annotations
@@ -28,8 +33,16 @@ from tickwatch.clock import Clock, SystemClock
 from tickwatch.market_hours import InstrumentHours, TradingHours
 from tickwatch.settings import IngestSettings
 
-MIN_WAIT_S = 0.05  # at most ~20 batches (and read spans) a second at low rates
+MIN_WAIT_S = 0.05  # at most ~20 batches (and read spans) a second
 MAX_WAIT_S = 0.25
+LOW_RATE_RECORDS = 20
+LOW_RATE_WAIT_S = 0.1  # at most ~10 batches a second below LOW_RATE_RECORDS / MIN_WAIT_S
+
+
+def shortest_wait_s(rate: float) -> float:
+    """The shortest wait between two reads at ``rate`` records/s: ``MIN_WAIT_S``, longer (up to
+    ``LOW_RATE_WAIT_S``) while a read would hand out fewer than ``LOW_RATE_RECORDS`` records."""
+    return max(MIN_WAIT_S, min(LOW_RATE_WAIT_S, LOW_RATE_RECORDS / rate))
 
 
 class Simulator:
@@ -81,6 +94,7 @@ class Simulator:
     async def batches(self) -> AsyncIterator[Sequence[Payload]]:
         """Batches of due records until :meth:`aclose`; never ends on its own."""
         tape = self.tape(self._clock.time())
+        shortest = shortest_wait_s(self._settings.rate)
         while not self._closed:
             now = self._clock.time()
             items, behind = tape.take(int(now * 1e6), self._max_batch)
@@ -88,7 +102,7 @@ class Simulator:
                 yield items
             if not behind:
                 wait = tape.next_due_us() / 1e6 - now
-                await self._clock.sleep(min(MAX_WAIT_S, max(MIN_WAIT_S, wait)))
+                await self._clock.sleep(min(MAX_WAIT_S, max(shortest, wait)))
 
     async def aclose(self) -> None:
         """Stop: the current ``batches()`` iteration ends at its next step."""

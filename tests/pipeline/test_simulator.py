@@ -27,7 +27,12 @@ from pipeline.codec import (
 )
 from pipeline.errors import InvalidMessage
 from pipeline.sources.anomalies import AnomalySpecError, parse_anomalies
-from pipeline.sources.simulator import Simulator
+from pipeline.sources.simulator import (
+    LOW_RATE_WAIT_S,
+    MIN_WAIT_S,
+    Simulator,
+    shortest_wait_s,
+)
 from pipeline.sources.universe import build_universe
 from tickwatch.clock import ManualClock
 from tickwatch.market_hours import CalendarNameError
@@ -251,3 +256,34 @@ def test_symbol_list_is_simulated_as_given() -> None:
     }
     aapl = [t.price for t in items if isinstance(t, Trade) and t.symbol == "AAPL"]
     assert 200 < min(aapl) <= max(aapl) < 260  # the curated level
+
+
+@pytest.mark.parametrize(
+    ("rate", "reads_per_s"), [(200.0, 10), (300.0, 15), (1000.0, 20), (5_000.0, 20), (2.0, 2)]
+)
+def test_reads_a_second_follow_the_rate_on_the_injected_clock(
+    rate: float, reads_per_s: int
+) -> None:
+    """Below 400 records/s a read waits up to 100 ms (>= 20 records a read), else 50 ms; a feed
+    slower than one record per 100 ms is read when its next record is due."""
+    clock = ManualClock(FRIDAY_OPEN)
+    sim = Simulator(IngestSettings(rate=rate, symbols=20), clock)
+    reads = 0
+
+    async def count() -> None:
+        nonlocal reads
+        async for _ in sim.batches():
+            if clock.time() >= FRIDAY_OPEN + 10.0:
+                break
+            reads += 1
+
+    asyncio.run(count())
+    assert abs(reads - reads_per_s * 10) <= 2
+
+
+def test_shortest_wait_widens_only_below_the_low_rate() -> None:
+    assert shortest_wait_s(100.0) == LOW_RATE_WAIT_S
+    assert shortest_wait_s(200.0) == LOW_RATE_WAIT_S
+    assert shortest_wait_s(300.0) == pytest.approx(20 / 300)
+    assert shortest_wait_s(400.0) == MIN_WAIT_S
+    assert shortest_wait_s(50_000.0) == MIN_WAIT_S
