@@ -230,3 +230,20 @@ def test_a_facade_cannot_be_registered_twice_on_one_registry() -> None:
     LoadMetrics(registry)
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         LoadMetrics(registry)
+
+
+def test_consumer_lag_updates_each_partitions_own_series() -> None:
+    """The lag series are looked up once per partition and then set in place (issue 18)."""
+    registry = CollectorRegistry()
+    m = LoadMetrics(registry)
+    for offsets, seconds in ((5, 0.5), (0, 0.0), (7, 2.25)):
+        m.consumer_lag("ticks.trades", 0, offsets, seconds)
+    m.consumer_lag("ticks.trades", 1, 3, 1.0)
+    m.consumer_lag("ticks.quotes", 0, 9, 4.0)
+    get = registry.get_sample_value
+    expected = {("ticks.trades", "0"): (7, 2.25), ("ticks.trades", "1"): (3, 1.0),
+                ("ticks.quotes", "0"): (9, 4.0)}  # fmt: skip
+    for (topic, partition), (offsets, seconds) in expected.items():
+        lag = {"topic": topic, "partition": partition}
+        assert get("tickwatch_load_consumer_lag", lag) == offsets
+        assert get("tickwatch_load_consumer_lag_seconds", lag) == seconds
