@@ -7,8 +7,8 @@ answer within the timeout.
 
 Cost per check run (issue 18): one Metadata, one ListOffsets and one OffsetFetch request for all
 partitions together, and the message times the check asks for with :meth:`timestamp_at` read in
-one assignment of every lagging partition (:meth:`KafkaOffsets.snapshot` reads them ahead, each
-partition's first record batch only) instead of one assign, fetch and unassign per partition.
+one assignment of every lagging partition (:meth:`KafkaOffsets.snapshot` reads them ahead: one
+fetch per broker for all of them) instead of one assign, fetch and unassign per partition.
 """
 
 from __future__ import annotations
@@ -55,10 +55,9 @@ class KafkaOffsets:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 10,
-                # only the message at the offset is wanted: the first record batch of each
-                # partition (a broker returns one even when it is larger), no prefetch
-                "max.partition.fetch.bytes": 1,
-                "queued.min.messages": 1,
+                # max.partition.fetch.bytes stays librdkafka's: below a record batch's size a
+                # broker returns that batch for the first partition of a fetch only (KIP-74),
+                # and the read of every other partition would wait for its turn
             }
         )
         self._ts_cache: dict[TopicPartitionKey, tuple[int, float | None]] = {}

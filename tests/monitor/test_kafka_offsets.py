@@ -110,23 +110,28 @@ def test_lagging_means_committed_and_behind() -> None:
 
 
 @pytest.mark.kafka
-def test_snapshot_reads_lagging_times_ahead_and_timestamp_at_uses_them(
+def test_snapshot_reads_every_lagging_partitions_time_ahead_and_timestamp_at_uses_them(
     kafka_settings: KafkaSettings, kafka_bootstrap: str
 ) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
-    topic, group = kafka_settings.topic_trades, kafka_settings.consumer_group
+    group, partitions = kafka_settings.consumer_group, kafka_settings.partitions
+    topics = [kafka_settings.topic_trades, kafka_settings.topic_quotes]
     conf = kafka_settings.client_config(kafka_bootstrap)
-    base_ms = int(time.time() * 1000) - 60_000
+    base_ms = int(time.time() * 1000) - 600_000
     producer = Producer(conf)
-    for partition in range(kafka_settings.partitions):
-        for i in range(5):
-            producer.produce(topic, b"x", partition=partition, timestamp=base_ms + 1000 * i)
+    for t, topic in enumerate(topics):
+        for p in range(partitions):
+            for i in range(40):  # each partition's own times: base + topic, partition, index
+                ms = base_ms + 100_000 * t + 10_000 * p + 100 * i
+                producer.produce(topic, b"x" * 200, partition=p, timestamp=ms)
     assert producer.flush(10) == 0
     del producer  # no client left to log the broker's shutdown
+    # every partition lags (committed 7 of 40) except the first of quotes (caught up)
+    commits = [TopicPartition(topic, p, 7) for topic in topics for p in range(partitions)]
+    commits[partitions] = TopicPartition(topics[1], 0, 40)
     committer = Consumer({**conf, "group.id": group, "enable.auto.commit": False})
-    committer.commit(offsets=[TopicPartition(topic, 0, 2), TopicPartition(topic, 1, 5)],
-                     asynchronous=False)  # fmt: skip
+    committer.commit(offsets=commits, asynchronous=False)
     committer.close()
 
     offsets = KafkaOffsets(conf, timeout_s=10.0)
@@ -140,13 +145,20 @@ def test_snapshot_reads_lagging_times_ahead_and_timestamp_at_uses_them(
 
     offsets._read_ahead = counting  # type: ignore[method-assign]
     try:
-        snap = {(p.topic, p.partition): p for p in offsets.snapshot(group, [topic])}
-        assert (snap[(topic, 0)].committed, snap[(topic, 0)].end) == (2, 5)
-        assert (snap[(topic, 1)].committed, snap[(topic, 1)].end) == (5, 5)
-        assert reads == [{(topic, 0): 2}]  # only the lagging partition, read in the snapshot
-        cached = offsets._ts_cache[(topic, 0)]
-        assert cached == (2, (base_ms + 2000) / 1000)
-        assert offsets.timestamp_at(topic, 0, 2) == (base_ms + 2000) / 1000
-        assert offsets.timestamp_at(topic, 2, 4) == (base_ms + 4000) / 1000  # not read ahead
+        snap = {(p.topic, p.partition): p for p in offsets.snapshot(group, topics)}
+        assert (snap[(topics[0], 0)].committed, snap[(topics[0], 0)].end) == (7, 40)
+        assert (snap[(topics[1], 0)].committed, snap[(topics[1], 0)].end) == (40, 40)
+        lagging_ones = {(c.topic, c.partition): 7 for c in commits if c.offset == 7}
+        assert reads == [lagging_ones]  # one read ahead, of the lagging partitions only
+        for t, topic in enumerate(topics):
+            for p in range(partitions):
+                if (topic, p) not in lagging_ones:
+                    continue
+                want = (base_ms + 100_000 * t + 10_000 * p + 700) / 1000
+                assert offsets._ts_cache[(topic, p)] == (7, want)
+                assert offsets.timestamp_at(topic, p, 7) == want
+        assert len(reads) == 1 + len(lagging_ones)  # the calls above: all from the cache
+        assert offsets.timestamp_at(topics[1], 0, 39) == (base_ms + 100_000 + 3900) / 1000
+        assert reads[-1] == {(topics[1], 0): 39}  # a partition not read ahead: read now
     finally:
         offsets.close()
