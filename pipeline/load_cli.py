@@ -147,7 +147,9 @@ def check_poll_interval(settings: Settings) -> None:
     if bound >= limit:
         raise FatalError(
             f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
-            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 4 x "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s — with "
+            f"load.inserts_in_flight > 0 instead a revoke's wait of load.flush_budget_s + 2 x "
+            f"load.kafka_timeout_s —, + 4 x "
             f"load.kafka_timeout_s for the commits, the DLQ flush and a watermark lookup, "
             f"+ one query per topic "
             f"on assignment), "

@@ -154,7 +154,9 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
     flush and one watermark lookup for an offset gap (``kafka_timeout_s`` each, see
     :mod:`pipeline.load.gaps`); an assignment in that poll adds one ClickHouse query per
-    record topic (``offset_missing``, :mod:`pipeline.load.events`). It must stay below
+    record topic (``offset_missing``, :mod:`pipeline.load.events`). With the insert thread
+    (``load.inserts_in_flight`` > 0) the loop inserts nothing itself; instead a revoke waits up
+    to ``flush_budget_s`` for the inserts in flight and commits their "done". It must stay below
     ``max_poll_interval_ms``.
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
@@ -165,9 +167,13 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     # in the flush budget (pipeline.load.ranges)
     kafka_s += load.kafka_timeout_s
     assign_s = len(RecordType) * insert_s
-    # a revoke waits for the inserts in flight on the insert thread (pipeline.load.inflight)
-    revoke_s = load.flush_budget_s if load.inserts_in_flight else 0.0
-    return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + revoke_s + POLL_TIMEOUT_S
+    # Pipelined (pipeline.load.inflight): no insert blocks the loop, but a revoke waits up to
+    # flush_budget_s for the insert thread, then commits its "done" and flushes its dead letters.
+    if load.inserts_in_flight:
+        inserts_s = load.flush_budget_s + 2 * load.kafka_timeout_s
+    else:
+        inserts_s = 2 * insert_s
+    return load.flush_budget_s + inserts_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
@@ -309,6 +315,8 @@ class LoadWorker:
         failed stays sealed and is retried after its partition's backoff delay.
         """
         finished = self._collect()
+        if self.inserts is not None and not self.inserts.free:
+            return finished  # no group is formed that could not be inserted now
         ready = self.batcher.ready()
         if self.inserts is not None:  # a partition in flight joins no new intent
             busy = self.inserts.busy_keys()
