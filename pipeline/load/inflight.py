@@ -1,8 +1,12 @@
 """The pipelined insert: ClickHouse INSERTs on one thread while the consumer polls and decodes.
 
-``load.inserts_in_flight = N`` (default 1; 0 = insert synchronously in the poll loop, as before)
+``load.inserts_in_flight = N`` (default 4; 0 = insert synchronously in the poll loop, as before)
 lets the load worker hand up to ``N`` batches or groups whose intent is committed to an
-:class:`InsertLane` and go on polling and decoding while ClickHouse takes them. Only the INSERT
+:class:`InsertLane` and go on polling and decoding while ClickHouse takes them. They are inserted
+one after the other; ``N`` only bounds how many may wait. The default lets each record topic's
+group wait its turn: with ``N = 1`` a table's next group waited, besides the other tables' inserts,
+a poll loop for each of them to be collected (measured at 10k ticks/s: event -> row p99 about
+twice the synchronous worker's). Only the INSERT
 runs on the lane's thread: the rows, a bisection of rejected rows, and the dead letters' rows into
 ``{ops}.dead_letters`` (all of :meth:`pipeline.load.insert.ClickHouseWriter.write`, one unit that
 resumes where it stopped). Everything that talks to Kafka — poll, the intent and "done" commits,

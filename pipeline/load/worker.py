@@ -315,6 +315,8 @@ class LoadWorker:
         failed stays sealed and is retried after its partition's backoff delay.
         """
         finished = self._collect()
+        if finished:  # a topic whose insert just ended may be cut early now, not a loop later
+            self.batcher.tick(backlogged=self._behind)
         if self.inserts is not None and not self.inserts.free:
             return finished  # no group is formed that could not be inserted now
         ready = self.batcher.ready()

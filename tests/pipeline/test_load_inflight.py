@@ -52,7 +52,7 @@ class GatedClickHouse(FakeClickHouse):
         self.entered.clear()
 
 
-class LosingConsumerRig(Rig):
+class PipelinedRig(Rig):
     """A pipelined worker; :meth:`settle` waits for the insert thread after a step."""
 
     def __init__(self, broker: FakeBroker, ch: FakeClickHouse, **load: Any) -> None:
@@ -106,7 +106,7 @@ def test_each_partition_keeps_intent_insert_done_and_its_next_intent_waits_for_d
 ) -> None:
     broker.produce(TOPIC, 0, b"{not json")
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch)
+    rig = PipelinedRig(broker, ch)
     rig.run_until_idle()
     assert sorted(ch.offsets(TABLE)) == [o for o in all_offsets(broker) if o != (0, 5)]
     assert partition_events(ch, 0) == [
@@ -134,7 +134,7 @@ def test_a_partition_in_flight_records_no_new_intent_until_its_done_is_committed
     broker: FakeBroker,
 ) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch, inserts_in_flight=2)
+    rig = PipelinedRig(broker, ch, inserts_in_flight=2)
     ch.hold()
     rig.worker.step()  # both partitions' first batches are handed over
     assert ch.entered.wait(WAIT_S)
@@ -156,7 +156,7 @@ def test_a_partition_in_flight_records_no_new_intent_until_its_done_is_committed
 
 def test_a_revoke_waits_for_the_insert_in_flight_and_commits_its_done(broker: FakeBroker) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch, batch_max_rows=1000, batch_max_ms=500)
+    rig = PipelinedRig(broker, ch, batch_max_rows=1000, batch_max_ms=500)
     ch.hold()
     rig.worker.step()
     rig.clock.advance(1.0)
@@ -166,7 +166,7 @@ def test_a_revoke_waits_for_the_insert_in_flight_and_commits_its_done(broker: Fa
     rig.consumer.revoke_all()
     first = next(p for p in (0, 1) if (TOPIC, p) in broker.committed)
     assert broker.committed[(TOPIC, first)] == (5, None)  # its "done", while still owned
-    second = LosingConsumerRig(broker, ch)
+    second = PipelinedRig(broker, ch)
     second.run_until_idle()
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)
 
@@ -175,7 +175,7 @@ def test_an_insert_outliving_the_revoke_is_not_committed_and_the_replay_dedups(
     broker: FakeBroker,
 ) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch, flush_budget_s=0.01)
+    rig = PipelinedRig(broker, ch, flush_budget_s=0.01)
     ch.hold()
     rig.worker.step()
     assert ch.entered.wait(WAIT_S)
@@ -192,7 +192,7 @@ def test_an_insert_outliving_the_revoke_is_not_committed_and_the_replay_dedups(
 
 def test_lost_partitions_get_no_commit_for_their_insert_in_flight(broker: FakeBroker) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch)
+    rig = PipelinedRig(broker, ch)
     ch.hold()
     rig.worker.step()
     assert ch.entered.wait(WAIT_S)
@@ -210,14 +210,14 @@ def test_kill_after_the_threads_insert_before_done_replays_with_the_same_token(
     broker: FakeBroker,
 ) -> None:
     ch = GatedClickHouse([])
-    first = LosingConsumerRig(broker, ch)
+    first = PipelinedRig(broker, ch)
     first.worker.step()
     first.settle()  # inserted on the thread; kill -9 now: never collected, no "done"
     killed = ch.attempts[-1]
     assert all(meta for _, _, _, meta in broker.commit_log)  # only intents were committed
     for i in range(10, 20):  # more arrives meanwhile: a naive replay would cut elsewhere
         broker.produce(TOPIC, i % 2, trade_value(i))
-    LosingConsumerRig(broker, ch, batch_max_rows=3).run_until_idle()
+    PipelinedRig(broker, ch, batch_max_rows=3).run_until_idle()
     assert sorted(ch.offsets(TABLE)) == all_offsets(broker)  # each exactly once
     assert ch.attempts.count(killed) == 2
 
@@ -226,7 +226,7 @@ def test_a_transient_failure_on_the_thread_backs_off_and_retries_the_same_token(
     broker: FakeBroker,
 ) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch, retry_initial_s=1.0, retry_max_s=4.0)
+    rig = PipelinedRig(broker, ch, retry_initial_s=1.0, retry_max_s=4.0)
     ch.down = True
     rig.worker.step()
     rig.settle()
@@ -246,7 +246,7 @@ def test_an_error_on_the_thread_that_is_not_transient_stops_the_worker(
     broker: FakeBroker,
 ) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch)
+    rig = PipelinedRig(broker, ch)
 
     def die(*_args: Any, **_kwargs: Any) -> None:
         raise Killed
@@ -261,7 +261,7 @@ def test_an_error_on_the_thread_that_is_not_transient_stops_the_worker(
 
 def test_drain_waits_for_the_inserts_in_flight(broker: FakeBroker) -> None:
     ch = GatedClickHouse([])
-    rig = LosingConsumerRig(broker, ch, batch_max_rows=1000, batch_max_ms=60_000)
+    rig = PipelinedRig(broker, ch, batch_max_rows=1000, batch_max_ms=60_000)
     rig.worker.step()
     ch.hold()
     threading.Timer(0.05, ch.gate.set).start()  # the drain waits on the insert meanwhile
