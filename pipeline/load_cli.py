@@ -69,8 +69,13 @@ def build_worker(
     clock: Clock | None = None,
     *,
     shard_clients: list[Client] | None = None,
+    insert_client: Client | None = None,
 ) -> LoadWorker:
-    """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer."""
+    """A ready-to-run worker: its consumer (manual commits), DLQ producer and ClickHouse writer.
+
+    ``insert_client`` (default ``client``) is the single node's client the writer inserts with:
+    with ``load.inserts_in_flight`` > 0 the inserts run on the insert thread, and
+    :func:`run_load` gives it a client of its own (:mod:`pipeline.load.inflight`)."""
     clock = clock or SystemClock()
     check_poll_interval(settings)
     session_ms = settings.load.session_timeout_ms
@@ -104,7 +109,7 @@ def build_worker(
         consumer=consumer,
         writer=build_writer(
             settings.clickhouse,
-            client,
+            insert_client or client,
             clock,
             metrics,
             shard_clients,
@@ -142,7 +147,9 @@ def check_poll_interval(settings: Settings) -> None:
     if bound >= limit:
         raise FatalError(
             f"one poll loop may block {bound:.0f} s (load.flush_budget_s + 2 inserts of "
-            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s, + 4 x "
+            f"2 x clickhouse.connect_timeout_s + load.insert_timeout_s — with "
+            f"load.inserts_in_flight > 0 instead a revoke's wait of load.flush_budget_s + 2 x "
+            f"load.kafka_timeout_s —, + 4 x "
             f"load.kafka_timeout_s for the commits, the DLQ flush and a watermark lookup, "
             f"+ one query per topic "
             f"on assignment), "
@@ -171,7 +178,10 @@ def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
         shards = _check_clickhouse_layout(settings, client)
         metrics = telemetry.load_metrics
         bootstrap = endpoints.kafka_bootstrap
-        worker = build_worker(settings, bootstrap, client, metrics, shard_clients=shards)
+        inserter = _insert_client(settings, endpoints.clickhouse_url)
+        worker = build_worker(
+            settings, bootstrap, client, metrics, shard_clients=shards, insert_client=inserter
+        )
         stop = _stop_on_signals()
         _tune_gc()
         logger.info("load worker started (group {})", settings.kafka.consumer_group)
@@ -215,6 +225,16 @@ def _reach_services(settings: Settings, bootstrap: str, url: str) -> Client | No
         client.close()
         return None
     return client
+
+
+def _insert_client(settings: Settings, url: str) -> Client | None:
+    """The insert thread's own client (``load.inserts_in_flight`` > 0, single node; the shard
+    clients of a cluster serve only the writer already), or None: the inserts use the worker's."""
+    if not settings.load.inserts_in_flight or settings.clickhouse.cluster:
+        return None
+    return clickhouse_client(
+        settings.clickhouse.as_role("load"), url, timeout_s=settings.load.insert_timeout_s
+    )
 
 
 def _stop_on_signals() -> threading.Event:

@@ -262,6 +262,12 @@ class LoadSettings(Section):
     peak_rows_per_s: float = Field(200_000.0, gt=0)
     metrics_port: int = Field(9102, ge=0, le=65535)
     flush_budget_s: float = Field(10.0, gt=0, le=600)
+    # Pipelined insert (issue 14, pipeline/load/inflight.py): up to this many intent-committed
+    # batches/groups are handed to the insert thread (inserted one after the other) while the
+    # poll loop polls and decodes on; a partition with one in flight joins no new intent. 4: one
+    # group per record topic may wait its turn (with 1 the tables' groups waited a poll loop for
+    # each other). 0 = insert synchronously in the loop.
+    inserts_in_flight: int = Field(4, ge=0, le=16)
     dlq_max_payload_bytes: int = Field(262_144, ge=1024, le=900_000)
     insert_timeout_s: float = Field(15.0, ge=1, le=600)
     kafka_timeout_s: float = Field(10.0, gt=0, le=120)

@@ -12,6 +12,11 @@ Order of operations for one batch ``[first, last]`` of a partition (:meth:`LoadW
 3. produce the dead letters to the DLQ topic and flush the producer;
 4. commit offset ``last + 1``, synchronously.
 
+With ``load.inserts_in_flight`` > 0 (the default) step 2 runs on the insert thread
+(:mod:`pipeline.load.inflight`) while this loop polls and decodes on; steps 3 and 4 follow here
+once the loop has collected the insert's success, and a partition with an insert in flight
+records no new intent. Every argument below holds per partition unchanged (why: that module).
+
 Why a kill -9 at any moment, a rebalance, or a ClickHouse restart leaves every row exactly once:
 
 * Nothing is inserted before step 1 succeeded, and step 1 is a commit at the partition's current
@@ -122,6 +127,7 @@ from pipeline.load.group import (
     split_members,
 )
 from pipeline.load.group_batch import GroupBatch, member_ranges
+from pipeline.load.inflight import InsertLane, traced_write
 from pipeline.load.lag import report_lag
 from pipeline.load.memory import budget
 from pipeline.load.ranges import RangeReader, RangeUnavailable
@@ -134,6 +140,9 @@ from tickwatch.telemetry.catalog import LoadMetrics
 from tickwatch.types import TopicPartitionKey
 
 POLL_TIMEOUT_S = 0.1
+# The poll timeout while an insert is on the insert thread (pipeline.load.inflight): its end is
+# noticed within this, so its "done" commit and the next batch of its partitions wait no longer.
+IN_FLIGHT_POLL_S = 0.01
 _tracer = trace.get_tracer("tickwatch.load")
 
 
@@ -145,7 +154,9 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     receive), followed by the batch's dead-letter insert, the two offset commits and the DLQ
     flush and one watermark lookup for an offset gap (``kafka_timeout_s`` each, see
     :mod:`pipeline.load.gaps`); an assignment in that poll adds one ClickHouse query per
-    record topic (``offset_missing``, :mod:`pipeline.load.events`). It must stay below
+    record topic (``offset_missing``, :mod:`pipeline.load.events`). With the insert thread
+    (``load.inserts_in_flight`` > 0) the loop inserts nothing itself; instead a revoke waits up
+    to ``flush_budget_s`` for the inserts in flight and commits their "done". It must stay below
     ``max_poll_interval_ms``.
     """
     insert_s = 2 * min(connect_timeout_s, load.insert_timeout_s) + load.insert_timeout_s
@@ -156,11 +167,19 @@ def poll_loop_bound_s(load: LoadSettings, connect_timeout_s: float) -> float:
     # in the flush budget (pipeline.load.ranges)
     kafka_s += load.kafka_timeout_s
     assign_s = len(RecordType) * insert_s
-    return load.flush_budget_s + 2 * insert_s + kafka_s + assign_s + POLL_TIMEOUT_S
+    # Pipelined (pipeline.load.inflight): no insert blocks the loop, but a revoke waits up to
+    # flush_budget_s for the insert thread, then commits its "done" and flushes its dead letters.
+    if load.inserts_in_flight:
+        inserts_s = load.flush_budget_s + 2 * load.kafka_timeout_s
+    else:
+        inserts_s = 2 * insert_s
+    return load.flush_budget_s + inserts_s + kafka_s + assign_s + POLL_TIMEOUT_S
 
 
 class LoadWorker:
-    """One consumer-group member. Single-threaded: callbacks run inside :meth:`step`."""
+    """One consumer-group member. Every Kafka call and callback runs on the thread that calls
+    :meth:`step`; with ``load.inserts_in_flight`` > 0 only the INSERTs run on the insert thread
+    of :attr:`inserts` (:mod:`pipeline.load.inflight`)."""
 
     def __init__(
         self,
@@ -217,6 +236,10 @@ class LoadWorker:
         self._paused: set[TopicPartitionKey] = set()
         self._memory_full = False
         self.memory = budget(settings)  # raises at start-up when too small for one batch
+        # The insert thread (pipeline.load.inflight); None: inserts block the poll loop.
+        self.inserts = (
+            InsertLane(writer, settings.inserts_in_flight) if settings.inserts_in_flight else None
+        )
 
     def run(self, stop: threading.Event, shutdown_timeout_s: float) -> None:
         """Subscribe and loop until ``stop`` is set, then :meth:`drain` and close the consumer
@@ -228,6 +251,8 @@ class LoadWorker:
             self.drain(shutdown_timeout_s)
         finally:
             self._consumer.close()
+            if self.inserts is not None:
+                self.inserts.close()
             self._dlq.close(self._settings.kafka_timeout_s)
             if self._ranges is not None:
                 self._ranges.close()
@@ -238,7 +263,7 @@ class LoadWorker:
             list(self._kinds),
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
-            on_lost=self._on_revoke,
+            on_lost=self._on_lost,
         )
 
     def step(self) -> None:
@@ -273,30 +298,54 @@ class LoadWorker:
         """At most ``POLL_TIMEOUT_S``, and no longer than until the next open batch is due: a
         batch is sealed and inserted at its time, not after a poll that waits for more."""
         due = self.batcher.due_in(self._behind)
-        return POLL_TIMEOUT_S if due is None else min(POLL_TIMEOUT_S, due)
+        wait = POLL_TIMEOUT_S if due is None else min(POLL_TIMEOUT_S, due)
+        if self.inserts is not None and self.inserts.in_flight():
+            wait = min(wait, IN_FLIGHT_POLL_S)
+        return wait
 
     def flush_ready(self) -> int:
-        """Insert and commit the ready batches (order in the module docstring); return how many.
+        """Insert and commit the ready batches (order in the module docstring); return how many
+        were finished ("done" committed) in this call.
 
-        Blocks for the commits, the inserts and the DLQ flush. Failures are not raised: a
-        batch that failed stays sealed and is retried after its partition's backoff delay.
+        Synchronous (``load.inserts_in_flight = 0``): blocks for the commits, the inserts and
+        the DLQ flush. Pipelined (:mod:`pipeline.load.inflight`): first collects the inserts the
+        insert thread finished (DLQ flush, "done"), then commits the intents of the ready
+        batches of partitions with no insert in flight, as many as the lane has room for, and
+        hands them to the insert thread without waiting. Failures are not raised: a batch that
+        failed stays sealed and is retried after its partition's backoff delay.
         """
+        finished = self._collect()
+        if finished:  # a topic whose insert just ended may be cut early now, not a loop later
+            self.batcher.tick(backlogged=self._behind)
+        if self.inserts is not None and not self.inserts.free:
+            return finished  # no group is formed that could not be inserted now
         ready = self.batcher.ready()
+        if self.inserts is not None:  # a partition in flight joins no new intent
+            busy = self.inserts.busy_keys()
+            ready = [b for b in ready if (b.topic, b.partition) not in busy]
         if not ready:
-            return 0
+            return finished
         until = self._clock.monotonic() + self._settings.flush_budget_s
         singles = [b for b in ready if b.recorded is None and (b.recovered or not self._table)]
         grouped = [b for b in ready if b.recorded is not None or (self._table and not b.recovered)]
         done = self._flush_singles(singles, until) if singles else 0
-        return done + (self._flush_groups(grouped, until) if grouped else 0)
+        return finished + done + (self._flush_groups(grouped, until) if grouped else 0)
 
     def _flush_singles(self, ready: list[Batch], until: float) -> int:
         """Per-partition batches (and v1 recovery batches): intent, insert, done."""
-        recorded = self._committer.record_intents(ready)
+        if self.inserts is not None:  # as many as the insert thread has room for
+            ready = ready[: self.inserts.free]
+        recorded = self._committer.record_intents(ready) if ready else []
         for batch in ready:
             if batch not in recorded:
                 self.batcher.retry_later(batch, self._backoff)
-        written = [b for b in recorded if self._write(b, until)]
+        return self._finish_singles(self._insert(recorded, until))
+
+    def _finish_singles(self, written: list[Batch]) -> int:
+        """Inserted batches: their dead letters to the DLQ topic, flushed, then "done"."""
+        for batch in written:
+            if batch.dead_letters:
+                self._dlq.send(batch.dead_letters)
         if any(b.dead_letters for b in written) and not self._deliver_dead_letters(written):
             written = [b for b in written if not b.dead_letters]
         self._done(written)
@@ -309,6 +358,12 @@ class LoadWorker:
         for the members this worker owns."""
         groups = self._recovery_groups([b for b in ready if b.recorded is not None], until)
         fresh = self._fresh_groups([b for b in ready if b.recorded is None])
+        if self.inserts is not None:  # recorded groups first, then new intents, while room
+            room = self.inserts.free
+            groups = groups[:room]
+            started = [g for g in fresh if g.intent_recorded][: room - len(groups)]
+            new = [g for g in fresh if not g.intent_recorded]
+            fresh = started + new[: max(0, room - len(groups) - len(started))]
         pending = [g for g in fresh if not g.intent_recorded]
         retry = [TopicPartition(t, p, o) for (t, p), o in self._unconfirmed.items()]
         recorded, confirmed = self._committer.record_group_intents(pending, retry)
@@ -320,13 +375,67 @@ class LoadWorker:
             if not group.intent_recorded:
                 self._hold(group)  # the whole intent again, later: same group, same metadata
         groups += [g for g in fresh if g.intent_recorded]
-        written = [g for g in groups if self._write(g, until)]
+        return self._finish_groups(self._insert(groups, until))
+
+    def _finish_groups(self, written: Sequence[Batch]) -> int:
+        """Inserted groups: their dead letters to the DLQ topic, flushed, then "done" for the
+        members this worker owns; the groups are forgotten."""
+        for group in written:
+            if group.dead_letters:
+                self._dlq.send(group.dead_letters)
         if any(g.dead_letters for g in written) and not self._deliver_dead_letters(written):
             written = [g for g in written if not g.dead_letters]
-        self._done([m for g in written for m in g.owned])
+        self._done([m for g in written for m in self._owned_members(g)])
         for group in written:
-            self._forget(group)
+            if isinstance(group, GroupBatch):
+                self._forget(group)
         return len(written)
+
+    @staticmethod
+    def _owned_members(batch: Batch) -> list[Batch]:
+        return batch.owned if isinstance(batch, GroupBatch) else [batch]
+
+    def _insert(self, batches: Sequence[Batch], until: float) -> list[Batch]:
+        """Insert ``batches`` (intents committed): synchronously, returning the ones now in
+        ClickHouse; or hand them to the insert thread and return none (:meth:`_collect`)."""
+        if self.inserts is None:
+            return [b for b in batches if self._write(b, until)]
+        for batch in batches:  # a bisection on the thread stops at its own flush budget
+            self.inserts.submit(batch, self._clock.monotonic() + self._settings.flush_budget_s)
+        return []
+
+    def _collect(self) -> int:
+        """Finish the inserts the insert thread is done with (pipelined only): a success gets
+        its dead letters delivered and "done" committed; a transient failure backs its batch off
+        (same token later); a deferred bisection resumes in a later loop; anything else is
+        raised here (fatal: the worker stops). A batch that is no longer the head of an owned
+        partition's queue (revoked meanwhile) gets no commit at all. Returns how many finished."""
+        if self.inserts is None:
+            return 0
+        singles: list[Batch] = []
+        groups: list[Batch] = []
+        for item in self.inserts.finished():
+            if item.error is not None and not isinstance(item.error, MessageRejected):
+                raise item.error
+            if not self._owns(item.batch):
+                logger.info("insert of {} ended after a revoke: not committed", item.batch.token())
+            elif isinstance(item.error, MessageRejected):
+                self._retry(item.batch, item.error)
+            elif not item.done:
+                self._metrics.flush_deferred()  # the bisection resumes in the next loop
+            else:
+                (groups if isinstance(item.batch, GroupBatch) else singles).append(item.batch)
+        done = self._finish_singles(singles) if singles else 0
+        return done + (self._finish_groups(groups) if groups else 0)
+
+    def _owns(self, batch: Batch) -> bool:
+        """Every partition ``batch`` commits for is still assigned with it at the head of its
+        queue (a revoke, or a revoke and a new assignment, replaced the partition's state)."""
+        for member in self._owned_members(batch):
+            state = self.batcher.partitions.get((member.topic, member.partition))
+            if state is None or not state.sealed or state.sealed[0] is not member:
+                return False
+        return True
 
     def _done(self, batches: Sequence[Batch]) -> None:
         """Commit "done" (``last + 1``) for ``batches`` and drop them; a partition whose commit
@@ -463,7 +572,13 @@ class LoadWorker:
         self._consumer.pause(self._consumer.assignment())
         self.batcher.seal_all()
         while self.batcher.has_sealed() and self._clock.monotonic() < deadline:
-            if not self.flush_ready():
+            if self.flush_ready():
+                continue
+            if self.inserts is not None and self.inserts.in_flight():
+                left = deadline - self._clock.monotonic()
+                self.inserts.wait_any(min(POLL_TIMEOUT_S, left))
+                self._consumer.consume(1, 0)  # serve callbacks; nothing is fetched
+            else:
                 self._consumer.consume(1, POLL_TIMEOUT_S)  # serve callbacks; nothing is fetched
         logger.info("load worker drained; {} messages left uncommitted", self.batcher.pending())
 
@@ -471,30 +586,21 @@ class LoadWorker:
         if self._clock.monotonic() >= until:  # this loop's budget is spent: no work, no span
             self._metrics.flush_deferred()
             return False
-        with _tracer.start_as_current_span("load.insert") as span:
-            span.set_attributes(
-                {
-                    "rows": batch.size,
-                    "partition": batch.partition,
-                    "first_offset": batch.first_offset,
-                    "last_offset": batch.last_offset,
-                    "topic": batch.topic,
-                }
-            )
-            try:
-                if not self._writer.write(batch, until):
-                    span.set_attribute("deferred", True)  # a bisection ran out of the budget
-                    self._metrics.flush_deferred()
-                    return False  # the batch resumes in the next loop
-            except MessageRejected as exc:  # the one place "slow down" is handled
-                delay = self._hold(batch, exc.retry_after)
-                self._metrics.clickhouse_retry()
-                logger.warning("{}; retrying in {:.1f} s", exc, delay)
-                span.record_exception(exc)
-                return False
-        if batch.dead_letters:
-            self._dlq.send(batch.dead_letters)
+        try:
+            if not traced_write(self._writer, batch, until):
+                self._metrics.flush_deferred()
+                return False  # the batch resumes in the next loop
+        except MessageRejected as exc:
+            self._retry(batch, exc)
+            return False
         return True
+
+    def _retry(self, batch: Batch, exc: MessageRejected) -> None:
+        """The one place "slow down" is handled (synchronous or collected from the insert
+        thread): the batch stays sealed and is retried after its backoff, same token."""
+        delay = self._hold(batch, exc.retry_after)
+        self._metrics.clickhouse_retry()
+        logger.warning("{}; retrying in {:.1f} s", exc, delay)
 
     def _deliver_dead_letters(self, batches: Sequence[Batch]) -> bool:
         if self._dlq.flush(self._settings.kafka_timeout_s):
@@ -625,6 +731,23 @@ class LoadWorker:
         return plans
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Wait for the partitions' inserts in flight (at most ``flush_budget_s``) and commit
+        "done" for those that finished — the partitions are still ours inside this callback —
+        then :meth:`_release` them. An insert still running is left to finish; its result is
+        dropped uncommitted when collected (:meth:`_collect`)."""
+        if self.inserts is not None:
+            keys = [(tp.topic, tp.partition) for tp in partitions]
+            if not self.inserts.wait(self._settings.flush_budget_s, keys):
+                logger.warning("revoke: an insert still in flight is left uncommitted")
+            self._collect()
+        self._release(consumer, partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The partitions are gone already (session timeout, fenced): nothing may be committed
+        for them, so nothing is waited for; inserts in flight are dropped when collected."""
+        self._release(consumer, partitions)
+
+    def _release(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Drop the partitions' batches (uncommitted) and resume them before they go.
 
         librdkafka keeps an application's pause on a partition across unassign and assign

@@ -122,8 +122,14 @@ class GroupRig:
         self.registry = CollectorRegistry()
         metrics = LoadMetrics(self.registry)
         kinds = {TOPIC: RecordType.TRADE}
-        settings = LoadSettings(
-            **{"batch_max_rows": 1000, "batch_max_ms": 500, "batch_scope": "table", **load}
+        settings = LoadSettings(  # synchronous inserts (the insert thread: test_load_inflight.py)
+            **{
+                "batch_max_rows": 1000,
+                "batch_max_ms": 500,
+                "batch_scope": "table",
+                "inserts_in_flight": 0,
+                **load,
+            }
         )
         self.worker = LoadWorker(
             consumer=self.consumer,  # type: ignore[arg-type]

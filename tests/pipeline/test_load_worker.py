@@ -316,9 +316,17 @@ class Rig:
         self.producer = FakeProducer()
         metrics = LoadMetrics(self.registry)
         kinds = {TOPIC: RecordType.TRADE}
+        # The per-partition order of operations (groups: test_load_group_worker.py), with
+        # synchronous inserts (the insert thread: test_load_inflight.py).
         settings = LoadSettings(
-            **{"batch_max_rows": 4, "batch_max_ms": 500, "batch_scope": "partition", **load}
-        )  # the per-partition order of operations (groups: test_load_group_worker.py)
+            **{
+                "batch_max_rows": 4,
+                "batch_max_ms": 500,
+                "batch_scope": "partition",
+                "inserts_in_flight": 0,
+                **load,
+            }
+        )
         self.worker = LoadWorker(
             consumer=self.consumer,  # type: ignore[arg-type]
             writer=ClickHouseWriter(ch, ClickHouseSettings(), self.clock, metrics),  # type: ignore[arg-type]
