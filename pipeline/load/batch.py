@@ -7,35 +7,31 @@ identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
 
 An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
 old (``batch_backlog_max_ms`` while the consumer is behind; checked by :meth:`Batcher.tick`
-against the injected clock), *early* — unless the consumer is behind — once it holds at least
-``batch_min_rows`` messages, its partition received at least ``batch_min_rate`` messages a second
-over the last ``batch_max_ms`` (:mod:`pipeline.load.arrivals`; 0 = no rate asked), ``batch_min_ms``
-have passed since the partition's previous cut (or since the batch opened, if that is later
-than ``batch_min_ms`` after the cut; no cut yet: since it opened) and the partition has no
-sealed batch waiting for (or retrying) its insert, or — for the first batch after
+against the injected clock), *early* — unless the consumer is behind — once it is
+``batch_min_ms`` old, holds at least ``batch_min_rows`` messages, its partition received at least
+``batch_min_rate`` messages a second over the last ``batch_max_ms`` (:mod:`pipeline.load.arrivals`;
+0 = no rate asked) and the partition has no sealed batch waiting for (or retrying) its insert,
+or — for the first batch after
 an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
 
-The early cut's clock starts at the previous cut because the rows a poll brings after an insert
-waited in the consumer during that insert: counting ``batch_min_ms`` from their poll would make
-every busy table's rows wait an insert *and* ``batch_min_ms``. Two cuts of a partition (table
-scope: of a topic) are still never closer than ``batch_min_ms``, which the insert-token window
-counts on (:mod:`tickwatch.dedup_window`). The rate makes the cut tell a quiet table from a busy
-one by its feed, not by a row count: at 200 simulator ticks/s a table gets at most ~133
-messages a second, so the deadline closes its batches (<= 1 INSERT/s), while at 1k ticks/s
-both tables (~667 and ~333 a second) are cut at ``batch_min_ms``; over a window of
-``batch_max_ms`` a producer's stall and catch-up move rows within the window, not into it.
+The rate tells a quiet table from a busy one by its feed, not by a row count: at 200 simulator
+ticks/s a table gets at most ~133 messages a second, so the deadline closes its batches (<= 1
+INSERT/s), while at 1k ticks/s both tables (~667 and ~333 a second) are cut at ``batch_min_ms``.
+Over a window of ``batch_max_ms`` a producer's stall and catch-up move rows within the window,
+not into it. While a fast table has nothing open, :meth:`Batcher.due_in` asks the loop to poll
+for at most a quarter of ``batch_min_ms`` (a poll waits for a full batch of messages or its
+timeout), so the rows that came during the last insert open their batch soon after it.
 
 With ``scope="table"`` (``load.batch_scope``, :mod:`pipeline.load.group`) the rules apply to a
 topic's open batches together: when the topic's oldest open batch is due or the topic's open
 batches hold ``batch_max_rows`` messages, every open batch of the topic is sealed at once
 (recovery batches excepted, they keep their recorded end), so the worker can insert them as one
-group. The early cut is then table-level too: the topic's open batches hold ``batch_min_rows``
-messages together, the topic received ``batch_min_rate`` messages a second, ``batch_min_ms``
-passed since the topic's previous cut (or since its oldest open batch opened, as above), and no
-partition of the topic has a sealed batch waiting for (or retrying) its insert — one group per
-table in the insert path, the next one cut as soon as the previous insert finished, bounded by
-rows and time.
+group. The early cut is then table-level too: the topic's oldest open batch is ``batch_min_ms``
+old, its open batches hold ``batch_min_rows`` messages together, the topic received
+``batch_min_rate`` messages a second, and no partition of the topic has a sealed batch waiting
+for (or retrying) its insert — one group per table in the insert path, the next one cut as soon
+as the previous insert finished, bounded by rows and time.
 """
 
 from __future__ import annotations
@@ -52,6 +48,8 @@ from pipeline.load.tables import ColumnBuffer
 from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
 from tickwatch.types import TopicPartitionKey
+
+REOPEN_FRACTION = 0.25  # a fast table with nothing open: poll at most 1/4 of batch_min_ms
 
 
 @dataclass(eq=False)
@@ -130,7 +128,6 @@ class PartitionState:
     failures: int = 0
     committed: int | None = None  # the committed offset at assignment: the first one expected
     recovery_group: tuple[MemberRange, ...] | None = None  # the recorded group of recovery_end
-    cut_at: float | None = None  # when a batch of this partition was last sealed (monotonic)
 
     @property
     def pending(self) -> int:
@@ -166,7 +163,6 @@ class Batcher:
         self._gap_rule = gap_rule
         self._table_scope = scope == "table"
         self._open_rows: dict[str, int] = {}  # table scope: messages in a topic's free open batches
-        self._cut_at: dict[str, float] = {}  # table scope: when a topic was last cut (monotonic)
         # The early cut's rate, per topic (table scope) or partition, over batch_max_ms
         self._arrivals: dict[str | TopicPartitionKey, ArrivalRate] = {}
 
@@ -241,7 +237,7 @@ class Batcher:
 
     def tick(self, backlogged: bool = False) -> None:
         """Seal every open batch that is due (recovery batches excepted): older than
-        ``batch_max_ms``, or early (see :meth:`_early_since` and :meth:`_fast_enough`) when
+        ``batch_max_ms``, or early (see :meth:`_early_from` and :meth:`_fast_enough`) when
         the consumer keeps up.
 
         ``backlogged`` (the consumer is behind: more is waiting in Kafka) stretches the
@@ -273,7 +269,6 @@ class Batcher:
             if name == topic and state.recovery_end is None:
                 self._seal(state)
         self._open_rows[topic] = 0
-        self._cut_at[topic] = self._clock.monotonic()
 
     def _end_recovery(self, state: PartitionState) -> None:
         """The recovery batch reached its recorded end: seal it as the recorded group's
@@ -295,7 +290,29 @@ class Batcher:
             for (t, _), s in self.partitions.items()
         )
         dues = [d for d in each if d is not None]
+        if not backlogged and self._min_s is not None and self._fast_and_empty(now, busy):
+            dues.append(now + self._min_s * REOPEN_FRACTION)
         return max(0.0, min(dues) - now) if dues else None
+
+    def _fast_and_empty(self, now: float, busy: set[str]) -> bool:
+        """A table (partition scope: partition) fed at ``batch_min_rate`` or more has nothing
+        open and nothing in the insert path. A poll waits for a full ``poll_batch`` or its
+        timeout, and its rows' batch opens only when it returns: without a shorter poll the
+        rows that came during the last insert would wait the poll's whole timeout *and* then
+        ``batch_min_ms``. The poll returns after ``REOPEN_FRACTION`` of ``batch_min_ms``
+        instead (never at once: with nothing to read that would spin)."""
+        if self._min_s is None or not self._min_rate:
+            return False
+        if self._table_scope:
+            return any(
+                not self._open_rows.get(topic) and topic not in busy
+                and self._arrival((topic, -1)).per_s(now) >= self._min_rate
+                for topic in {t for t, _ in self.partitions}
+            )  # fmt: skip
+        return any(
+            s.open is None and not s.sealed and self._arrival(key).per_s(now) >= self._min_rate
+            for key, s in self.partitions.items()
+        )
 
     def _due_at(
         self,
@@ -315,43 +332,28 @@ class Batcher:
             return None
         if backlogged:
             return batch.opened_at + self._backlog_max_s
-        since = self._early_since(topic, state, batch, busy, oldest)
+        since = self._early_from(topic, state, busy, oldest)
         if since is not None and self._fast_enough((topic, batch.partition), batch, now):
             assert self._min_s is not None
             return since + self._min_s
         return batch.opened_at + self._max_s
 
-    def _early_since(
-        self,
-        topic: str,
-        state: PartitionState,
-        batch: Batch,
-        busy: set[str],
-        oldest: dict[str, float],
+    def _early_from(
+        self, topic: str, state: PartitionState, busy: set[str], oldest: dict[str, float]
     ) -> float | None:
-        """Where the early cut's clock starts (monotonic seconds), or None when it does not
-        apply: it is off, or the previous batch is not inserted yet (one sealed waits or
-        retries) — so at most one batch (a group, in table scope) is in the insert path and a
-        slow ClickHouse makes the batches grow by itself.
-
-        The clock starts at the previous cut, or ``batch_min_ms`` before the batch opened if
-        that is later (when the batch opened: no cut since the assignment): rows that waited
-        in the consumer while the previous batch was inserted count from that cut, not from
-        the poll that brought them, and two cuts are never less than ``batch_min_ms`` apart
-        (the insert-token window relies on it, :mod:`tickwatch.dedup_window`). Partition
-        scope: the partition's batch, queue and last cut; table scope: the topic's oldest free
-        open batch, every partition and the topic's last cut."""
+        """When the batch (table scope: the topic's oldest free open batch) opened, the time
+        ``batch_min_ms`` counts from; None when the early cut does not apply: it is off, or the
+        previous batch is not inserted yet (one sealed waits or retries) — so at most one batch
+        (a group, in table scope) is in the insert path and a slow ClickHouse makes the batches
+        grow by itself. Partition scope counts the partition's batch and queue; table scope the
+        topic's free open batches and every partition of the topic."""
         if self._min_s is None:
             return None
         if self._table_scope:
-            if topic in busy:
-                return None
-            opened, cut = oldest[topic], self._cut_at.get(topic)
-        elif state.sealed:
+            return None if topic in busy else oldest[topic]
+        if state.sealed or state.open is None:
             return None
-        else:
-            opened, cut = batch.opened_at, state.cut_at
-        return opened if cut is None else max(cut, opened - self._min_s)
+        return state.open.opened_at
 
     def _fast_enough(self, key: TopicPartitionKey, batch: Batch, now: float) -> bool:
         """The batch (table scope: the topic's free open batches together) holds at least
@@ -455,5 +457,4 @@ class Batcher:
     def _seal(self, state: PartitionState) -> None:
         if state.open is not None and state.open.size:
             state.sealed.append(state.open)
-            state.cut_at = self._clock.monotonic()
         state.open = None

@@ -1,12 +1,11 @@
 """The early cut's rate (``load.batch_min_rate``) in table scope, with an injected clock and the
 default batch settings: a table fed slower than the rate (over the last ``batch_max_ms``) waits
-for the deadline, a faster one is cut at ``batch_min_ms``, the early cut's clock starts at the
-previous cut (rows that waited in the consumer during an insert are not made to wait again), and
-two cuts are never closer than ``batch_min_ms``.
+for the deadline, a faster one is cut at ``batch_min_ms``, a slow insert makes the batches grow,
+and while a fast table has nothing open the loop polls for at most a quarter of ``batch_min_ms``.
 
 A small loop stands in for the load worker: every ``poll_s`` a poll brings what arrived (a
-table's rows spread over its partitions), then ``tick``; a sealed group is "inserted" for
-``insert_s`` and only then ``done`` — one group per table in the insert path, as in the worker.
+table's rows spread over its partitions), then ``tick``; a sealed group is inserted for
+``insert_s`` — the loop blocked meanwhile, as the worker's synchronous insert — then ``done``.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import pytest
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
-from pipeline.load.batch import Batch, Batcher
+from pipeline.load.batch import Batcher
 from tickwatch.clock import ManualClock
 from tickwatch.settings import LoadSettings, load_settings
 from tickwatch.types import TopicPartitionKey
@@ -82,27 +81,18 @@ def run(feed: Feed, seconds: float, insert_s: float = 0.0, backlogged: bool = Fa
     clock = ManualClock()
     batcher = batcher_for(clock)
     cuts: list[Cut] = []
-    in_flight: list[Batch] = []
-    inserted_at = 0.0
     next_poll = feed.poll_s * feed.chunks
     while clock.monotonic() < seconds:
         now = clock.monotonic()
         if now >= next_poll - 1e-9:
             feed.poll(batcher, now)
-            next_poll += feed.poll_s * feed.chunks
+            next_poll = now + feed.poll_s * feed.chunks
         batcher.tick(backlogged=backlogged)
-        if in_flight and now >= inserted_at - 1e-9:
-            for batch in in_flight:
+        if ready := batcher.ready():
+            cuts.append(Cut(now, max(now - b.opened_at for b in ready), sum(b.size for b in ready)))
+            clock.advance(insert_s)  # the insert blocks the loop; what arrives waits in Kafka
+            for batch in ready:
                 batcher.done(batch)
-            in_flight = []
-        if not in_flight and (ready := batcher.ready()):
-            ages = [now - b.opened_at for b in ready]
-            cuts.append(Cut(now, max(ages), sum(b.size for b in ready)))
-            in_flight, inserted_at = ready, now + insert_s
-            if not insert_s:
-                for batch in in_flight:
-                    batcher.done(batch)
-                in_flight = []
         clock.advance(STEP_S)
     return cuts
 
@@ -134,11 +124,13 @@ def test_a_table_faster_than_the_rate_is_cut_at_the_minimum_age(rate: int) -> No
     assert all(min_s - 1e-6 <= g <= min_s + feed.poll_s for g in gaps(cuts))  # the next poll
 
 
-def test_rows_that_waited_for_an_insert_are_cut_when_it_finishes() -> None:
-    """The insert takes longer than batch_min_ms: the next cut comes as it finishes, the
-    batch not held another batch_min_ms from the poll that opened it."""
-    cuts = run(Feed(667), 10.0, insert_s=0.3)
-    assert all(g == pytest.approx(0.3, abs=0.02) for g in gaps(cuts)[1:])
+def test_a_slow_insert_makes_the_batches_grow() -> None:
+    """The next batch opens at the first poll after the insert, then waits batch_min_ms."""
+    feed = Feed(667)
+    cuts = run(feed, 10.0, insert_s=0.3)
+    min_s = DEFAULTS.batch_min_ms / 1000
+    assert all(0.3 + min_s <= g <= 0.3 + min_s + feed.poll_s + STEP_S for g in gaps(cuts))
+    assert min(c.rows for c in cuts[1:]) >= 667 * (0.3 + min_s) - 40
 
 
 @pytest.mark.parametrize("insert_s", [0.0, 0.05, 0.13])
@@ -177,6 +169,31 @@ def test_above_the_rate_due_in_points_at_the_minimum_age() -> None:
     clock.advance(0.1)
     Feed(667).poll(batcher, 0.1)  # 66 rows in 0.1 s (counted over at least 0.12 s): 555/s
     assert batcher.due_in() == pytest.approx(DEFAULTS.batch_min_ms / 1000)
+
+
+def test_a_fast_table_with_nothing_open_polls_a_quarter_of_the_minimum_age() -> None:
+    clock = ManualClock()
+    batcher = batcher_for(clock)
+    clock.advance(0.1)
+    Feed(667).poll(batcher, 0.1)
+    clock.advance(DEFAULTS.batch_min_ms / 1000)
+    batcher.tick()
+    assert batcher.due_in() is None  # cut, in the insert path: nothing can be due
+    for batch in batcher.ready():
+        batcher.done(batch)
+    assert batcher.due_in() == pytest.approx(DEFAULTS.batch_min_ms / 4000)  # nothing open
+
+
+def test_a_slow_table_with_nothing_open_lets_the_poll_wait() -> None:
+    clock = ManualClock()
+    batcher = batcher_for(clock)
+    clock.advance(0.05)
+    Feed(133).poll(batcher, 0.05)
+    clock.advance(DEFAULTS.batch_max_ms / 1000)
+    batcher.tick()  # the deadline
+    for batch in batcher.ready():
+        batcher.done(batch)
+    assert batcher.due_in() is None
 
 
 def test_without_a_rate_the_floor_alone_applies() -> None:
