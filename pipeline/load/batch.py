@@ -454,7 +454,8 @@ class Batcher:
             state.recovery_end = None
             state.recovery_group = None
 
-    def _seal(self, state: PartitionState) -> None:
+    @staticmethod
+    def _seal(state: PartitionState) -> None:
         if state.open is not None and state.open.size:
             state.sealed.append(state.open)
         state.open = None
