@@ -216,15 +216,18 @@ class LoadSettings(Section):
     # While the consumer is behind (a poll came back full), batches may grow this old instead:
     # fewer, larger INSERTs when catching up (issue 14). At or below batch_max_ms: no effect.
     batch_backlog_max_ms: int = Field(2_000, ge=1, le=600_000)
-    # Early cut (issues 14, 18): while the consumer keeps up, a batch this old holding at least
-    # batch_min_rows messages is sealed as soon as the previous insert has finished, instead of
-    # waiting batch_max_ms; in table scope the rows of a topic's open batches count together and
-    # the topic must have no group in the insert path. 0 = off. Defaults (README "When a batch
-    # closes"): at 200 simulator ticks/s (~133 trades, ~67 quotes a second) no table reaches 140
-    # rows within batch_max_ms = 1 s, so the deadline closes it (<= 1 INSERT/s per table); at
-    # higher rates the early cut bounds latency. 120 ms keeps the default dedup window.
+    # Early cut (issues 14, 18): while the consumer keeps up, a batch batch_min_ms old holding at
+    # least batch_min_rows messages whose table (in table scope; else partition) received at
+    # least batch_min_rate messages a second over the last batch_max_ms is sealed as soon as the
+    # previous insert has finished, instead of waiting batch_max_ms; in table scope the rows of
+    # a topic's open batches count together and the topic must have no group in the insert
+    # path. batch_min_ms 0 = off; batch_min_rate 0 = the row floor alone. Defaults (README "When
+    # a batch closes"): at 200 simulator ticks/s (~133 trades, ~67 quotes a second) no table
+    # reaches 250/s, so the deadline closes it (<= 1 INSERT/s per table); at 1k (~667 and ~333)
+    # both are cut at 120 ms. 120 ms keeps the default dedup window.
     batch_min_ms: int = Field(120, ge=0, le=600_000)
-    batch_min_rows: int = Field(140, ge=1, le=5_000_000)
+    batch_min_rows: int = Field(20, ge=1, le=5_000_000)
+    batch_min_rate: float = Field(250.0, ge=0, le=10_000_000)
     # "table": one INSERT per topic (table) carrying several partitions' batches, a *group*
     # recorded on every member (pipeline/load/group.py; issue 18). "partition": one INSERT per
     # partition's batch. From "table" back to "partition": stop every load worker gracefully

@@ -7,20 +7,31 @@ identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
 
 An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
 old (``batch_backlog_max_ms`` while the consumer is behind; checked by :meth:`Batcher.tick`
-against the injected clock), *early* — unless the consumer is behind — once it is ``batch_min_ms``
-old with at least ``batch_min_rows`` messages while its partition has no sealed batch waiting
-for (or retrying) its insert, or — for the first batch after
+against the injected clock), *early* — unless the consumer is behind — once it is
+``batch_min_ms`` old, holds at least ``batch_min_rows`` messages, its partition received at least
+``batch_min_rate`` messages a second over the last ``batch_max_ms`` (:mod:`pipeline.load.arrivals`;
+0 = no rate asked) and the partition has no sealed batch waiting for (or retrying) its insert,
+or — for the first batch after
 an assignment — exactly when it reaches the *recovery end*, the last offset of a batch a previous
 owner may already have inserted. A recovery batch ignores both caps: it must be re-formed exactly.
+
+The rate tells a quiet table from a busy one by its feed, not by a row count: at 200 simulator
+ticks/s a table gets at most ~133 messages a second, so the deadline closes its batches (<= 1
+INSERT/s), while at 1k ticks/s both tables (~667 and ~333 a second) are cut at ``batch_min_ms``.
+Over a window of ``batch_max_ms`` a producer's stall and catch-up move rows within the window,
+not into it. While a fast table has nothing open, :meth:`Batcher.due_in` asks the loop to poll
+for at most a quarter of ``batch_min_ms`` (a poll waits for a full batch of messages or its
+timeout), so the rows that came during the last insert open their batch soon after it.
 
 With ``scope="table"`` (``load.batch_scope``, :mod:`pipeline.load.group`) the rules apply to a
 topic's open batches together: when the topic's oldest open batch is due or the topic's open
 batches hold ``batch_max_rows`` messages, every open batch of the topic is sealed at once
 (recovery batches excepted, they keep their recorded end), so the worker can insert them as one
-group. The early cut is then table-level too: the topic's open batches hold ``batch_min_rows``
-messages together, the oldest is ``batch_min_ms`` old, and no partition of the topic has a sealed
-batch waiting for (or retrying) its insert — one group per table in the insert path, the next one
-cut as soon as the previous insert finished, bounded by rows and time.
+group. The early cut is then table-level too: the topic's oldest open batch is ``batch_min_ms``
+old, its open batches hold ``batch_min_rows`` messages together, the topic received
+``batch_min_rate`` messages a second, and no partition of the topic has a sealed batch waiting
+for (or retrying) its insert — one group per table in the insert path, the next one cut as soon
+as the previous insert finished, bounded by rows and time.
 """
 
 from __future__ import annotations
@@ -31,11 +42,14 @@ from dataclasses import dataclass, field
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
+from pipeline.load.arrivals import ArrivalRate
 from pipeline.load.group import MemberRange
 from pipeline.load.tables import ColumnBuffer
 from tickwatch.backoff import Backoff
 from tickwatch.clock import Clock
 from tickwatch.types import TopicPartitionKey
+
+REOPEN_FRACTION = 0.25  # a fast table with nothing open: poll at most 1/4 of batch_min_ms
 
 
 @dataclass(eq=False)
@@ -134,6 +148,7 @@ class Batcher:
         min_ms: int = 0,
         min_rows: int = 1,
         scope: str = "partition",
+        min_rate: float = 0.0,
     ) -> None:
         self._max_rows = max_rows
         self._max_s = max_ms / 1000
@@ -141,12 +156,15 @@ class Batcher:
         # The early cut (0 = off): never later than the age limit, never for fewer than one row.
         self._min_s = min(min_ms, max_ms) / 1000 if min_ms > 0 else None
         self._min_rows = max(1, min_rows)
+        self._min_rate = max(0.0, min_rate)  # rows/s the early cut also asks for (0 = off)
         self._clock = clock
         self.partitions: dict[TopicPartitionKey, PartitionState] = {}
         self.jumps: list[OffsetJump] = []
         self._gap_rule = gap_rule
         self._table_scope = scope == "table"
         self._open_rows: dict[str, int] = {}  # table scope: messages in a topic's free open batches
+        # The early cut's rate, per topic (table scope) or partition, over batch_max_ms
+        self._arrivals: dict[str | TopicPartitionKey, ArrivalRate] = {}
 
     def assign(
         self,
@@ -161,6 +179,8 @@ class Batcher:
         self.partitions[key] = PartitionState(
             kind, recovery_end, committed=committed, recovery_group=recovery_group
         )
+        if self._min_rate:
+            self._arrival(key)  # counts from the assignment: a first poll is no burst
 
     def take_jumps(self) -> list[OffsetJump]:
         """Offset jumps since the last call, resets and transaction gaps (see
@@ -171,6 +191,7 @@ class Batcher:
     def revoke(self, key: TopicPartitionKey) -> int:
         """Forget a partition and its batches (never committed); return the messages dropped."""
         state = self.partitions.pop(key, None)
+        self._arrivals.pop(key, None)  # partition scope (table scope: the topic's stays)
         if self._table_scope:
             self._open_rows[key[0]] = sum(
                 s.open.size for (t, _), s in self.partitions.items()
@@ -201,6 +222,8 @@ class Batcher:
         state = self.partitions[key]
         batch = state.open
         assert batch is not None
+        if self._min_rate:
+            self._arrival(key).count += 1
         if state.recovery_end is not None:
             if batch.last_offset >= state.recovery_end:
                 self._end_recovery(state)
@@ -214,7 +237,8 @@ class Batcher:
 
     def tick(self, backlogged: bool = False) -> None:
         """Seal every open batch that is due (recovery batches excepted): older than
-        ``batch_max_ms``, or early (see :meth:`_early`) when the consumer keeps up.
+        ``batch_max_ms``, or early (see :meth:`_early_from` and :meth:`_fast_enough`) when
+        the consumer keeps up.
 
         ``backlogged`` (the consumer is behind: more is waiting in Kafka) stretches the
         age to ``batch_backlog_max_ms`` and turns the early cut off, so a worker catching up
@@ -224,10 +248,13 @@ class Batcher:
         are cut at their recorded end whatever the clock says.
         """
         now = self._clock.monotonic()
+        for arrivals in self._arrivals.values():
+            arrivals.sample(now)
         due_topics = set()
         busy = self._busy_topics()
+        oldest = self._oldest_open()
         for (topic, _), state in self.partitions.items():
-            due = self._due_at(topic, state, backlogged, busy)
+            due = self._due_at(topic, state, backlogged, busy=busy, now=now, oldest=oldest)
             if due is not None and now >= due:
                 if self._table_scope:
                     due_topics.add(topic)
@@ -256,37 +283,108 @@ class Batcher:
     def due_in(self, backlogged: bool = False) -> float | None:
         """Seconds until :meth:`tick` seals the next open batch (0 when one is due now); None
         when no open batch can be sealed by time. Lets the loop poll no longer than that."""
-        busy = self._busy_topics()
-        each = (self._due_at(t, s, backlogged, busy) for (t, _), s in self.partitions.items())
+        now = self._clock.monotonic()
+        busy, oldest = self._busy_topics(), self._oldest_open()
+        each = (
+            self._due_at(t, s, backlogged, busy=busy, now=now, oldest=oldest)
+            for (t, _), s in self.partitions.items()
+        )
         dues = [d for d in each if d is not None]
-        return max(0.0, min(dues) - self._clock.monotonic()) if dues else None
+        if not backlogged and self._min_s is not None and self._fast_and_empty(now, busy):
+            dues.append(now + self._min_s * REOPEN_FRACTION)
+        return max(0.0, min(dues) - now) if dues else None
+
+    def _fast_and_empty(self, now: float, busy: set[str]) -> bool:
+        """A table (partition scope: partition) fed at ``batch_min_rate`` or more has nothing
+        open and nothing in the insert path. A poll waits for a full ``poll_batch`` or its
+        timeout, and its rows' batch opens only when it returns: without a shorter poll the
+        rows that came during the last insert would wait the poll's whole timeout *and* then
+        ``batch_min_ms``. The poll returns after ``REOPEN_FRACTION`` of ``batch_min_ms``
+        instead (never at once: with nothing to read that would spin)."""
+        if self._min_s is None or not self._min_rate:
+            return False
+        if self._table_scope:
+            return any(
+                not self._open_rows.get(topic) and topic not in busy
+                and self._arrival((topic, -1)).per_s(now) >= self._min_rate
+                for topic in {t for t, _ in self.partitions}
+            )  # fmt: skip
+        return any(
+            s.open is None and not s.sealed and self._arrival(key).per_s(now) >= self._min_rate
+            for key, s in self.partitions.items()
+        )
 
     def _due_at(
-        self, topic: str, state: PartitionState, backlogged: bool, busy: set[str]
+        self,
+        topic: str,
+        state: PartitionState,
+        backlogged: bool,
+        *,
+        busy: set[str],
+        now: float,
+        oldest: dict[str, float],
     ) -> float | None:
         """When the partition's open batch is due (monotonic seconds), or None (none is open,
-        or it is a recovery batch). ``busy``: the topics with a sealed batch (table scope)."""
+        or it is a recovery batch). ``busy``: the topics with a sealed batch (table scope);
+        ``oldest``: when each topic's oldest free open batch opened (table scope)."""
         batch = state.open
         if batch is None or not batch.size or state.recovery_end is not None:
             return None
         if backlogged:
             return batch.opened_at + self._backlog_max_s
-        if self._early(topic, state, batch, busy):
+        since = self._early_from(topic, state, busy, oldest)
+        if since is not None and self._fast_enough((topic, batch.partition), batch, now):
             assert self._min_s is not None
-            return batch.opened_at + self._min_s
+            return since + self._min_s
         return batch.opened_at + self._max_s
 
-    def _early(self, topic: str, state: PartitionState, batch: Batch, busy: set[str]) -> bool:
-        """The early cut applies: on, ``batch_min_rows`` held, and the previous batch is
-        inserted (none sealed waits or retries) — so at most one batch (a group, in table
-        scope) is in the insert path and a slow ClickHouse makes the batches grow by itself.
-        Partition scope counts the partition's batch and queue; table scope the topic's free
-        open batches together and every partition of the topic."""
+    def _early_from(
+        self, topic: str, state: PartitionState, busy: set[str], oldest: dict[str, float]
+    ) -> float | None:
+        """When the batch (table scope: the topic's oldest free open batch) opened, the time
+        ``batch_min_ms`` counts from; None when the early cut does not apply: it is off, or the
+        previous batch is not inserted yet (one sealed waits or retries) — so at most one batch
+        (a group, in table scope) is in the insert path and a slow ClickHouse makes the batches
+        grow by itself. Partition scope counts the partition's batch and queue; table scope the
+        topic's free open batches and every partition of the topic."""
         if self._min_s is None:
-            return False
+            return None
         if self._table_scope:
-            return topic not in busy and self._open_rows.get(topic, 0) >= self._min_rows
-        return not state.sealed and batch.size >= self._min_rows
+            return None if topic in busy else oldest[topic]
+        if state.sealed or state.open is None:
+            return None
+        return state.open.opened_at
+
+    def _fast_enough(self, key: TopicPartitionKey, batch: Batch, now: float) -> bool:
+        """The batch (table scope: the topic's free open batches together) holds at least
+        ``batch_min_rows`` messages and, with a ``batch_min_rate``, its partition (table scope:
+        its topic) received at least that many messages a second over the last
+        ``batch_max_ms`` (:class:`~pipeline.load.arrivals.ArrivalRate`): a table fed slower
+        than the rate is closed by the deadline, one fed faster is cut at ``batch_min_ms``."""
+        rows = self._open_rows.get(key[0], 0) if self._table_scope else batch.size
+        if rows < self._min_rows:
+            return False
+        return not self._min_rate or self._arrival(key).per_s(now) >= self._min_rate
+
+    def _arrival(self, key: TopicPartitionKey) -> ArrivalRate:
+        """The arrival rate the early cut reads for ``key``: its topic's in table scope."""
+        scope: str | TopicPartitionKey = key[0] if self._table_scope else key
+        arrivals = self._arrivals.get(scope)
+        if arrivals is None:
+            now = self._clock.monotonic()
+            arrivals = self._arrivals[scope] = ArrivalRate(self._max_s, self._min_s or 0, now)
+        return arrivals
+
+    def _oldest_open(self) -> dict[str, float]:
+        """Table scope: when each topic's oldest free open batch (with messages) opened."""
+        oldest: dict[str, float] = {}
+        if not self._table_scope or self._min_s is None:
+            return oldest
+        for (topic, _), s in self.partitions.items():
+            if s.open is not None and s.open.size and s.recovery_end is None:
+                opened = s.open.opened_at
+                oldest[topic] = min(opened, oldest.get(topic, opened))
+        return oldest
 
     def _busy_topics(self) -> set[str]:
         """Table scope: the topics with a sealed batch waiting for (or retrying) its insert."""

@@ -225,6 +225,7 @@ class LoadWorker:
             min_ms=settings.batch_min_ms,
             min_rows=settings.batch_min_rows,
             scope=settings.batch_scope,
+            min_rate=settings.batch_min_rate,
         )
         self._table = settings.batch_scope == "table"
         self._ranges = ranges

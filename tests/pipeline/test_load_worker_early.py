@@ -27,8 +27,10 @@ def rig(lag_messages: int, **load: Any) -> tuple[Rig, FakeClickHouse]:
     for i in range(20):
         broker.produce(TOPIC, 0, trade_value(i))
     ch = FakeClickHouse([])
+    # one message a poll is far below the default batch_min_rate: the rate is off here (its
+    # own tests: test_load_batch_rate.py), these are about the lag and the poll's wait
     settings = {"batch_max_rows": 1000, "batch_max_ms": 500, "batch_backlog_max_ms": 2_000,
-                "batch_min_rows": 1}  # fmt: skip
+                "batch_min_rows": 1, "batch_min_rate": 0}  # fmt: skip
     return Rig(broker, ch, poll_batch=1, backlog_lag_messages=lag_messages, **settings, **load), ch
 
 
