@@ -10,10 +10,11 @@ Two allocators hold most of what the worker's resident memory adds beyond its li
   :func:`pipeline.load_cli.run_load` does. Not glibc (musl, macOS): the call is skipped.
 * **Arrow's memory pool** (``load.arrow_memory_pool``). pyarrow's default, mimalloc, keeps freed
   pages for reuse: 41-66 MB of the worker's peak while Arrow's live bytes stayed below 20 MB
-  (bench/README.md). The ``system`` pool allocates with glibc malloc, whose large blocks are
-  mmapped and unmapped on free, and whose ``release_unused`` (called after every batch by
-  :mod:`pipeline.load.insert`) is ``malloc_trim``. ``jemalloc`` is given a decay of 0 (freed
-  pages are returned at once).
+  (bench/README.md). ``jemalloc`` (the default) is given a decay of 0: freed pages are returned
+  at once. The ``system`` pool allocates with glibc malloc, and its ``release_unused`` (called
+  after every batch by :mod:`pipeline.load.insert`) is ``malloc_trim``: the same peak in the
+  bench, fewer rows a second. A pyarrow build without jemalloc stops the worker at start-up
+  naming the key (Linux wheels have it).
 """
 
 from __future__ import annotations

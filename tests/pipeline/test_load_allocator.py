@@ -43,12 +43,12 @@ def _restore_arrow_pool() -> Iterator[None]:
     pa.set_memory_pool(before)
 
 
-def test_defaults_cap_the_arenas_at_two_and_use_the_system_pool() -> None:
+def test_defaults_cap_the_arenas_at_two_and_use_jemalloc() -> None:
     mallopt = RecordingMallopt()
     choice = configure(LoadSettings(), mallopt)
     assert mallopt.calls == [(M_ARENA_MAX, 2)]
     assert choice.arena_max_applied
-    assert pa.default_memory_pool().backend_name == "system"
+    assert pa.default_memory_pool().backend_name == "jemalloc"
 
 
 @pytest.mark.parametrize("pool", ["system", "jemalloc", "mimalloc"])
@@ -78,10 +78,8 @@ def test_a_missing_pool_stops_the_worker_naming_the_key(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(pa, "jemalloc_memory_pool", missing)
     with pytest.raises(FatalError, match=r"load\.arrow_memory_pool = 'jemalloc'"):
-        configure(LoadSettings(arrow_memory_pool="jemalloc"), RecordingMallopt())
-    settings = unreachable()
-    load = settings.load.model_copy(update={"arrow_memory_pool": "jemalloc"})
-    assert run_load(settings.model_copy(update={"load": load})) == EXIT_FATAL
+        configure(LoadSettings(), RecordingMallopt())
+    assert run_load(unreachable()) == EXIT_FATAL
 
 
 def test_start_up_caps_the_arenas_before_it_starts_any_thread(
@@ -95,7 +93,7 @@ def test_start_up_caps_the_arenas_before_it_starts_any_thread(
     assert run_load(unreachable()) == EXIT_UNREACHABLE
     assert mallopt.calls == [(M_ARENA_MAX, 2)]
     assert mallopt.threads_at_call == [before]
-    assert pa.default_memory_pool().backend_name == "system"
+    assert pa.default_memory_pool().backend_name == "jemalloc"
 
 
 @pytest.mark.parametrize(
