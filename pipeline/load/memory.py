@@ -8,15 +8,16 @@ It is split:
 * **prefetch** (a sixteenth, at least :data:`PREFETCH_COST` x :data:`MIN_PREFETCH_KB`):
   librdkafka's local queue of fetched, not yet polled messages and the fetch response in
   flight, bounded in bytes by :func:`consumer_config`. librdkafka counts only the payloads
-  against ``queued.max.messages.kbytes``; a queued message costs about three times its payload
-  (its message and op structures, the decompressed batch it points into), and one response of
+  against ``queued.max.messages.kbytes``, but a queued message also holds its message and op
+  structures and keeps the whole decompressed batch it points into alive, and one response of
   up to ``fetch.max.bytes`` (half the queue; ``max.partition.fetch.bytes`` half of that) is
-  decoded on top. The queue therefore gets the share divided by :data:`PREFETCH_COST`: 4 MB of
-  payloads at the default budget, ~24k trades or five full polls of the bench's trades.
-  Measured (bench/README.md): the former 64 MB queue with 32 MB fetches held ~100 MB more at
-  the peak. ``fetch.queue.backoff.ms`` (:data:`FETCH_QUEUE_BACKOFF_MS`) is librdkafka's pause
-  after it found the queue full; its 1 s default left a small queue empty and the polls short
-  (the load fell to half with ``queued.min.messages = 10000``, bench/README.md);
+  decoded on top: measured in the bench, 2 MB less queue (4 -> 2 MB) was ~24 MB less peak RSS
+  (bench/README.md), so the queue gets the share divided by :data:`PREFETCH_COST`: 2 MB of
+  payloads at the default budget, ~12k of the bench's trades or two full polls. The former
+  quarter (a 64 MB queue with 32 MB fetches) held ~110 MB more at the peak.
+  ``fetch.queue.backoff.ms`` (:data:`FETCH_QUEUE_BACKOFF_MS`) is librdkafka's pause after it
+  found the queue full; its 1 s default left a small queue empty and the polls short (the load
+  fell to half with ``queued.min.messages = 10000``, bench/README.md);
 * **pending rows** (the rest): the rows held in open and sealed batches. The worker pauses
   every partition when :meth:`pipeline.load.batch.Batcher.pending` reaches
   :attr:`MemoryBudget.pending_rows` (``LoadWorker._apply_backpressure``) and resumes below
@@ -63,9 +64,10 @@ ROW_BYTES = {
 # measured ~25 bytes, tests/pipeline/test_load_memory.py fails above this figure.
 GROUP_INDEX_BYTES = 32
 DEFAULT_MB = 256  # load.buffer_budget_mb = 0
-MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
+# librdkafka refuses fetch.max.bytes (half the queue) below message.max.bytes (1,000,000)
+MIN_PREFETCH_KB = 2048
 PREFETCH_SHARE = 16  # a sixteenth of the budget: queue and fetch in flight, real memory
-PREFETCH_COST = 4  # real bytes per queued payload byte (x3) + the fetch in flight (x0.5) + slack
+PREFETCH_COST = 8  # real bytes per queued payload byte, the fetch in flight included (measured)
 # librdkafka's wait after it found the queue full (its default: 1 s). Only ever taken while the
 # queue holds prefetch_kbytes, i.e. while the worker is behind; idle, the queue is empty.
 FETCH_QUEUE_BACKOFF_MS = 20

@@ -164,7 +164,7 @@ def test_a_group_shares_its_members_arrow_rows_and_its_index_costs_at_most_the_b
 
 def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
     mem = budget(LoadSettings(buffer_budget_mb=96))
-    assert mem.prefetch_kbytes == MIN_PREFETCH_KB  # 96 MB / 16 / 4 is below the minimum
+    assert mem.prefetch_kbytes == MIN_PREFETCH_KB  # 96 MB / 16 / 8 is below the minimum
     row = max(ROW_BYTES.values())
     settings = LoadSettings(buffer_budget_mb=96)
     spent = (
@@ -186,7 +186,7 @@ def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
 
 
 @pytest.mark.parametrize(
-    ("budget_mb", "queue_kb"), [(0, 4096), (256, 4096), (1024, 16_384), (4096, 65_536)]
+    ("budget_mb", "queue_kb"), [(0, 2048), (256, 2048), (1024, 8192), (4096, 32_768)]
 )
 def test_the_librdkafka_prefetch_is_bounded_in_bytes_from_the_budget(
     budget_mb: int, queue_kb: int
