@@ -160,12 +160,16 @@ def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
     try:  # first: an arena cap holds only for threads not yet started (logging, clients)
-        allocators.configure(settings.load)
+        chosen = allocators.configure(settings.load)
     except FatalError as exc:
         configure_logging("load", settings.telemetry)
         logger.error("load worker cannot start: {}", exc)
         return EXIT_FATAL
     configure_logging("load", settings.telemetry)
+    logger.info(
+        "allocators: Arrow pool {}, malloc arenas {}", chosen.arrow_pool,
+        chosen.arena_max if chosen.arena_max_applied else "glibc's default",
+    )  # fmt: skip
     try:
         endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse"), local=local)
     except EndpointError as exc:
