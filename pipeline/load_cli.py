@@ -1,8 +1,9 @@
 """``tickwatch load``: the load worker's entry point.
 
-Order (as in snuba's CLI modules): logging -> telemetry -> fail fast if ClickHouse or Kafka is
-unreachable -> build the worker -> SIGTERM/SIGINT handler -> run -> drain and close. Exit codes:
-0 after a graceful stop, 1 on a fatal error, 2 when a service is unreachable at start.
+Order (as in snuba's CLI modules): allocators (:mod:`pipeline.load.allocator`, before any
+thread) -> logging -> telemetry -> fail fast if ClickHouse or Kafka is unreachable -> build the
+worker -> SIGTERM/SIGINT handler -> run -> drain and close. Exit codes: 0 after a graceful
+stop, 1 on a fatal error, 2 when a service is unreachable at start.
 
 ``python -m pipeline.load_cli`` runs the same with settings from the environment
 (``TICKWATCH_...``), which is how tests start it as a process they can kill.
@@ -25,6 +26,7 @@ from loguru import logger
 from pipeline.codec import ValidationRules
 from pipeline.dlq import DeadLetterQueue
 from pipeline.errors import FatalError
+from pipeline.load import allocator as allocators
 from pipeline.load.decode import MessageDecoder
 from pipeline.load.events import PipelineEvents
 from pipeline.load.memory import budget, consumer_config
@@ -164,7 +166,17 @@ def run_load(settings: Settings, local: LocalAddresses | None = None) -> int:
     """
     from tickwatch.endpoints import EndpointError, resolve_endpoints
 
+    try:  # first: an arena cap holds only for threads not yet started (logging, clients)
+        chosen = allocators.configure(settings.load)
+    except FatalError as exc:
+        configure_logging("load", settings.telemetry)
+        logger.error("load worker cannot start: {}", exc)
+        return EXIT_FATAL
     configure_logging("load", settings.telemetry)
+    logger.info(
+        "allocators: Arrow pool {}, malloc arenas {}", chosen.arrow_pool,
+        chosen.arena_max if chosen.arena_max_applied else "glibc's default",
+    )  # fmt: skip
     try:
         endpoints = resolve_endpoints(settings, require=("kafka", "clickhouse"), local=local)
     except EndpointError as exc:

@@ -254,6 +254,13 @@ class LoadSettings(Section):
     # batches/s and adds at most 50 ms at low rates; at 10k ticks/s 16 KB come within ~10 ms.
     fetch_min_bytes: int = Field(16_384, ge=1, le=1_048_576)
     fetch_wait_max_ms: int = Field(50, ge=1, le=1_000)
+    # The worker's allocators, set at process start (pipeline/load/allocator.py; issue 14, peak
+    # RSS): glibc's malloc arenas capped with mallopt(M_ARENA_MAX) (0 = glibc's own, 8 a core),
+    # and Arrow's memory pool ("jemalloc" with its decay set to 0: freed pages go back at once;
+    # "system" = glibc malloc, trimmed after every batch, the same peak but slower in the
+    # bench pairs; pyarrow's own default "mimalloc" kept 40-66 MB of freed pages).
+    malloc_arena_max: int = Field(2, ge=0, le=1_024)
+    arrow_memory_pool: Literal["jemalloc", "system", "mimalloc"] = "jemalloc"
     max_past_s: float = Field(7 * 86400.0, gt=0)
     bar_max_past_s: float = Field(20 * 365 * 86400.0, gt=0)  # backfilled history is old
     max_future_s: float = Field(300.0, gt=0)

@@ -5,9 +5,19 @@ everything that grows with the data, on top of the interpreter, the libraries an
 fixed ~190 MB on CPython 3.11 with pyarrow, numpy, librdkafka and the OpenTelemetry SDK loaded).
 It is split:
 
-* **prefetch** (a quarter, at least :data:`MIN_PREFETCH_KB`): librdkafka's local queue of
-  fetched, not yet polled messages, ``queued.max.messages.kbytes``, and the size of one fetch
-  response in flight, ``fetch.max.bytes`` (both set from it by :func:`consumer_config`);
+* **prefetch** (a sixteenth, at least :data:`PREFETCH_COST` x :data:`MIN_PREFETCH_KB`):
+  librdkafka's local queue of fetched, not yet polled messages and the fetch response in
+  flight, bounded in bytes by :func:`consumer_config`. librdkafka counts only the payloads
+  against ``queued.max.messages.kbytes``, but a queued message also holds its message and op
+  structures and keeps the whole decompressed batch it points into alive, and one response of
+  up to ``fetch.max.bytes`` (half the queue; ``max.partition.fetch.bytes`` half of that) is
+  decoded on top: measured in the bench, 2 MB less queue (4 -> 2 MB) was ~24 MB less peak RSS
+  (bench/README.md), so the queue gets the share divided by :data:`PREFETCH_COST`: 2 MB of
+  payloads at the default budget, ~12k of the bench's trades or two full polls. The former
+  quarter (a 64 MB queue with 32 MB fetches) held ~110 MB more at the peak.
+  ``fetch.queue.backoff.ms`` (:data:`FETCH_QUEUE_BACKOFF_MS`) is librdkafka's pause after it
+  found the queue full; its 1 s default left a small queue empty and the polls short (the load
+  fell to half with ``queued.min.messages = 10000``, bench/README.md);
 * **pending rows** (the rest): the rows held in open and sealed batches. The worker pauses
   every partition when :meth:`pipeline.load.batch.Batcher.pending` reaches
   :attr:`MemoryBudget.pending_rows` (``LoadWorker._apply_backpressure``) and resumes below
@@ -54,8 +64,13 @@ ROW_BYTES = {
 # measured ~25 bytes, tests/pipeline/test_load_memory.py fails above this figure.
 GROUP_INDEX_BYTES = 32
 DEFAULT_MB = 256  # load.buffer_budget_mb = 0
-MIN_PREFETCH_KB = 4096  # librdkafka needs fetch.max.bytes >= message.max.bytes (1 MB) + slack
-PREFETCH_SHARE = 4  # one quarter of the budget
+# librdkafka refuses fetch.max.bytes (half the queue) below message.max.bytes (1,000,000)
+MIN_PREFETCH_KB = 2048
+PREFETCH_SHARE = 16  # a sixteenth of the budget: queue and fetch in flight, real memory
+PREFETCH_COST = 8  # real bytes per queued payload byte, the fetch in flight included (measured)
+# librdkafka's wait after it found the queue full (its default: 1 s). Only ever taken while the
+# queue holds prefetch_kbytes, i.e. while the worker is behind; idle, the queue is empty.
+FETCH_QUEUE_BACKOFF_MS = 20
 
 
 class MemoryBudgetError(FatalError):
@@ -67,12 +82,18 @@ class MemoryBudget:
     """What each buffer may hold (see the module docstring)."""
 
     total_bytes: int
-    prefetch_kbytes: int
+    prefetch_kbytes: int  # librdkafka's queue, payload bytes (queued.max.messages.kbytes)
     pending_rows: int
 
     @property
     def prefetch_bytes(self) -> int:
+        """The queue's payload bytes (what librdkafka counts)."""
         return self.prefetch_kbytes * 1024
+
+    @property
+    def prefetch_cost_bytes(self) -> int:
+        """What the queue and the fetch in flight cost in memory (:data:`PREFETCH_COST`)."""
+        return self.prefetch_bytes * PREFETCH_COST
 
 
 def minimum_mb(load: LoadSettings) -> int:
@@ -80,7 +101,8 @@ def minimum_mb(load: LoadSettings) -> int:
     and one poll (the prefetch share of that budget included)."""
     rows_bytes = (load.poll_batch + 2 * load.batch_max_rows) * max(ROW_BYTES.values())
     share = 1 - 1 / PREFETCH_SHARE
-    return math.ceil(max(rows_bytes / share, rows_bytes + MIN_PREFETCH_KB * 1024) / 2**20)
+    least = rows_bytes + MIN_PREFETCH_KB * 1024 * PREFETCH_COST
+    return math.ceil(max(rows_bytes / share, least) / 2**20)
 
 
 def budget(load: LoadSettings) -> MemoryBudget:
@@ -89,15 +111,17 @@ def budget(load: LoadSettings) -> MemoryBudget:
     one full batch, one poll and one insert's copy of a batch."""
     mb = load.buffer_budget_mb or max(DEFAULT_MB, minimum_mb(load))
     total = mb * 2**20
-    prefetch_kb = max(MIN_PREFETCH_KB, total // PREFETCH_SHARE // 1024)
+    prefetch_kb = max(MIN_PREFETCH_KB, total // PREFETCH_SHARE // PREFETCH_COST // 1024)
     row = max(ROW_BYTES.values())
-    rows_share = total - prefetch_kb * 1024 - (load.poll_batch + load.batch_max_rows) * row
+    prefetch_cost = prefetch_kb * 1024 * PREFETCH_COST
+    rows_share = total - prefetch_cost - (load.poll_batch + load.batch_max_rows) * row
     rows = rows_share // row
     if rows < load.batch_max_rows:
         need = minimum_mb(load)
         raise MemoryBudgetError(
             f"load.buffer_budget_mb = {load.buffer_budget_mb} cannot hold the librdkafka prefetch "
-            f"({prefetch_kb} KB) plus one batch of load.batch_max_rows = {load.batch_max_rows}, "
+            f"({prefetch_cost // 1024} KB) plus one batch of "
+            f"load.batch_max_rows = {load.batch_max_rows}, "
             f"its insert copy and one poll of load.poll_batch = {load.poll_batch} rows at "
             f"{row} bytes a row: raise it to at least {need}"
         )
@@ -105,10 +129,16 @@ def budget(load: LoadSettings) -> MemoryBudget:
 
 
 def consumer_config(mem: MemoryBudget) -> dict[str, str | int | bool]:
-    """The librdkafka settings that keep the prefetch inside its share."""
+    """The librdkafka settings that keep the prefetch inside its share, in bytes: the queue's
+    payloads, one fetch response (half of it) and one partition's part of a response (a
+    quarter); see the module docstring. ``queued.min.messages`` stays librdkafka's (100,000
+    messages): above ~40 bytes a message, the byte bound is reached first."""
+    fetch = mem.prefetch_bytes // 2
     return {
         "queued.max.messages.kbytes": mem.prefetch_kbytes,
-        "fetch.max.bytes": mem.prefetch_bytes // 2,
+        "fetch.max.bytes": fetch,
+        "max.partition.fetch.bytes": fetch // 2,
+        "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
     }
 
 

@@ -18,7 +18,11 @@ from pipeline.load.decode import MessageDecoder
 from pipeline.load.group_batch import GroupBatch, member_ranges
 from pipeline.load.memory import (
     DEFAULT_MB,
+    FETCH_QUEUE_BACKOFF_MS,
     GROUP_INDEX_BYTES,
+    MIN_PREFETCH_KB,
+    PREFETCH_COST,
+    PREFETCH_SHARE,
     ROW_BYTES,
     MemoryBudgetError,
     budget,
@@ -160,11 +164,11 @@ def test_a_group_shares_its_members_arrow_rows_and_its_index_costs_at_most_the_b
 
 def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
     mem = budget(LoadSettings(buffer_budget_mb=96))
-    assert mem.prefetch_kbytes == 96 * 1024 // 4
+    assert mem.prefetch_kbytes == MIN_PREFETCH_KB  # 96 MB / 16 / 8 is below the minimum
     row = max(ROW_BYTES.values())
     settings = LoadSettings(buffer_budget_mb=96)
     spent = (
-        mem.prefetch_bytes
+        mem.prefetch_cost_bytes
         + (mem.pending_rows + settings.poll_batch + settings.batch_max_rows) * row
     )
     assert spent <= mem.total_bytes
@@ -179,6 +183,36 @@ def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
     config = consumer_config(mem)
     assert config["queued.max.messages.kbytes"] == mem.prefetch_kbytes
     assert int(config["fetch.max.bytes"]) <= mem.prefetch_bytes
+
+
+@pytest.mark.parametrize(
+    ("budget_mb", "queue_kb"), [(0, 2048), (256, 2048), (1024, 8192), (4096, 32_768)]
+)
+def test_the_librdkafka_prefetch_is_bounded_in_bytes_from_the_budget(
+    budget_mb: int, queue_kb: int
+) -> None:
+    """A sixteenth of the budget pays for the queue at PREFETCH_COST bytes a payload byte;
+    one response is half the queue, one partition's part a quarter; a full queue pauses a
+    partition's fetches for FETCH_QUEUE_BACKOFF_MS, not librdkafka's second."""
+    mem = budget(LoadSettings(buffer_budget_mb=budget_mb))
+    config = consumer_config(mem)
+    assert config == {
+        "queued.max.messages.kbytes": queue_kb,
+        "fetch.max.bytes": queue_kb * 1024 // 2,
+        "max.partition.fetch.bytes": queue_kb * 1024 // 4,
+        "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
+    }
+    assert mem.prefetch_cost_bytes == queue_kb * 1024 * PREFETCH_COST
+    assert mem.prefetch_cost_bytes <= max(mem.total_bytes // PREFETCH_SHARE, 16 * 2**20)
+    assert int(config["fetch.max.bytes"]) >= 1_000_000  # librdkafka: >= message.max.bytes
+
+
+def test_a_budget_too_small_for_the_prefetch_cost_is_refused() -> None:
+    """The prefetch is charged at its memory cost, not at what librdkafka counts."""
+    load = LoadSettings(batch_max_rows=1, poll_batch=1)
+    assert minimum_mb(load) * 2**20 >= MIN_PREFETCH_KB * 1024 * PREFETCH_COST
+    with pytest.raises(MemoryBudgetError, match=r"prefetch \(16384 KB\)"):
+        budget(load.model_copy(update={"buffer_budget_mb": 16}))
 
 
 def test_a_budget_that_cannot_hold_one_batch_is_refused_naming_the_keys() -> None:
@@ -222,7 +256,7 @@ def test_worker_holds_no_more_rows_than_the_budget_allows_when_inserts_lag() -> 
     for i in range(12_000):
         broker.produce(TOPIC, i % 3, trade_value(i))
     ch = SlowClickHouse([])
-    settings = {"buffer_budget_mb": 8, "batch_max_rows": 500, "poll_batch": 1_000}
+    settings = {"buffer_budget_mb": 20, "batch_max_rows": 500, "poll_batch": 1_000}
     rig = Rig(broker, ch, flush_budget_s=0.5, **settings)
     ch.rig = rig
     cap = rig.worker.memory.pending_rows
@@ -246,7 +280,7 @@ def test_reaching_the_budget_seals_the_open_batches_instead_of_waiting_for_their
     for i in range(6_000):
         broker.produce(TOPIC, i % 3, trade_value(i))
     ch = FakeClickHouse([])
-    settings = {"buffer_budget_mb": 8, "batch_max_rows": 2_500, "poll_batch": 1_000}
+    settings = {"buffer_budget_mb": 20, "batch_max_rows": 2_500, "poll_batch": 1_000}
     rig = Rig(broker, ch, batch_max_ms=600_000, batch_backlog_max_ms=600_000, **settings)
     cap = rig.worker.memory.pending_rows
     assert settings["batch_max_rows"] <= cap < 3 * settings["batch_max_rows"]
