@@ -46,8 +46,10 @@ QUIET_CONFIG = "<asynchronous_metrics_update_period_s>60</asynchronous_metrics_u
 # checks). Every INSERT writes a part into its table and into each materialized view's target,
 # and a Compact part is a directory of about 13 files (data, marks, primary index, checksums,
 # columns, count, partition, min-max index, TTL, ...); a merge writes one more and deletes its
-# sources. Measured at 200 ticks/s (perf, per-thread CPU): creating those files (ext4 inode
-# allocation inside openat) was about 40 % of the server's CPU. A part smaller than this
+# sources. Measured at 200 ticks/s in the idle bench's window (perf, per-thread CPU): creating
+# those files (ext4 inode allocation inside openat) was about 40 % of the server's CPU in the
+# first minute after the databases were created, much less once the disk had settled; in
+# back-to-back runs Packed parts halved the server's CPU in that window. A part smaller than this
 # (uncompressed; the Compact/Wide cut-over of min_bytes_for_wide_part) is written "Packed"
 # instead: its files in one data.packed archive. Larger parts, e.g. merges of a busy day, stay
 # "Full" (a file per column or stream) as before.
