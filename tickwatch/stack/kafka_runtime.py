@@ -63,6 +63,21 @@ def resolve_jars(libs_dir: Path, pom: Path = DEFAULT_POM) -> Path:
     return libs_dir
 
 
+QUIET_PROPERTIES = {"metadata.max.idle.interval.ms": "5000"}
+"""What a one-node local broker does on its own when the feed is quiet (issue 18).
+
+The active KRaft controller appends a no-op record to the metadata log every
+``metadata.max.idle.interval.ms`` when nothing else changed, and the broker side replays it (the
+raft I/O, controller and metadata-loader threads); with the default 500 ms that was most of an
+idle broker's CPU with no client connected (per-thread CPU from ``/proc/<pid>/task``), about a
+third less with 5 s. A no-op record only shows the brokers that the controller is alive and their
+metadata current; heartbeats and fencing (``broker.heartbeat.interval.ms``) are separate, and a
+one-node cluster has no other broker to tell. Tried and not kept: ``num.network.threads`` 1 and
+``num.io.threads`` 2 (no difference at idle: the broker's CPU there is per request, not per
+thread). compose's broker gets the same (``KAFKA_METADATA_MAX_IDLE_INTERVAL_MS``, a test checks).
+"""
+
+
 @dataclass(frozen=True)
 class SecureListeners:
     """Ports and TLS material of the optional SSL (mutual TLS) and SASL_SSL (SCRAM) listeners."""
@@ -102,6 +117,7 @@ def server_properties(
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
+        **QUIET_PROPERTIES,
     }
     if secure is not None:
         settings.update(secure_listener_properties(port, controller_port, secure))

@@ -1,8 +1,10 @@
-"""The local broker's JVM options (issue 18): serial GC and client compiler, also in compose."""
+"""The local broker's JVM options and quiet properties (issue 18), also in compose."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import yaml
 
 from tickwatch.stack import kafka_runtime
 
@@ -24,3 +26,16 @@ def test_compose_broker_gets_the_same_options() -> None:
     assert "KAFKA_JVM_PERFORMANCE_OPTS: ${KAFKA_JVM_PERFORMANCE_OPTS:?" in (
         REPO / "docker-compose.yml"
     ).read_text(encoding="utf-8")
+
+
+def test_the_broker_writes_a_metadata_no_op_record_every_5_s(tmp_path: Path) -> None:
+    properties = kafka_runtime.server_properties(tmp_path, 9092, 9093).splitlines()
+    assert "metadata.max.idle.interval.ms=5000" in properties
+    assert kafka_runtime.QUIET_PROPERTIES == {"metadata.max.idle.interval.ms": "5000"}
+
+
+def test_compose_broker_gets_the_same_no_op_interval() -> None:
+    main = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    env = main["services"]["kafka"]["environment"]
+    for key, value in kafka_runtime.QUIET_PROPERTIES.items():
+        assert env["KAFKA_" + key.upper().replace(".", "_")] == value
