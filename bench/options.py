@@ -24,6 +24,8 @@ class BenchOptions:
     latency_window_s: float = 12.0
     latency_warmup_s: float = 3.0
     ingest_window_s: float = 15.0
+    idle_warmup_s: float = 60.0  # steady state: past the servers' first minute (JIT, new files)
+    idle_window_s: float = 30.0
     ingest_compression: str = ""  # empty: the ingest worker's default (ingest.compression)
     detection_rate: int = 1_000
     detection_settle_s: float = 20.0

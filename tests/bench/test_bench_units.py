@@ -71,6 +71,15 @@ def test_options_parse_lists_and_reject_unknown_scenarios() -> None:
         options_from(["--only", "nope"])
 
 
+def test_idle_measures_the_steady_state_by_default_and_its_window_is_an_option() -> None:
+    default = options_from([])
+    assert default.idle_warmup_s >= 60.0 and default.idle_window_s >= 30.0
+    short = options_from(["--idle-warmup", "0", "--idle-window", "5"])
+    assert (short.idle_warmup_s, short.idle_window_s) == (0.0, 5.0)
+    with pytest.raises(SystemExit):
+        options_from(["--idle-window", "0"])
+
+
 def test_profile_summary_reads_main_thread_stacks_only(tmp_path: Path) -> None:
     collapsed = tmp_path / "load.profile.txt"
     main = "_run_module_as_main (<frozen runpy>:198);run (pipeline/load/worker.py:108)"
