@@ -9,7 +9,8 @@ from collections.abc import Callable
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.codec import Bar, Quote, Record, Trade, encode, to_wire
@@ -230,6 +231,12 @@ def test_rebalance_when_a_second_worker_joins_and_the_first_leaves(
     first = WorkerThread(load_settings, kafka_bootstrap)
     wait_for(lambda: count(ch_client, "SELECT count() FROM trades") > 2000, "first rows")
     second = WorkerThread(load_settings, kafka_bootstrap)
+    # The second wave only once the second worker owns trades partitions: produced earlier, the
+    # first worker (hundreds of thousands of rows/s) can load all of it before the rebalance.
+    wait_for(
+        lambda: owners(kafka_bootstrap, load_settings.kafka.consumer_group, topic) == 2,
+        "both workers to own trades partitions",
+    )
     produce(kafka_bootstrap, topic, trades(30_000, start=30_000))
     wait_for(
         lambda: (
@@ -246,6 +253,18 @@ def test_rebalance_when_a_second_worker_joins_and_the_first_leaves(
     wait_for(lambda: count(ch_client, "SELECT count() FROM trades") >= 70_000, "all rows")
     second.stop()
     assert_exactly_once(ch_client, 70_000)
+
+
+def owners(bootstrap: str, group: str, topic: str) -> int:
+    """How many members of the (stable) consumer group own a partition of ``topic``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    described = admin.describe_consumer_groups([group], request_timeout=10)[group].result()
+    if described.state != ConsumerGroupState.STABLE:
+        return 0
+    return sum(
+        any(tp.topic == topic for tp in member.assignment.topic_partitions)
+        for member in described.members
+    )
 
 
 def committed(settings: Settings, bootstrap: str, topic: str) -> list[tuple[int, int, int]]:
