@@ -19,7 +19,7 @@ and :mod:`pipeline.load.group`; this only re-argues the order of operations):
 * Per partition the order is unchanged: intent commit -> insert -> "done" commit. A batch is
   handed to the lane only after its intent commit succeeded, and "done" is committed by the
   consumer's thread only after it collected that insert's success.
-* A partition with an insert in flight joins no new intent (:meth:`InsertLane.busy`; the
+* A partition with an insert in flight joins no new intent (:meth:`InsertLane.busy_keys`; the
   in-flight batch also stays the head of its partition's sealed queue until it is done, so the
   batcher offers no later batch of it). Otherwise the later intent would overwrite the
   committed record of the earlier batch: a kill -9 then leaves a recovery that knows only the
@@ -67,10 +67,14 @@ from tickwatch.types import TopicPartitionKey
 _tracer = trace.get_tracer("tickwatch.load")
 
 
+def owned_members(batch: Batch) -> list[Batch]:
+    """The batches ``batch`` commits "done" for: a group's owned members, or itself."""
+    return batch.owned if isinstance(batch, GroupBatch) else [batch]
+
+
 def owned_keys(batch: Batch) -> list[TopicPartitionKey]:
-    """The partitions ``batch`` commits for: a group's owned members, or the batch's own."""
-    members = batch.owned if isinstance(batch, GroupBatch) else [batch]
-    return [(m.topic, m.partition) for m in members]
+    """The partitions ``batch`` commits for (:func:`owned_members`)."""
+    return [(m.topic, m.partition) for m in owned_members(batch)]
 
 
 def traced_write(writer: BatchWriter, batch: Batch, until: float) -> bool:
@@ -129,11 +133,8 @@ class InsertLane:
     def in_flight(self) -> int:
         return len(self._flight)
 
-    def busy(self, key: TopicPartitionKey) -> bool:
-        """Whether partition ``key`` has an insert handed over and not yet collected."""
-        return any(key in owned_keys(b) for b, _ in self._flight)
-
     def busy_keys(self) -> set[TopicPartitionKey]:
+        """The partitions with an insert handed over and not yet collected."""
         return {k for b, _ in self._flight for k in owned_keys(b)}
 
     def submit(self, batch: Batch, until: float) -> None:

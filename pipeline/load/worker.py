@@ -127,7 +127,7 @@ from pipeline.load.group import (
     split_members,
 )
 from pipeline.load.group_batch import GroupBatch, member_ranges
-from pipeline.load.inflight import InsertLane, traced_write
+from pipeline.load.inflight import InsertLane, owned_members, traced_write
 from pipeline.load.lag import report_lag
 from pipeline.load.memory import budget
 from pipeline.load.ranges import RangeReader, RangeUnavailable
@@ -386,15 +386,11 @@ class LoadWorker:
                 self._dlq.send(group.dead_letters)
         if any(g.dead_letters for g in written) and not self._deliver_dead_letters(written):
             written = [g for g in written if not g.dead_letters]
-        self._done([m for g in written for m in self._owned_members(g)])
+        self._done([m for g in written for m in owned_members(g)])
         for group in written:
             if isinstance(group, GroupBatch):
                 self._forget(group)
         return len(written)
-
-    @staticmethod
-    def _owned_members(batch: Batch) -> list[Batch]:
-        return batch.owned if isinstance(batch, GroupBatch) else [batch]
 
     def _insert(self, batches: Sequence[Batch], until: float) -> list[Batch]:
         """Insert ``batches`` (intents committed): synchronously, returning the ones now in
@@ -432,7 +428,7 @@ class LoadWorker:
     def _owns(self, batch: Batch) -> bool:
         """Every partition ``batch`` commits for is still assigned with it at the head of its
         queue (a revoke, or a revoke and a new assignment, replaced the partition's state)."""
-        for member in self._owned_members(batch):
+        for member in owned_members(batch):
             state = self.batcher.partitions.get((member.topic, member.partition))
             if state is None or not state.sealed or state.sealed[0] is not member:
                 return False
