@@ -15,6 +15,7 @@ from bench.figures import Figure
 from bench.scenarios import (
     ceiling,
     detection,
+    floor,
     idle,
     ingest,
     kafka_engine,
@@ -41,6 +42,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("load", "load worker throughput (one process)", load.run),
     Scenario("kafka-engine", "ClickHouse Kafka table engine, same topic", kafka_engine.run),
     Scenario("ceiling", "ClickHouse alone: the same rows as pre-built Arrow INSERTs", ceiling.run),
+    Scenario(
+        "floor", "Kafka consume alone, and + JSON decode: the bound on any consumer", floor.run
+    ),
     Scenario("naive", "naive consumer, one INSERT per message", naive.run),
     Scenario("steps", "load worker steps per row, and JSONEachRow pass-through", steps.run),
     Scenario("telemetry", "load throughput, telemetry on vs off", telemetry.run),
