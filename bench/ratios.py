@@ -127,7 +127,8 @@ def _bounds(outcomes: list[ScenarioOutcome]) -> list[Figure]:
 
 def _bound_figure(name: str, bound: CpuBound, single_rows_per_s: float | None) -> Figure:
     costs = " + ".join(f"{s:.2f} {what}" for what, s in bound.parts)
-    capped = " (capped at the ceiling)" if bound.rows_per_s > bound.ceiling_rows_per_s else ""
+    raw = bound.rows_per_s / bound.ceiling_rows_per_s
+    capped = f" (= {raw:.2f}× the ceiling's rows/s, capped at 1×)" if raw > 1 else ""
     note = (
         f"derived from measured per-row costs, not measured: {bound.cores:g} cores ÷ "
         f"({costs} CPU-s per 1M rows) = {bound.rows_per_s:,.0f} rows/s{capped}; assumes "

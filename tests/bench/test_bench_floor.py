@@ -90,6 +90,15 @@ def test_each_floor_pass_gives_a_bound_beside_the_ceiling_goal_labelled_as_deriv
         assert set(figure.extra["cpu_per_million_s"]) == {"consumer", "broker", "server"}
         assert figure.extra["one_consumer_measured_rows_per_s"] == 400_000
     assert json_v1.extra["bound_rows_per_s"] == 500_000
+    assert "capped" not in alone.note  # exactly 1x: nothing cut off
+
+
+def test_a_bound_above_the_ceiling_is_capped_and_says_by_how_much() -> None:
+    cheap = [f if "consumer CPU" not in f.name else Figure("floor", f.name, 0.25, "s")
+             for f in floor_figures()]  # fmt: skip
+    figure = derived(CEILING, cheap)["bound: any one-message-per-tick consumer / ceiling (derived)"]
+    # 2 cores / (0.25 + 0.25 + 1.0) CPU-s per 1M rows = 1.33M rows/s, above the ceiling's 1M
+    assert figure.value == 1.0 and "= 1.33× the ceiling's rows/s, capped at 1×" in figure.note
 
 
 def test_a_bound_without_a_measured_part_says_which_is_missing() -> None:
