@@ -11,10 +11,11 @@ process with the load worker's own consumer settings (:func:`consumer_settings`)
 
 Each pass measures rows/s from the first poll that brought messages to the last one (the group
 join excluded), and over the same span the CPU seconds per 1M rows of this process (every thread:
-librdkafka's fetch and lz4 decompression included) and of the Kafka broker (when the bench
-started it). After a pass the consumer's positions must add up to the topic's records, so an
-error event counted as a message cannot pass unnoticed. What these per-row costs imply for any
-consumer on this machine is arithmetic, not a measurement: :func:`bench.ratios.cpu_bound`.
+librdkafka's fetch and lz4 decompression included; its main thread's share, the Python side
+that calls ``consume``, beside it) and of the Kafka broker (when the bench started it). After a
+pass the consumer's positions must add up to the topic's records, so an error event counted as a
+message cannot pass unnoticed. What these per-row costs imply for any consumer on this machine
+is arithmetic, not a measurement: :func:`bench.ratios.cpu_bound`.
 """
 
 from __future__ import annotations
@@ -71,24 +72,37 @@ class CpuMeter(Protocol):
         ...
 
 
+class ThreadCpu:
+    """CPU seconds the calling thread spends from now on (``time.thread_time``)."""
+
+    def __init__(self) -> None:
+        self._start = time.thread_time()
+
+    def used(self) -> float:
+        return time.thread_time() - self._start
+
+
 @dataclass(frozen=True)
 class Meters:
-    """CPU meters started together: the consuming process and the broker."""
+    """CPU meters started together: the consuming process (every thread), its main thread (the
+    one calling ``consume``) and the broker."""
 
     consumer: CpuMeter
+    main: CpuMeter
     broker: CpuMeter
 
 
 @dataclass(frozen=True)
 class PassResult:
     """One pass: ``rows`` read in ``seconds`` (after the first poll), with the CPU seconds the
-    consumer and the broker spent meanwhile (None when unknown)."""
+    consumer, its main thread and the broker spent meanwhile (None when unknown)."""
 
     label: str
     rows: int
     seconds: float
     consumer_cpu_s: float | None
     broker_cpu_s: float | None
+    main_thread_cpu_s: float | None = None
 
     @property
     def rows_per_s(self) -> float:
@@ -180,8 +194,9 @@ def drain(
         first = (started, 0, from_start)
     at, rows, measured = first
     return PassResult(
-        label, count - rows, ended - at, measured.consumer.used(), measured.broker.used()
-    )
+        label, count - rows, ended - at, measured.consumer.used(), measured.broker.used(),
+        measured.main.used(),
+    )  # fmt: skip
 
 
 def _check_read(consumer: Any, records: int, count: int, label: str) -> None:
@@ -199,12 +214,15 @@ def figures(result: PassResult) -> list[Figure]:
     label = result.label
     note = f"{result.rows:,} rows in {result.seconds:.2f} s"
     out = [Figure(NAME, rate_name(label), result.rows_per_s, "rows/s", note=note)]
-    for name, cpu_s, what in (
-        (consumer_cpu_name(label), result.consumer_cpu_s, "this process's CPU was not read"),
-        (broker_cpu_name(label), result.broker_cpu_s, "the bench did not start the broker"),
-    ):
+    main = result.per_million(result.main_thread_cpu_s)
+    split = "" if main is None else f"main thread {main:.2f} s, the rest librdkafka's threads"
+    for name, cpu_s, what, about in (
+        (consumer_cpu_name(label), result.consumer_cpu_s, "this process's CPU was not read",
+         split),
+        (broker_cpu_name(label), result.broker_cpu_s, "the bench did not start the broker", ""),
+    ):  # fmt: skip
         value = result.per_million(cpu_s)
-        out.append(Figure(NAME, name, value, "s") if value is not None else
+        out.append(Figure(NAME, name, value, "s", note=about) if value is not None else
                    not_measured(NAME, name, what))  # fmt: skip
     return out
 
@@ -216,7 +234,7 @@ def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
     broker_pid = ctx.services.kafka_pid
 
     def meters() -> Meters:
-        return Meters(ServerCpu(os.getpid()), ServerCpu(broker_pid))
+        return Meters(ServerCpu(os.getpid()), ThreadCpu(), ServerCpu(broker_pid))
 
     out: list[Figure] = []
     for i, (label, handle) in enumerate(PASSES):

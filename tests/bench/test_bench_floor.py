@@ -158,7 +158,7 @@ def meters_started() -> tuple[list[int], Any]:
 
     def meters() -> floor.Meters:
         started.append(len(started))
-        return floor.Meters(Meter(0.5 + len(started)), Meter(None))
+        return floor.Meters(Meter(0.5 + len(started)), Meter(0.5), Meter(None))
 
     return started, meters
 
@@ -178,6 +178,7 @@ def test_a_pass_is_measured_from_its_first_poll_that_brought_messages() -> None:
     assert result.seconds > 0 and result.rows_per_s > 0
     assert started == [0, 1]  # at the start, then at the first poll: that one is used
     assert result.consumer_cpu_s == 2.5 and result.broker_cpu_s is None
+    assert result.main_thread_cpu_s == 0.5
     assert result.per_million(result.consumer_cpu_s) == pytest.approx(2.5 / 9e-6)
     assert result.per_million(None) is None
     assert set(consumer.batches) == {7}
@@ -211,7 +212,8 @@ def test_the_floor_runs_after_the_ceiling_and_its_figures_become_bounds() -> Non
     names = [s.name for s in selected(())]
     assert names.index("floor") == names.index("ceiling") + 1
     assert [s.name for s in selected(("floor",))] == ["floor"]
-    figures = floor.figures(floor.PassResult(floor.CONSUME, 2_000_000, 4.0, 3.0, None))
+    figures = floor.figures(floor.PassResult(floor.CONSUME, 2_000_000, 4.0, 3.0, None, 1.0))
+    assert figures[1].note == "main thread 0.50 s, the rest librdkafka's threads"
     assert [(f.name, f.value) for f in figures] == [
         (floor.rate_name(floor.CONSUME), 500_000.0),
         (floor.consumer_cpu_name(floor.CONSUME), 1.5),
