@@ -230,6 +230,7 @@ def figures(result: PassResult) -> list[Figure]:
 def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
     """Both passes over the pre-filled trades topic, and the cores a bound may count on."""
     topic = ctx.prefilled(deadline)
+    busy = os.getloadavg()  # other work takes cores from every rate of the run: say how much
     load = LoadSettings()  # the worker's defaults: the bench gives it no TICKWATCH_LOAD_*
     broker_pid = ctx.services.kafka_pid
 
@@ -251,5 +252,6 @@ def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
             consumer.close()
         out.extend(figures(result))
     cores = len(os.sched_getaffinity(0))
-    out.append(Figure(NAME, CORES, float(cores), "cores", display=str(cores)))
+    note = f"load average {busy[0]:.1f} / {busy[1]:.1f} (1 / 5 min) as the passes began"
+    out.append(Figure(NAME, CORES, float(cores), "cores", display=str(cores), note=note))
     return out

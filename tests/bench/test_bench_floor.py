@@ -267,5 +267,6 @@ def test_the_floor_scenario_runs_against_real_kafka(
         # the harness's broker is not the bench's: its CPU is not this run's to measure
         assert figures[("floor", floor.broker_cpu_name(label))]["value"] is None
     assert figures[("floor", floor.CORES)]["value"] >= 1
+    assert "load average" in figures[("floor", floor.CORES)]["note"]
     for _, name in ratios.BOUNDS:
         assert "not measured: no broker" in figures[("ratios", name)]["shown"]
