@@ -9,6 +9,9 @@ process with the load worker's own consumer settings (:func:`consumer_settings`)
   JSON reader into columns, with the reader options and schema of the columnar decoder
   (:mod:`pipeline.codec.columnar`); no validation, no Kafka coordinates, the columns dropped.
 
+Python's garbage collector is off during a pass (:func:`without_collector`): a bound is about
+the cheapest consumer, and the bench process's own heap is not a consumer's cost.
+
 Each pass measures rows/s from the first poll that brought messages to the last one (the group
 join excluded), and over the same span the CPU seconds per 1M rows of this process (every thread:
 librdkafka's fetch and lz4 decompression included; its main thread's share, the Python side
@@ -20,10 +23,12 @@ is arithmetic, not a measurement: :func:`bench.ratios.cpu_bound`.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -161,6 +166,25 @@ PASSES: tuple[tuple[str, Callable[[list[Any]], int]], ...] = (
 )
 
 
+@contextmanager
+def without_collector() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (on again after, if it was on).
+
+    A pass keeps nothing and makes no cycles, so the cheapest consumer never needs a collection;
+    but every ``Message`` is a tracked object, and with the default thresholds the collector
+    walks the bench process's whole heap (its imports, earlier scenarios) again and again: on
+    the shared VM that more than doubled the consume-alone pass's main-thread CPU per row in
+    back-to-back passes (a sixth more with the decode). The load
+    worker itself raises its thresholds for the same reason (``pipeline.load_cli``)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def drain(
     consumer: Any,
     records: int,
@@ -244,10 +268,11 @@ def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
         consumer = Consumer(conf)
         try:
             consumer.subscribe([topic.topics.trades])
-            result = drain(
-                consumer, topic.records, handle, label,
-                poll_batch=load.poll_batch, meters=meters, deadline=deadline,
-            )  # fmt: skip
+            with without_collector():
+                result = drain(
+                    consumer, topic.records, handle, label,
+                    poll_batch=load.poll_batch, meters=meters, deadline=deadline,
+                )  # fmt: skip
         finally:
             consumer.close()
         out.extend(figures(result))

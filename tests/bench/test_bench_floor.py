@@ -200,6 +200,22 @@ def test_a_pass_whose_positions_do_not_add_up_to_the_topic_fails() -> None:
         )  # fmt: skip
 
 
+def test_the_collector_is_off_during_a_pass_and_restored_after() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with floor.without_collector():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with floor.without_collector():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
+
+
 def test_the_decode_pass_reads_the_wire_format_into_columns() -> None:
     _, values = next(TradeTape(50, seed=3, symbols=4, start_us=1_700_000_000_000_000).chunks())
     assert floor.decode_columns([Message(v) for v in values]) == 50
