@@ -170,12 +170,12 @@ PASSES: tuple[tuple[str, Callable[[list[Any]], int]], ...] = (
 def without_collector() -> Iterator[None]:
     """Python's cyclic garbage collector off for the block (on again after, if it was on).
 
-    A pass keeps nothing and makes no cycles, so the cheapest consumer never needs a collection;
-    but every ``Message`` is a tracked object, and with the default thresholds the collector
-    walks the bench process's whole heap (its imports, earlier scenarios) again and again: on
-    the shared VM that more than doubled the consume-alone pass's main-thread CPU per row in
-    back-to-back passes (a sixth more with the decode). The load
-    worker itself raises its thresholds for the same reason (``pipeline.load_cli``)."""
+    A pass keeps nothing and makes no cycles, so the cheapest consumer never needs a collection.
+    With it on, the collections that every ``Message`` (a tracked object) triggers, in the
+    bench process with everything it has imported, more than doubled the consume-alone pass's
+    main-thread CPU per row in back-to-back passes on the shared VM (0.9 against 0.4 s per 1M
+    rows; a sixth more with the decode). The load worker raises its thresholds for the same
+    reason (``pipeline.load_cli``)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
