@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import cast
 
 import pyarrow as pa
 from confluent_kafka import KafkaError, Message
@@ -67,8 +68,8 @@ class MessageDecoder:
         """
         self.newest = newest = {}
         now_us = int(self._clock.time() * 1e6)
-        per_topic: Counter[str] = Counter()
         dead: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()  # re-delivered, or of a partition not assigned
         good = [m for m in messages if not self._consumer_error(m)]
         topics = [m.topic() for m in good]
         stamps = [m.timestamp()[1] for m in good]
@@ -83,21 +84,26 @@ class MessageDecoder:
             key = (topic, partition)
             batch = open_batch(key, offset) if key in partitions else None
             if batch is None:
+                skipped[topic] += 1
                 continue
-            per_topic[topic] += 1
             newest[key] = (offset, timestamp_ms)
             if row >= 0:
                 batch.rows.take(columns[topic], row, timestamp_ms, offset)
             else:
                 dead[topic] += self._one(message, key, offset, batch, now_us, side=side)
             added(key)
+        # Counted in C, not once per message in the loop; no topic is None past the loop.
+        per_topic = Counter(cast("list[str]", topics))
+        per_topic.subtract(skipped)
         for topic, n in per_topic.items():
+            if not n:
+                continue
             if side:
                 self._metrics.side_read(topic, "row", n - dead[topic])
                 self._metrics.side_read(topic, "dead_letter", dead[topic])
             else:
                 self._metrics.records_consumed(topic, n)
-        return sum(per_topic.values())
+        return len(good) - skipped.total()
 
     def _decode_columns(
         self, messages: list[Message], topics: list[str | None], stamps: list[int], now_us: int
