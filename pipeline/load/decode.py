@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import cast
 
 import pyarrow as pa
 from confluent_kafka import KafkaError, Message
@@ -67,50 +68,68 @@ class MessageDecoder:
         """
         self.newest = newest = {}
         now_us = int(self._clock.time() * 1e6)
-        per_topic: Counter[str] = Counter()
         dead: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()  # re-delivered, or of a partition not assigned
         good = [m for m in messages if not self._consumer_error(m)]
-        columns, rows = self._decode_columns(good, now_us)
-        for message, row in zip(good, rows, strict=True):
-            topic, partition, offset = coordinates(message)
+        topics = [m.topic() for m in good]
+        stamps = [m.timestamp()[1] for m in good]
+        columns, rows = self._decode_columns(good, topics, stamps, now_us)
+        partitions = batcher.partitions
+        open_batch, added = batcher.open_batch, batcher.added
+        # One pass in Python per message: names bound once, each coordinate read once.
+        for message, topic, timestamp_ms, row in zip(good, topics, stamps, rows, strict=True):
+            partition, offset = message.partition(), message.offset()
+            if topic is None or partition is None or offset is None:
+                raise FatalError(f"message without coordinates: {topic}[{partition}]@{offset}")
             key = (topic, partition)
-            batch = batcher.open_batch(key, offset) if key in batcher.partitions else None
+            batch = open_batch(key, offset) if key in partitions else None
             if batch is None:
+                skipped[topic] += 1
                 continue
-            per_topic[topic] += 1
-            timestamp_ms = message.timestamp()[1]
             newest[key] = (offset, timestamp_ms)
             if row >= 0:
                 batch.rows.take(columns[topic], row, timestamp_ms, offset)
             else:
                 dead[topic] += self._one(message, key, offset, batch, now_us, side=side)
-            batcher.added(key)
+            added(key)
+        # Counted in C, not once per message in the loop; no topic is None past the loop.
+        per_topic = Counter(cast("list[str]", topics))
+        per_topic.subtract(skipped)
         for topic, n in per_topic.items():
+            if not n:
+                continue
             if side:
                 self._metrics.side_read(topic, "row", n - dead[topic])
                 self._metrics.side_read(topic, "dead_letter", dead[topic])
             else:
                 self._metrics.records_consumed(topic, n)
-        return sum(per_topic.values())
+        return len(good) - skipped.total()
 
     def _decode_columns(
-        self, messages: list[Message], now_us: int
+        self, messages: list[Message], topics: list[str | None], stamps: list[int], now_us: int
     ) -> tuple[dict[str, list[pa.Array]], list[int]]:
         """Per topic, the accepted rows as Arrow arrays; per message, its row in them (-1: none,
-        also for every message of a topic with fewer than ``columnar_min`` in this poll)."""
+        also for every message of a topic with fewer than ``columnar_min`` in this poll).
+        ``topics`` and ``stamps`` are the messages' topics and Kafka times (ms)."""
         by_topic: dict[str, list[int]] = {}
-        for i, message in enumerate(messages):
-            by_topic.setdefault(message.topic() or "", []).append(i)
+        for i, topic in enumerate(topics):
+            by_topic.setdefault(topic or "", []).append(i)
         columns: dict[str, list[pa.Array]] = {}
         rows = [-1] * len(messages)
         for topic, group in by_topic.items():
             kind = self._kinds.get(topic)
             if kind is None or len(group) < self._columnar_min:
                 continue
-            values = [messages[i].value() for i in group]
-            kafka_ms = [messages[i].timestamp()[1] for i in group]
+            if len(group) == len(messages):  # one topic in the poll, the common case
+                values, kafka_ms = [m.value() for m in messages], stamps
+            else:
+                values = [messages[i].value() for i in group]
+                kafka_ms = [stamps[i] for i in group]
             poll = decode_poll(values, kafka_ms, kind, self._rules, now_us)
             columns[topic] = poll.arrays
+            if len(group) == len(messages):
+                rows = poll.where
+                continue
             for i, row in zip(group, poll.where, strict=True):
                 rows[i] = row
         return columns, rows
@@ -151,14 +170,6 @@ class MessageDecoder:
         if error.code() != KafkaError._PARTITION_EOF:
             logger.warning("Kafka consumer error: {}", error)
         return True
-
-
-def coordinates(message: Message) -> tuple[str, int, int]:
-    """Topic, partition and offset of a (non-error) message."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    if topic is None or partition is None or offset is None:
-        raise FatalError(f"message without coordinates: {topic}[{partition}]@{offset}")
-    return topic, partition, offset
 
 
 def _dead_letter(

@@ -11,10 +11,11 @@ import random
 from typing import Any
 
 import orjson
+import pyarrow.compute as pc
 import pytest
 
 from pipeline.codec import RecordType, decode, validate
-from pipeline.codec.columnar import COLUMNAR_KINDS, decode_poll
+from pipeline.codec.columnar import COLUMNAR_KINDS, ParsedText, decode_poll
 from pipeline.errors import InvalidMessage
 from tests.pipeline.test_validation import BAR, CASES, NOW_US, QUOTE, RULES, TRADE, changed
 
@@ -120,3 +121,49 @@ def test_random_polls_agree_with_the_per_message_path() -> None:
         found = assert_agrees(values, kind)
         expected = [per_message(v, kind) is not None for v in values]
         assert sum(r is not None for r in found) >= sum(expected) - 20 * 8  # few fall back
+
+
+@pytest.mark.parametrize("byte", range(0x20))
+def test_a_raw_control_byte_in_a_string_is_refused_by_the_reader(byte: int) -> None:
+    """Pins what ParsedText.may_hold_controls relies on: below 0x20 only an escape gets in."""
+    good = orjson.dumps(TRADE)
+    raw = good.replace(b'"source":"', b'"source":"a' + bytes([byte]), 1)
+    if byte == 0x0A:  # a raw newline splits the value: never joined
+        raw = raw.replace(b"\n", b"\r")
+    found = assert_agrees([good] * 5 + [raw] + [good] * 5, RecordType.TRADE)
+    assert found[5] is None and per_message(raw, RecordType.TRADE) is None
+    assert all(row is not None for i, row in enumerate(found) if i != 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(b'{"a":"plain"}', False), (b'{"a":"t\\tb"}', True), (b'{"a":"\x7f"}', True),
+     ('{"a":"\u0085"}'.encode(), True), ('{"a":"B\u00f6rse"}'.encode(), False)],
+)  # fmt: skip
+def test_only_text_that_may_hold_a_control_character_is_searched(
+    text: bytes, expected: bool
+) -> None:
+    assert ParsedText(text).may_hold_controls is expected
+
+
+def test_nulls_are_looked_for_only_when_asked() -> None:
+    assert ParsedText(b'{"a":1}').nulls_missing
+    assert not ParsedText(b'{"a":null}').nulls_missing
+
+
+def test_a_poll_without_suspicious_bytes_runs_no_control_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    search = pc.match_substring_regex
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(pc, "match_substring_regex", counted)
+    assert all(r is not None for r in assert_agrees([orjson.dumps(TRADE)] * 4, RecordType.TRADE))
+    assert calls == []
+    tab = changed(TRADE, source="a\tb")
+    assert assert_agrees([orjson.dumps(TRADE)] * 3 + [tab], RecordType.TRADE)[3] is None
+    assert calls

@@ -82,3 +82,40 @@ def test_poll_of_the_threshold_size_is_decoded_as_columns(monkeypatch: Any) -> N
     assert calls == [COLUMNAR_MIN_MESSAGES]
     assert sum(t.num_rows for t in tables) == COLUMNAR_MIN_MESSAGES - 2  # two refused
     assert all(isinstance(t, pa.Table) for t in tables)
+
+
+def _counting_decoder() -> tuple[MessageDecoder, Batcher, CollectorRegistry]:
+    clock = ManualClock(NOW_US / 1e6)
+    registry = CollectorRegistry()
+    decoder = MessageDecoder(
+        {TOPIC: RecordType.TRADE}, ValidationRules.from_settings(LoadSettings()), clock,
+        LoadMetrics(registry), columnar_min=2,
+    )  # fmt: skip
+    batcher = Batcher(10_000, 60_000, clock)
+    for p in range(PARTITIONS - 1):  # the last partition is not assigned here
+        batcher.assign((TOPIC, p), RecordType.TRADE, None, 0)
+    return decoder, batcher, registry
+
+
+def test_only_messages_taken_into_a_batch_are_counted() -> None:
+    decoder, batcher, registry = _counting_decoder()
+    first = _poll(30)
+    assert decoder.add(first, batcher) == 20  # type: ignore[arg-type]
+    again = first[:9] + _poll(33)[30:]  # 9 re-delivered (6 in assigned partitions), 3 new
+    assert decoder.add(again, batcher) == 2  # type: ignore[arg-type]
+    consumed = registry.get_sample_value("tickwatch_load_records_consumed_total", {"topic": TOPIC})
+    assert consumed == 22
+    assert decoder.newest == {(TOPIC, 0): (10, NOW_US // 1000), (TOPIC, 1): (10, NOW_US // 1000)}
+
+
+def test_side_reads_are_counted_apart_by_outcome() -> None:
+    decoder, batcher, registry = _counting_decoder()
+    assert decoder.add(_poll(30), batcher, side=True) == 20  # type: ignore[arg-type]
+
+    def side(outcome: str) -> float | None:
+        labels = {"topic": TOPIC, "outcome": outcome}
+        return registry.get_sample_value("tickwatch_load_side_read_records_total", labels)
+
+    assert (side("row"), side("dead_letter")) == (18, 2)  # offsets 1 and 3 of _poll's bad values
+    consumed = registry.get_sample_value("tickwatch_load_records_consumed_total", {"topic": TOPIC})
+    assert not consumed
