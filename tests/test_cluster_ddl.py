@@ -155,7 +155,7 @@ def test_engine_parameters_backfills_and_ttl_changes_on_a_cluster() -> None:
     """Forms later migrations use: an engine with its own parameters keeps them after the
     replication arguments; a one-off backfill INSERT reads and writes the Distributed tables when
     run once (replicated) and copies local to local when applied to every node; a TTL change
-    goes to the local table only (a Distributed table holds no data)."""
+    and a data skipping index go to the local table only (a Distributed table holds no data)."""
     create = (
         "CREATE TABLE IF NOT EXISTS m.t (a UInt8, v UInt8) "
         "ENGINE = ReplacingMergeTree(v) ORDER BY a"
@@ -170,6 +170,12 @@ def test_engine_parameters_backfills_and_ttl_changes_on_a_cluster() -> None:
         (insert,) = schema.rewrite(backfill)
         (alter,) = schema.rewrite(ttl)
         assert alter.startswith("ALTER TABLE m.t_local")
+        for index in (
+            "ALTER TABLE m.t ADD INDEX IF NOT EXISTS i a TYPE minmax GRANULARITY 1",
+            "ALTER TABLE m.t MATERIALIZE INDEX i",
+        ):  # a data skipping index lives with the data: the local table only (migration 0018)
+            (alter,) = schema.rewrite(index)
+            assert alter.startswith("ALTER TABLE m.t_local")
         if replicated:
             assert (
                 "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/m/t_local', "

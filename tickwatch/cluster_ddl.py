@@ -49,8 +49,12 @@ _VIEW_RE = re.compile(
 _SUBQUERY_IN_RE = re.compile(r"(?<!GLOBAL )\b((?:NOT\s+)?IN)(\s*)\((\s*SELECT\b)")
 _DROP_VIEW_RE = re.compile(rf"^DROP VIEW IF EXISTS {_NAME}$")
 _INSERT_SELECT_RE = re.compile(rf"^INSERT INTO {_NAME}\s*(\([^)]*\))?\s*(SELECT\b.*)$", re.S)
-# ALTER actions a Distributed table does not take (it holds no data): applied to the local only
-_LOCAL_ONLY_ALTER = re.compile(r"^\s*(MODIFY TTL|REMOVE TTL|MATERIALIZE|DELETE|UPDATE)\b", re.I)
+# ALTER actions a Distributed table does not take (it holds no data, so no TTL and no data
+# skipping index either): applied to the local only
+_LOCAL_ONLY_ALTER = re.compile(
+    r"^\s*(MODIFY TTL|REMOVE TTL|MATERIALIZE|DELETE|UPDATE|ADD INDEX|DROP INDEX|CLEAR INDEX)\b",
+    re.I,
+)
 _ALTER_RE = re.compile(rf"^ALTER TABLE {_NAME}\s+(.*)$", re.S)
 _QUALIFIED_RE = re.compile(r"\b(\w+)\.(\w+)\b")
 

@@ -129,6 +129,9 @@ class Lane:
             "TICKWATCH_MONITOR_METRICS_PORT": "0",
             "TICKWATCH_TELEMETRY_HEARTBEAT_INTERVAL_S": "1",
             "TICKWATCH_TELEMETRY_EXPORT_INTERVAL_S": "1",
+            # the detector faults judge heartbeats with a 15 s timeout (catalog.HEARTBEAT):
+            # heartbeat + flush + check interval must stay under it, as before the 10 s default
+            "TICKWATCH_TELEMETRY_FLUSH_INTERVAL_S": "5",
             "TICKWATCH_TELEMETRY_TRACES_ENABLED": "false",
             "TICKWATCH_INGEST_SOURCE": "simulator",
             "TICKWATCH_INGEST_SEED": str(self.seed),

@@ -123,7 +123,7 @@ class ExporterConfig:
     """
 
     batch_max: int = 5_000
-    flush_interval_s: float = 5.0
+    flush_interval_s: float = 10.0  # TelemetrySettings.flush_interval_s (a test checks)
     retry_initial_s: float = 1.0
     retry_max_s: float = 30.0
     idle_wait_s: float = 0.25

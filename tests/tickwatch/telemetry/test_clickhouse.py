@@ -153,7 +153,7 @@ def test_backlog_is_written_once_clickhouse_comes_back(
         lambda: clickhouse_client(ch_settings, urls[-1]), ch_settings.ops_database
     )
     registry = CollectorRegistry()
-    config = ExporterConfig(retry_initial_s=5.0)
+    config = ExporterConfig(retry_initial_s=5.0, flush_interval_s=5.0)
     exporter = Exporter(writer, TelemetryMetrics(registry), config, clock=ManualClock())
     channel = exporter.channel("heartbeats", HEARTBEATS_TABLE, lambda r: r, 100)
     now = ManualClock(time.time())  # recent: the table's TTL would delete old rows on merge
