@@ -7,9 +7,8 @@ identity (the ClickHouse deduplication token, see :mod:`pipeline.load.worker`).
 
 An open batch is sealed when it holds ``batch_max_rows`` messages, when it is ``batch_max_ms``
 old (``batch_backlog_max_ms`` while the consumer is behind; checked by :meth:`Batcher.tick`
-against the injected clock), *early* — unless the consumer is behind — once ``batch_min_ms``
-have passed since the partition's previous cut (since the batch opened, for its first batch),
-it holds at least ``batch_min_rows`` messages, its partition received at least
+against the injected clock), *early* — unless the consumer is behind — once it is
+``batch_min_ms`` old, holds at least ``batch_min_rows`` messages, its partition received at least
 ``batch_min_rate`` messages a second over the last ``batch_max_ms`` (:mod:`pipeline.load.arrivals`;
 0 = no rate asked) and the partition has no sealed batch waiting for (or retrying) its insert,
 or — for the first batch after
@@ -20,29 +19,19 @@ The rate tells a quiet table from a busy one by its feed, not by a row count: at
 ticks/s a table gets at most ~133 messages a second, so the deadline closes its batches (<= 1
 INSERT/s), while at 1k ticks/s both tables (~667 and ~333 a second) are cut at ``batch_min_ms``.
 Over a window of ``batch_max_ms`` a producer's stall and catch-up move rows within the window,
-not into it. ``batch_min_ms`` counts from the previous cut, not from the batch's opening: a
-batch opens only when its first rows are polled, which may be a fetch wait after the cut, and
-counting from then made the cycle ``batch_min_ms`` plus that wait (issue 14: 170-180 ms cycles
-for 120 ms at 1k ticks/s). Cuts stay at least ``batch_min_ms`` apart either way (the insert-token
-window's sizing, :mod:`tickwatch.dedup_window`). With the insert on its own thread
-(``load.inserts_in_flight``) the loop polls on during an insert, so when an insert took longer
-than ``batch_min_ms`` the next batch holds everything that came meanwhile and is cut as the
-insert ends; with a synchronous insert it holds what the first poll after the insert brought
-(up to ``load.poll_batch``). While a fast table has nothing open, :meth:`Batcher.due_in` asks
-the loop to poll for at most a quarter of ``batch_min_ms`` (a poll waits for a full batch of
-messages or its timeout), so the rows that came during the last insert open their batch soon
-after it.
+not into it. While a fast table has nothing open, :meth:`Batcher.due_in` asks the loop to poll
+for at most a quarter of ``batch_min_ms`` (a poll waits for a full batch of messages or its
+timeout), so the rows that came during the last insert open their batch soon after it.
 
 With ``scope="table"`` (``load.batch_scope``, :mod:`pipeline.load.group`) the rules apply to a
 topic's open batches together: when the topic's oldest open batch is due or the topic's open
 batches hold ``batch_max_rows`` messages, every open batch of the topic is sealed at once
 (recovery batches excepted, they keep their recorded end), so the worker can insert them as one
-group. The early cut is then table-level too: ``batch_min_ms`` have passed since the topic's
-previous cut (since its oldest open batch opened, before the first cut), its open batches hold
-``batch_min_rows`` messages together, the topic received ``batch_min_rate`` messages a second,
-and no partition of the topic has a sealed batch waiting for (or retrying) its insert — one
-group per table in the insert path, the next one cut as soon as the previous insert finished,
-bounded by rows and time.
+group. The early cut is then table-level too: the topic's oldest open batch is ``batch_min_ms``
+old, its open batches hold ``batch_min_rows`` messages together, the topic received
+``batch_min_rate`` messages a second, and no partition of the topic has a sealed batch waiting
+for (or retrying) its insert — one group per table in the insert path, the next one cut as soon
+as the previous insert finished, bounded by rows and time.
 """
 
 from __future__ import annotations
@@ -138,7 +127,6 @@ class PartitionState:
     retry_at: float = 0.0
     failures: int = 0
     committed: int | None = None  # the committed offset at assignment: the first one expected
-    cut_at: float | None = None  # when its last batch was sealed (partition scope's early cut)
     recovery_group: tuple[MemberRange, ...] | None = None  # the recorded group of recovery_end
 
     @property
@@ -175,7 +163,6 @@ class Batcher:
         self._gap_rule = gap_rule
         self._table_scope = scope == "table"
         self._open_rows: dict[str, int] = {}  # table scope: messages in a topic's free open batches
-        self._topic_cut: dict[str, float] = {}  # table scope: when a topic's batches were sealed
         # The early cut's rate, per topic (table scope) or partition, over batch_max_ms
         self._arrivals: dict[str | TopicPartitionKey, ArrivalRate] = {}
 
@@ -282,7 +269,6 @@ class Batcher:
             if name == topic and state.recovery_end is None:
                 self._seal(state)
         self._open_rows[topic] = 0
-        self._topic_cut[topic] = self._clock.monotonic()
 
     def _end_recovery(self, state: PartitionState) -> None:
         """The recovery batch reached its recorded end: seal it as the recorded group's
@@ -355,9 +341,8 @@ class Batcher:
     def _early_from(
         self, topic: str, state: PartitionState, busy: set[str], oldest: dict[str, float]
     ) -> float | None:
-        """The time ``batch_min_ms`` counts from: the partition's (table scope: the topic's)
-        previous cut, or before the first one when the batch (the topic's oldest free open
-        batch) opened; None when the early cut does not apply: it is off, or the
+        """When the batch (table scope: the topic's oldest free open batch) opened, the time
+        ``batch_min_ms`` counts from; None when the early cut does not apply: it is off, or the
         previous batch is not inserted yet (one sealed waits or retries) — so at most one batch
         (a group, in table scope) is in the insert path and a slow ClickHouse makes the batches
         grow by itself. Partition scope counts the partition's batch and queue; table scope the
@@ -365,10 +350,10 @@ class Batcher:
         if self._min_s is None:
             return None
         if self._table_scope:
-            return None if topic in busy else self._topic_cut.get(topic, oldest[topic])
+            return None if topic in busy else oldest[topic]
         if state.sealed or state.open is None:
             return None
-        return state.open.opened_at if state.cut_at is None else state.cut_at
+        return state.open.opened_at
 
     def _fast_enough(self, key: TopicPartitionKey, batch: Batch, now: float) -> bool:
         """The batch (table scope: the topic's free open batches together) holds at least
@@ -469,8 +454,8 @@ class Batcher:
             state.recovery_end = None
             state.recovery_group = None
 
-    def _seal(self, state: PartitionState) -> None:
+    @staticmethod
+    def _seal(state: PartitionState) -> None:
         if state.open is not None and state.open.size:
             state.sealed.append(state.open)
-            state.cut_at = self._clock.monotonic()
         state.open = None

@@ -130,19 +130,3 @@ def test_the_dedup_window_counts_the_early_cuts() -> None:
 
 def test_the_default_early_cut_keeps_the_default_dedup_window() -> None:
     assert dedup_window.target(load_settings()) == dedup_window.FLOOR
-
-
-def test_the_minimum_age_counts_from_the_partitions_previous_cut() -> None:
-    """A batch that opened 30 ms after the previous cut is due 100 ms after that cut."""
-    batcher, clock = early()
-    add(batcher, 0, 1)
-    clock.advance(0.1)
-    batcher.tick()
-    for batch in batcher.ready():
-        batcher.done(batch)
-    clock.advance(0.03)
-    add(batcher, 2, 3)
-    assert batcher.due_in() == pytest.approx(0.07)
-    clock.advance(0.07)
-    batcher.tick()
-    assert ranges(sealed(batcher)) == [(2, 3)]
