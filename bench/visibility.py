@@ -145,7 +145,8 @@ class PartWatcher:
         try:
             while not self._stop.is_set():
                 self.poll()
-                next_at += self._period_s
+                # a late poll is not followed by a burst of catch-up polls
+                next_at = max(next_at + self._period_s, time.monotonic())
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
         except BaseException as exc:  # handed to the caller by stop()
             self._error = exc

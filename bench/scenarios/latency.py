@@ -3,10 +3,11 @@
 For each rate: a fresh topic set and databases, one load worker (waited for until it has its
 partitions), then the simulator ingest worker at that rate for warm-up + window seconds, while
 a :class:`~bench.visibility.PartWatcher` polls the trade and quote tables' parts every
-``--latency-poll-ms`` (10 ms) and records when each Kafka partition's offsets became visible.
+``--latency-poll-ms`` (20 ms) and records when each Kafka partition's offsets became visible.
 When ClickHouse holds every produced record, each tick whose event time falls after the warm-up
-gets its *visible time* (:meth:`~bench.visibility.VisibilityLog.visible_at`: the midpoint
-between the poll that first showed it and the poll before, so within ± half a poll gap), and the
+(counted from the first tick's event time) gets its *visible time*
+(:meth:`~bench.visibility.VisibilityLog.visible_at`: the midpoint between the poll that first
+showed it and the poll before, so within ± half a poll gap), and the
 exact quantiles of ``visible - event_time`` (event → row) and ``visible - kafka_time`` (Kafka
 append → row) are computed over both tables together and per table. Beside them: the former
 measure, to the row's ``inserted_at`` (stamped when the load worker *starts* the INSERT); per
@@ -50,6 +51,10 @@ ROWS_SQL = """
 SELECT kafka_partition, kafka_offset, toUnixTimestamp64Micro(event_time),
        toUnixTimestamp64Milli(kafka_time) * 1000, toUnixTimestamp64Micro(inserted_at)
 FROM {table} WHERE event_time >= fromUnixTimestamp64Micro({{since:Int64}}, 'UTC')
+"""
+FIRST_SQL = """
+SELECT least((SELECT toUnixTimestamp64Micro(min(event_time)) FROM {market}.trades),
+             (SELECT toUnixTimestamp64Micro(min(event_time)) FROM {market}.quotes))
 """
 INSERTS = "tickwatch_load_batch_rows"  # histogram: one observation per INSERT query
 INSERT_SECONDS = "tickwatch_load_insert_duration_seconds"
@@ -164,7 +169,6 @@ def measure(ctx: BenchContext, rate: int, deadline: Deadline) -> Latency:
         ) as ing,
     ):
         started, ticks = time.monotonic(), cpu_ticks(pid) if pid else 0
-        since_us = int((time.time() + warmup) * 1e6)
         code = ing.wait(min(warmup + window + EXIT_GRACE_S, deadline.remaining()))
         if code != 0:
             raise ing.failure(f"at {rate}/s ended with code {code} (None: still running)")
@@ -175,6 +179,7 @@ def measure(ctx: BenchContext, rate: int, deadline: Deadline) -> Latency:
     if watcher is not None:  # every row is in: one last poll, on this thread once stopped
         watcher.stop()
         watcher.poll()
+    since_us = _first_event_us(ctx, databases.market) + int(warmup * 1e6)
     rows = [_rows(ctx, f"{databases.market}.{t}", t, since_us) for t in TABLES]
     ctx.warehouse.drop(databases)
     return summarize(rate, rows, watcher.log if watcher else None, inserts, cpu)
@@ -291,6 +296,13 @@ def _table_note(t: TableLatency) -> str:
     kafka = f"Kafka → row {_shown(d.kafka_to_row)}; " if d.kafka_to_row else ""
     start = f"to INSERT start {_shown(d.event_to_insert)}; " if d.event_to_row else ""
     return f"{kafka}{start}{t.inserts_per_s:.1f} INSERT/s, {t.insert_mean_s * 1000:.0f} ms each"
+
+
+def _first_event_us(ctx: BenchContext, market: str) -> int:
+    """The first tick's event time (epoch µs): the warm-up counts from the simulator's start,
+    not from the bench's (an ingest worker slow to start would move warm-up rows in)."""
+    first = ctx.warehouse.client.query(FIRST_SQL.format(market=market)).result_rows[0][0]
+    return int(first)
 
 
 def _rows(ctx: BenchContext, table: str, name: str, since_us: int) -> TableRows:
