@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--naive-trades", type=int, default=d.naive_trades)
     p.add_argument("--rates", default=",".join(map(str, d.rates)), help="latency rates, ticks/s")
     p.add_argument("--latency-window", type=float, default=d.latency_window_s, help="seconds")
+    p.add_argument("--latency-poll-ms", type=float, default=d.latency_poll_ms,
+                   help="how often the latency scenario polls for visible rows (0: no watcher, "
+                   "only the to-INSERT-start figures)")  # fmt: skip
     p.add_argument("--ingest-window", type=float, default=d.ingest_window_s, help="seconds")
     p.add_argument("--idle-warmup", type=float, default=d.idle_warmup_s,
                    help="seconds the idle stack runs before its window")  # fmt: skip
@@ -78,13 +81,16 @@ def options_from(argv: list[str] | None) -> BenchOptions:
         rates = tuple(int(r) for r in args.rates.split(",") if r.strip())
     except ValueError as exc:
         parser().error(str(exc))
+    if args.latency_poll_ms < 0:
+        parser().error("--latency-poll-ms must be >= 0")
     if args.idle_warmup < 0 or args.idle_window <= 0:
         parser().error("--idle-warmup must be >= 0 and --idle-window positive")
     if args.trades < 1 or args.naive_trades < 1 or not rates:
         parser().error("--trades, --naive-trades and --rates must be positive")
     return BenchOptions(
         trades=args.trades, naive_trades=args.naive_trades, rates=rates,
-        latency_window_s=args.latency_window, ingest_window_s=args.ingest_window,
+        latency_window_s=args.latency_window,
+        latency_poll_ms=args.latency_poll_ms, ingest_window_s=args.ingest_window,
         idle_warmup_s=args.idle_warmup, idle_window_s=args.idle_window,
         ingest_compression=args.ingest_compression,
         detection_settle_s=args.detection_settle, scenario_timeout_s=args.timeout,

@@ -198,7 +198,7 @@ def test_the_worker_produces_a_batch_as_it_would_its_records() -> None:
     metrics = IngestMetrics(registry)
     topics = {RecordType.TRADE: "t", RecordType.QUOTE: "q", RecordType.BAR: "b"}
     producer = TickProducer(FakeKafka, {}, topics, metrics, "simulator")
-    source = FirstBatches(4)
+    source = FirstBatches(15)  # 10 ms reads at 50k/s: ~500 records each
     worker = IngestWorker(source, producer, metrics, flush_timeout_s=1.0, clock=ManualClock(START))
     result = asyncio.run(worker.run())
     items = [i for batch in source.sent for i in batch]

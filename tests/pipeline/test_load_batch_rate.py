@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.codec import RecordType
 from pipeline.dlq import DeadLetter
-from pipeline.load.batch import Batcher
+from pipeline.load.batch import Batch, Batcher
 from tickwatch.clock import ManualClock
 from tickwatch.settings import LoadSettings, load_settings
 from tickwatch.types import TopicPartitionKey
@@ -76,23 +76,40 @@ class Cut:
     rows: int
 
 
-def run(feed: Feed, seconds: float, insert_s: float = 0.0, backlogged: bool = False) -> list[Cut]:
-    """The worker's loop over ``seconds``; every cut, in order."""
+def run(
+    feed: Feed,
+    seconds: float,
+    insert_s: float = 0.0,
+    backlogged: bool = False,
+    *,
+    pipelined: bool = False,
+) -> list[Cut]:
+    """The worker's loop over ``seconds``; every cut, in order. ``pipelined``: the insert runs
+    beside the loop (``load.inserts_in_flight`` > 0), which goes on polling; one group at a time."""
     clock = ManualClock()
     batcher = batcher_for(clock)
     cuts: list[Cut] = []
     next_poll = feed.poll_s * feed.chunks
+    in_flight: list[Batch] = []
+    ends_at = 0.0
     while clock.monotonic() < seconds:
         now = clock.monotonic()
+        if in_flight and now >= ends_at - 1e-9:
+            for batch in in_flight:
+                batcher.done(batch)
+            in_flight = []
         if now >= next_poll - 1e-9:
             feed.poll(batcher, now)
             next_poll = now + feed.poll_s * feed.chunks
         batcher.tick(backlogged=backlogged)
-        if ready := batcher.ready():
+        if not in_flight and (ready := batcher.ready()):
             cuts.append(Cut(now, max(now - b.opened_at for b in ready), sum(b.size for b in ready)))
-            clock.advance(insert_s)  # the insert blocks the loop; what arrives waits in Kafka
-            for batch in ready:
-                batcher.done(batch)
+            if pipelined:
+                in_flight, ends_at = ready, now + insert_s
+            else:
+                clock.advance(insert_s)  # the insert blocks the loop; what arrives waits in Kafka
+                for batch in ready:
+                    batcher.done(batch)
         clock.advance(STEP_S)
     return cuts
 
@@ -133,9 +150,20 @@ def test_a_slow_insert_makes_the_batches_grow() -> None:
     assert min(c.rows for c in cuts[1:]) >= 667 * (0.3 + min_s) - 40
 
 
+@pytest.mark.parametrize("rate", [667, 6_667, 50_000])
+def test_a_pipelined_slow_insert_is_followed_by_a_cut_as_it_ends(rate: int) -> None:
+    """The loop polls on while the group is inserted: the next batch opened during the insert,
+    is older than batch_min_ms when it ends and is cut then, holding what came meanwhile."""
+    cuts = run(Feed(rate, poll_s=0.01), 10.0, insert_s=0.3, pipelined=True)
+    assert len(cuts) >= 10 / (0.3 + 2 * STEP_S) - 1
+    assert all(0.3 - 1e-6 <= g <= 0.3 + 2 * STEP_S for g in gaps(cuts))
+    assert min(c.rows for c in cuts[1:]) >= rate * 0.3 * 0.95
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
 @pytest.mark.parametrize("insert_s", [0.0, 0.05, 0.13])
-def test_two_cuts_are_never_closer_than_the_minimum_age(insert_s: float) -> None:
-    cuts = run(Feed(50_000, poll_s=0.01), 5.0, insert_s=insert_s)
+def test_two_cuts_are_never_closer_than_the_minimum_age(insert_s: float, pipelined: bool) -> None:
+    cuts = run(Feed(50_000, poll_s=0.01), 5.0, insert_s=insert_s, pipelined=pipelined)
     assert min(gaps(cuts)) >= DEFAULTS.batch_min_ms / 1000 - 1e-6
 
 

@@ -259,13 +259,13 @@ def test_symbol_list_is_simulated_as_given() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rate", "reads_per_s"), [(200.0, 10), (300.0, 15), (1000.0, 20), (5_000.0, 20), (2.0, 2)]
+    ("rate", "reads_per_s"), [(200.0, 10), (300.0, 15), (1000.0, 50), (5_000.0, 100), (2.0, 2)]
 )
 def test_reads_a_second_follow_the_rate_on_the_injected_clock(
     rate: float, reads_per_s: int
 ) -> None:
-    """Below 400 records/s a read waits up to 100 ms (>= 20 records a read), else 50 ms; a feed
-    slower than one record per 100 ms is read when its next record is due."""
+    """A read waits for 20 records, between 10 and 100 ms; a feed slower than one record per
+    100 ms is read when its next record is due."""
     clock = ManualClock(FRIDAY_OPEN)
     sim = Simulator(IngestSettings(rate=rate, symbols=20), clock)
     reads = 0
@@ -281,9 +281,11 @@ def test_reads_a_second_follow_the_rate_on_the_injected_clock(
     assert abs(reads - reads_per_s * 10) <= 2
 
 
-def test_shortest_wait_widens_only_below_the_low_rate() -> None:
+def test_shortest_wait_holds_twenty_records_between_10_and_100_ms() -> None:
     assert shortest_wait_s(100.0) == LOW_RATE_WAIT_S
     assert shortest_wait_s(200.0) == LOW_RATE_WAIT_S
     assert shortest_wait_s(300.0) == pytest.approx(20 / 300)
-    assert shortest_wait_s(400.0) == MIN_WAIT_S
+    assert shortest_wait_s(400.0) == pytest.approx(0.05)
+    assert shortest_wait_s(1000.0) == pytest.approx(0.02)
+    assert shortest_wait_s(2000.0) == MIN_WAIT_S
     assert shortest_wait_s(50_000.0) == MIN_WAIT_S
