@@ -5,15 +5,17 @@ group-less reader Consumer; tests of the evaluation logic use an in-memory stand
 :class:`OffsetSource` shape. Every method raises :class:`CheckUnavailable` when the broker does not
 answer within the timeout.
 
-Cost per check run (issue 18): one Metadata, one ListOffsets and one OffsetFetch request for all
-partitions together, and the message times the check asks for with :meth:`timestamp_at` read in
-one assignment of every lagging partition (:meth:`KafkaOffsets.snapshot` reads them ahead: one
-fetch per broker for all of them) instead of one assign, fetch and unassign per partition.
+Cost per check run (issue 18): one ListOffsets and one OffsetFetch request for all partitions
+together (the topics' partitions come from a Metadata request at most every
+``METADATA_MAX_AGE_S``, and again after a failed read), and the message times the check asks
+for with :meth:`timestamp_at` read in one assignment of every lagging partition
+(:meth:`KafkaOffsets.snapshot` reads them ahead: one fetch per broker for all of them) instead
+of one assign, fetch and unassign per partition. The group's members: ``monitor.checks.lag``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +25,11 @@ from tickwatch.types import TopicPartitionKey
 
 TIMESTAMP_READ_MAX_S = 2.0
 """At most this long (and never past the check timeout) for one read of message times."""
+METADATA_MAX_AGE_S = 30.0
+"""The topics' partitions are listed again after this long: a partition added to a topic is
+sampled from then on (it has no committed offset before a load worker commits on it anyway)."""
+ADMIN_CLIENT_ID = "tickwatch-monitor-lag"
+READER_CLIENT_ID = "tickwatch-monitor-reader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +49,17 @@ class OffsetSource(Protocol):
 class KafkaOffsets:
     """Reads offsets with an AdminClient; reads message times with a group-less Consumer."""
 
-    def __init__(self, conf: dict[str, Any], timeout_s: float) -> None:
+    def __init__(
+        self, conf: dict[str, Any], timeout_s: float, clock: MonotonicClock = SYSTEM_CLOCK
+    ) -> None:
         from confluent_kafka import Consumer
         from confluent_kafka.admin import AdminClient
 
-        self._timeout = timeout_s
-        self._admin = AdminClient(conf)
+        self._timeout, self._clock = timeout_s, clock
+        self._admin = AdminClient({"client.id": ADMIN_CLIENT_ID, **conf})
         self._reader = Consumer(
             {
+                "client.id": READER_CLIENT_ID,
                 **conf,
                 "group.id": "tickwatch-monitor-reader",
                 "enable.auto.commit": False,
@@ -61,6 +71,7 @@ class KafkaOffsets:
             }
         )
         self._ts_cache: dict[TopicPartitionKey, tuple[int, float | None]] = {}
+        self._partitions = PartitionList(self._list_partitions, METADATA_MAX_AGE_S, clock)
 
     def _wait(self, futures: dict[Any, Any]) -> dict[Any, Any]:
         try:
@@ -70,23 +81,23 @@ class KafkaOffsets:
 
     def snapshot(self, group: str, topics: list[str]) -> list[PartitionOffsets]:
         """Committed and log-end offsets of every partition of ``topics`` that exist."""
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka import TopicPartition
+
+        tps = [TopicPartition(t, p) for t, p in self._partitions.get(topics)]
+        if not tps:
+            return []
+        try:
+            return self._offsets(group, tps)
+        except CheckUnavailable:
+            self._partitions.invalidate()  # a topic deleted or re-created: list them again
+            raise
+
+    def _offsets(self, group: str, tps: list[Any]) -> list[PartitionOffsets]:
+        from confluent_kafka import ConsumerGroupTopicPartitions
 
         # confluent-kafka neither re-exports OffsetSpec in __all__ nor annotates latest()
         from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
 
-        try:
-            meta = self._admin.list_topics(timeout=self._timeout)
-        except Exception as exc:  # broker unreachable
-            raise CheckUnavailable(f"Kafka: {exc}") from exc
-        tps = [
-            TopicPartition(t, p)
-            for t in topics
-            if t in meta.topics
-            for p in meta.topics[t].partitions
-        ]
-        if not tps:
-            return []
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
         ends = self._wait(
             self._admin.list_offsets({tp: latest for tp in tps}, request_timeout=self._timeout)
@@ -104,6 +115,13 @@ class KafkaOffsets:
         ]
         self._read_ahead((r.topic, r.partition, r.committed) for r in rows if lagging(r))
         return rows
+
+    def _list_partitions(self, topics: list[str]) -> list[TopicPartitionKey]:
+        try:
+            meta = self._admin.list_topics(timeout=self._timeout)
+        except Exception as exc:  # broker unreachable
+            raise CheckUnavailable(f"Kafka: {exc}") from exc
+        return [(t, p) for t in topics if t in meta.topics for p in meta.topics[t].partitions]
 
     def owned(self, group: str) -> set[TopicPartitionKey]:
         """Partitions assigned to a live member of ``group`` (empty when the group is empty)."""
@@ -136,6 +154,34 @@ class KafkaOffsets:
 
     def close(self) -> None:
         self._reader.close()
+
+
+class PartitionList:
+    """The partitions of some topics, listed with ``lister`` and kept for ``max_age_s`` (a new
+    list of topics, or :meth:`invalidate`, lists them again at once). A list that lacks one of
+    the topics is not kept: a topic created after the detector started is sampled from the next
+    run on, as before."""
+
+    def __init__(
+        self,
+        lister: Callable[[list[str]], list[TopicPartitionKey]],
+        max_age_s: float,
+        clock: MonotonicClock,
+    ) -> None:
+        self._lister, self._max_age, self._clock = lister, max_age_s, clock
+        self._listed: tuple[list[str], float, list[TopicPartitionKey]] | None = None
+
+    def get(self, topics: list[str]) -> list[TopicPartitionKey]:
+        now = self._clock.monotonic()
+        listed = self._listed
+        if listed is None or listed[0] != topics or now - listed[1] >= self._max_age:
+            listed = (list(topics), now, self._lister(topics))
+            complete = {t for t, _ in listed[2]} == set(topics)
+            self._listed = listed if complete else None
+        return listed[2]
+
+    def invalidate(self) -> None:
+        self._listed = None
 
 
 def lagging(p: PartitionOffsets) -> bool:

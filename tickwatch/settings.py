@@ -250,10 +250,12 @@ class LoadSettings(Section):
     # The consumer's fetch.min.bytes / fetch.wait.max.ms (issue 18): the broker answers a fetch
     # once this many bytes wait or after this long. librdkafka's 1 byte made the broker answer
     # (and the consumer re-send) a fetch after nearly every produce request: 85 fetches/s at
-    # 200 ticks/s (measured; 10/s with a 100 ms wait). 50 ms keeps it at the simulator's 20
-    # batches/s and adds at most 50 ms at low rates; at 10k ticks/s 16 KB come within ~10 ms.
-    fetch_min_bytes: int = Field(16_384, ge=1, le=1_048_576)
-    fetch_wait_max_ms: int = Field(50, ge=1, le=1_000)
+    # 200 ticks/s (measured; 10/s with a 100 ms wait). 4 KB / 200 ms (second pass): at 200
+    # ticks/s (~35 KB/s on the log, a simulator read ~3.5 KB) a fetch waits for a read or two:
+    # 6.9 fetches/s measured, 18.8 with 16 KB / 50 ms; from 1k ticks/s (a read ~9 KB) 4 KB come
+    # within a read, so no fetch waits out the 200 ms there (16 KB waited 50 ms at 1k).
+    fetch_min_bytes: int = Field(4_096, ge=1, le=1_048_576)
+    fetch_wait_max_ms: int = Field(200, ge=1, le=1_000)
     # The worker's allocators, set at process start (pipeline/load/allocator.py; issue 14, peak
     # RSS): glibc's malloc arenas capped with mallopt(M_ARENA_MAX) (0 = glibc's own, 8 a core),
     # and Arrow's memory pool ("jemalloc" with its decay set to 0: freed pages go back at once;

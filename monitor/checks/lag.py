@@ -6,6 +6,10 @@ and one detail row per partition (``consumer_lag_partition``, value = lag in off
 
 Seconds behind = now - broker timestamp of the message at the committed offset (the oldest
 message the group has not processed yet); 0 when the lag is 0.
+
+Who owns a partition matters only to tell STALLED from STOPPED: the group's members are read
+(one DescribeGroups, which confluent-kafka precedes with a ConsumerGroupDescribe) only in a run
+where some partition's window is full, static and lagging — not every run (issue 18).
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ class PartitionLag:
     lag: int
     seconds: float
     verdict: LagVerdict
+
+
+class _Owners:
+    """The group's owned partitions, read from the source at most once per run, on first use."""
+
+    def __init__(self, source: OffsetSource, group: str) -> None:
+        self._source, self._group = source, group
+        self._owned: set[TopicPartitionKey] | None = None
+
+    def get(self) -> set[TopicPartitionKey]:
+        if self._owned is None:
+            self._owned = self._source.owned(self._group)
+        return self._owned
 
 
 class ConsumerLagCheck:
@@ -54,9 +71,9 @@ class ConsumerLagCheck:
     def run(self) -> list[CheckResult]:
         """Sample once and evaluate. Raises CheckUnavailable when Kafka does not answer."""
         snapshot = [p for p in self._source.snapshot(self._group, self._topics) if p.committed >= 0]
-        owned = self._source.owned(self._group)
+        owners = _Owners(self._source, self._group)
         now = self._clock.time()
-        lags = [self._partition(p, now, (p.topic, p.partition) in owned) for p in snapshot]
+        lags = [self._partition(p, now, owners) for p in snapshot]
         results: list[CheckResult] = []
         for topic in self._topics:
             mine = [lag for lag in lags if lag.topic == topic]
@@ -65,7 +82,7 @@ class ConsumerLagCheck:
                 results.extend(self._detail_row(lag, now) for lag in mine)
         return results
 
-    def _partition(self, p: PartitionOffsets, now: float, owned: bool) -> PartitionLag:
+    def _partition(self, p: PartitionOffsets, now: float, owners: _Owners) -> PartitionLag:
         window = self._history.setdefault((p.topic, p.partition), deque(maxlen=self._size))
         window.append(OffsetSample(now, p.committed, p.end))
         lag = window[-1].lag
@@ -74,7 +91,10 @@ class ConsumerLagCheck:
             ts = self._source.timestamp_at(p.topic, p.partition, p.committed)
             seconds = max(0.0, now - ts) if ts is not None else 0.0
             behind = seconds if ts is not None else float("inf")
-        verdict = evaluate(list(window), self._size, owned=owned, behind_s=behind)
+        verdict = evaluate(list(window), self._size, owned=False, behind_s=behind)
+        if verdict is LagVerdict.STOPPED:  # the one verdict ``owned`` changes (to STALLED)
+            owned = (p.topic, p.partition) in owners.get()
+            verdict = evaluate(list(window), self._size, owned=owned, behind_s=behind)
         return PartitionLag(p.topic, p.partition, lag, seconds, verdict)
 
     def _status(self, lag: PartitionLag) -> Status:

@@ -78,3 +78,30 @@ def test_partitions_never_committed_are_skipped() -> None:
     clock, offsets = ManualClock(), FakeOffsets(TOPIC, 1)
     offsets.committed[(TOPIC, 0)] = -1001
     assert make(offsets, clock).run() == []
+
+
+class _CountingOffsets(FakeOffsets):
+    """Counts the reads of the group's members."""
+
+    def __init__(self, topic: str, partitions: int) -> None:
+        super().__init__(topic, partitions)
+        self.owner_reads = 0
+
+    def owned(self, group: str) -> set[tuple[str, int]]:
+        self.owner_reads += 1
+        return super().owned(group)
+
+
+def test_members_are_read_only_in_runs_where_a_window_is_static_and_lagging() -> None:
+    clock, offsets = ManualClock(), _CountingOffsets(TOPIC, 2)
+    check = make(offsets, clock)
+    for _ in range(4):
+        advance(offsets, clock, commit=True)
+        assert check.run()[0].status is Status.OK
+    assert offsets.owner_reads == 0  # a healthy group: no DescribeGroups at all
+    for _ in range(3):
+        advance(offsets, clock, commit=False)
+        row = check.run()[0]
+    assert row.status is Status.CRIT
+    assert "p0: stalled" in row.message and "p1: stalled" in row.message
+    assert offsets.owner_reads == 2  # once per run with static windows, not once per partition
