@@ -38,6 +38,21 @@ class Goal:
 
 
 @dataclass(frozen=True)
+class ShareGoal(Goal):
+    """A quantile goal judged on a share: "the ``target`` quantile ≤ ``bound_s``" holds exactly
+    when at least a share ``target`` of the observations are at or below ``bound_s``; the
+    figure's value is that share."""
+
+    bound_s: float = 0.0
+
+    def verdict(self, value: float) -> str:
+        """``met``, or the share at the bound against the share needed."""
+        if value >= self.target:
+            return "met"
+        return f"missed: {value:.2%} ≤ {self.bound_s * 1000:g} ms, needs ≥ {self.target:.0%}"
+
+
+@dataclass(frozen=True)
 class Figure:
     """One measured number. ``value`` None means not measured; ``note`` then says why."""
 

@@ -23,7 +23,7 @@ class BenchOptions:
     rates: tuple[int, ...] = (1_000, 10_000, 50_000)
     latency_window_s: float = 12.0
     latency_warmup_s: float = 3.0
-    latency_poll_ms: float = 20.0  # the visibility watcher's period (0: none, bench.visibility)
+    latency_poll_ms: float = 0.0  # the visibility watcher's period, a cross-check (0: off)
     ingest_window_s: float = 15.0
     idle_warmup_s: float = 60.0  # steady state: past the servers' first minute (JIT, new files)
     idle_window_s: float = 30.0

@@ -11,7 +11,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from bench.errors import BenchError
-from bench.scenarios.latency import TableRows, summarize
+from bench.histogram import Buckets
+from bench.scenarios.latency import Returned, TableRows, figures, summarize
 from bench.visibility import PartWatcher, VisibilityLog
 
 
@@ -69,16 +70,25 @@ def _rows(
     )
 
 
+# Rows whose INSERT returned in the window: 8 ≤ 0.1 s, 2 ≤ 0.25 s.
+RETURNED = Returned(
+    {"trade": Buckets((0.1, 0.12, 0.25, 1.0), (8, 8, 10, 10, 10))},
+    {"trade": Buckets((0.1, 0.12, 0.25, 1.0), (10, 10, 10, 10, 10))},
+)
+
+
 def test_summary_gives_visible_and_insert_start_delays_overall_and_per_table() -> None:
     log = VisibilityLog(started=0.0)
     log.observe(1.0, 1.0, {})
     log.observe(1.2, 1.2, {("trades", 0): 1, ("quotes", 0): 0})  # visible at 1.1
     trades = _rows("trades", [0, 1], [1.0, 1.0], [1.05, 1.05])
     quotes = _rows("quotes", [0], [1.0], [1.05])
-    result = summarize(1000, [trades, quotes], log, {"trades": (5.0, 0.02)}, 0.1)
+    result = summarize(
+        1000, RETURNED, [trades, quotes], log=log, inserts={"trades": (5.0, 0.02)}, server_cpu=0.1
+    )
     assert result.rows == 3
-    assert result.delays.event_to_row == pytest.approx((0.1, 0.1, 0.1))
-    assert result.delays.kafka_to_row == pytest.approx((0.09, 0.09, 0.09))
+    assert result.delays.event_to_visible == pytest.approx((0.1, 0.1, 0.1))
+    assert result.delays.kafka_to_visible == pytest.approx((0.09, 0.09, 0.09))
     assert result.delays.event_to_insert == pytest.approx((0.05, 0.05, 0.05))
     assert [t.table for t in result.tables] == ["trades", "quotes"]
     assert result.tables[0].inserts_per_s == 5.0
@@ -86,16 +96,32 @@ def test_summary_gives_visible_and_insert_start_delays_overall_and_per_table() -
 
 
 def test_summary_without_a_watcher_has_only_the_insert_start_delays() -> None:
-    result = summarize(1000, [_rows("trades", [0], [1.0], [1.05])], None, {})
-    assert result.delays.event_to_row == ()
+    result = summarize(1000, RETURNED, [_rows("trades", [0], [1.0], [1.05])], log=None, inserts={})
+    assert result.delays.event_to_visible == ()
     assert result.delays.event_to_insert == pytest.approx((0.05, 0.05, 0.05))
+
+
+def test_the_goal_is_judged_on_the_returned_share_and_the_rest_stays_beside() -> None:
+    result = summarize(
+        10_000, RETURNED, [_rows("trades", [0], [1.0], [1.05])], log=None, inserts={}
+    )
+    shown = {f.name: f for f in figures(result)}
+    goal = shown["rows ≤ 250 ms @ 10k/s"]
+    assert goal.value == 1.0 and goal.verdict() == "met"
+    head = shown["event → row @ 10k/s"]
+    assert head.goal is None and "within [0, 100] · [120, 250] · [120, 250] ms" in head.display
+    assert "10 rows (trade) whose INSERT returned" in head.note
+    assert shown["event → INSERT start @ 10k/s"].value == pytest.approx(0.05)
+    assert not any("visible" in name for name in shown)  # no watcher
 
 
 def test_summary_refuses_rows_no_poll_showed() -> None:
     log = VisibilityLog(started=0.0)
     log.observe(1.0, 1.0, {("trades", 0): 0})
     with pytest.raises(BenchError, match="1 rows of trades were never seen visible"):
-        summarize(1000, [_rows("trades", [0, 1], [1.0, 1.0], [1.0, 1.0])], log, {})
+        summarize(
+            1000, RETURNED, [_rows("trades", [0, 1], [1.0, 1.0], [1.0, 1.0])], log=log, inserts={}
+        )
 
 
 Row = tuple[object, ...]
