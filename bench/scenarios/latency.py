@@ -69,6 +69,8 @@ INSERT_SECONDS = "tickwatch_load_insert_duration_seconds"
 EVENT_TO_INSERT = "tickwatch_load_event_to_insert_seconds"  # per row, after its INSERT returned
 KAFKA_TO_INSERT = "tickwatch_load_kafka_to_insert_seconds"
 METRICS_TIMEOUT_S = 5.0
+COUNTED_TIMEOUT_S = 5.0
+COUNTED_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -275,8 +277,7 @@ def measure(ctx: BenchContext, rate: int, deadline: Deadline) -> Latency:
         code = ing.wait(min(window + EXIT_GRACE_S, deadline.remaining()))
         if code != 0:
             raise ing.failure(f"at {rate}/s ended with code {code} (None: still running)")
-        wait_drained(ctx, topics, databases, deadline)
-        after = _scrape(load)
+        after = _scrape_counted(load, wait_drained(ctx, topics, databases, deadline))
         seconds = time.monotonic() - started
         cpu = (cpu_ticks(pid) - ticks) / CLOCK_TICKS_PER_S / seconds if pid else None
     if watcher is not None:  # every row is in: one last poll, on this thread once stopped
@@ -472,6 +473,24 @@ def _scrape(load: WorkerProcess) -> str:
     with urllib.request.urlopen(url, timeout=METRICS_TIMEOUT_S) as response:
         text: str = response.read().decode()
     return text
+
+
+def _scrape_counted(load: WorkerProcess, rows: int) -> str:
+    """The load worker's exposition once its histogram counts ``rows`` rows (what the tables
+    hold): it records a moment after the INSERT returned, so a scrape right after the rows are
+    in could miss the last batch. Raises BenchError after :data:`COUNTED_TIMEOUT_S`."""
+    limit = time.monotonic() + COUNTED_TIMEOUT_S
+    while True:
+        text = _scrape(load)
+        counted = sum(b.total for b in hist.parse(text, EVENT_TO_INSERT, "type").values())
+        if counted >= rows:
+            return text
+        if time.monotonic() >= limit:
+            raise BenchError(
+                f"the load worker's {EVENT_TO_INSERT} counts {counted:,} of the {rows:,} rows"
+                f" in ClickHouse after {COUNTED_TIMEOUT_S:g} s"
+            )
+        time.sleep(COUNTED_POLL_S)
 
 
 def _insert_stats(exposition: str, seconds: float) -> dict[str, tuple[float, float]]:
