@@ -6,7 +6,7 @@ goals are judged on the load worker's own per-row histograms
 ``tickwatch_load_event_to_insert_seconds`` / ``tickwatch_load_kafka_to_insert_seconds`` (per
 ``type``; every inserted row counted, stamped right after its INSERT returned, i.e. the rows
 are committed and queryable): its ``/metrics`` is scraped when the warm-up ends (counted from
-the ingest worker's start) and when ClickHouse holds every produced record, and the per-bucket
+the first row it inserted) and when ClickHouse holds every produced record, and the per-bucket
 differences count exactly the rows whose INSERT returned between the two scrapes. From them
 (:mod:`bench.histogram`): the exact share of rows at or below each goal threshold (the
 thresholds are bucket bounds) with the verdict, and p50/p95/p99 interpolated within their
@@ -71,6 +71,7 @@ KAFKA_TO_INSERT = "tickwatch_load_kafka_to_insert_seconds"
 METRICS_TIMEOUT_S = 5.0
 COUNTED_TIMEOUT_S = 5.0
 COUNTED_POLL_S = 0.05
+FIRST_ROW_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,7 @@ def measure(ctx: BenchContext, rate: int, deadline: Deadline) -> Latency:
         ) as ing,
     ):
         started, ticks = time.monotonic(), cpu_ticks(pid) if pid else 0
+        _first_row(load, ing, rate, deadline)
         code = ing.wait(min(warmup, deadline.remaining()))
         if code is not None:
             raise ing.failure(f"at {rate}/s ended during the warm-up with code {code}")
@@ -475,6 +477,23 @@ def _scrape(load: WorkerProcess) -> str:
     return text
 
 
+def _first_row(load: WorkerProcess, ing: WorkerProcess, rate: int, deadline: Deadline) -> None:
+    """Wait until the load worker has inserted its first row (its histogram counts one), so
+    the warm-up counts from about the first tick, as the rows' figures do, not from the ingest
+    worker's start (a second or more on this machine). Raises what the deadline raises, or
+    the ingest worker's failure when it ends first."""
+    while not _counted(_scrape(load)):
+        code = ing.wait(FIRST_ROW_POLL_S)
+        if code is not None:
+            raise ing.failure(f"at {rate}/s ended before a row was inserted, code {code}")
+        deadline.check(f"waiting for the first inserted row at {rate}/s")
+
+
+def _counted(exposition: str) -> int:
+    """All rows the load worker's event → INSERT histogram has counted, every type."""
+    return sum(b.total for b in hist.parse(exposition, EVENT_TO_INSERT, "type").values())
+
+
 def _scrape_counted(load: WorkerProcess, rows: int) -> str:
     """The load worker's exposition once its histogram counts ``rows`` rows (what the tables
     hold): it records a moment after the INSERT returned, so a scrape right after the rows are
@@ -482,7 +501,7 @@ def _scrape_counted(load: WorkerProcess, rows: int) -> str:
     limit = time.monotonic() + COUNTED_TIMEOUT_S
     while True:
         text = _scrape(load)
-        counted = sum(b.total for b in hist.parse(text, EVENT_TO_INSERT, "type").values())
+        counted = _counted(text)
         if counted >= rows:
             return text
         if time.monotonic() >= limit:
