@@ -10,7 +10,8 @@ the first row it inserted) and when ClickHouse holds every produced record, and 
 differences count exactly the rows whose INSERT returned between the two scrapes. From them
 (:mod:`bench.histogram`): the exact share of rows at or below each goal threshold (the
 thresholds are bucket bounds) with the verdict, and p50/p95/p99 interpolated within their
-bucket, all types together and per type. No extra work for the server.
+bucket, trades and quotes together and per type (bars left out: :data:`TYPES`). No extra
+work for the server.
 
 Beside them, from the rows themselves (each tick whose event time falls after the warm-up,
 counted from the first tick's event time): the exact quantiles to the row's ``inserted_at``
@@ -52,6 +53,9 @@ NAME = "latency"
 QUANTILES = (0.5, 0.95, 0.99)
 EXIT_GRACE_S = 30.0
 TABLES = ("trades", "quotes")
+# The record types of TABLES in the load worker's histograms. Bars are left out: a bar's event
+# time is the start of the interval it sums up, so its delay is that interval, not the pipeline's.
+TYPES = ("trade", "quote")
 CLOCK_TICKS_PER_S = 100  # sysconf(SC_CLK_TCK) on Linux
 THRESHOLDS_S = tuple(sorted({g.bound_s for g in goals.LATENCY_BY_RATE.values()}))
 
@@ -116,12 +120,14 @@ class Returned:
 
     @classmethod
     def between(cls, before: str, after: str) -> Returned:
-        """The per-bucket differences of two ``/metrics`` expositions. Raises BenchError when
-        no row was inserted in between."""
+        """The per-bucket differences of two ``/metrics`` expositions, for :data:`TYPES`.
+        Raises BenchError when no such row was inserted in between."""
         event, kafka = (
-            hist.deltas(hist.parse(after, name, "type"), hist.parse(before, name, "type"))
+            {t: b for t, b in hist.deltas(hist.parse(after, name, "type"),
+                                          hist.parse(before, name, "type")).items()
+             if t in TYPES}
             for name in (EVENT_TO_INSERT, KAFKA_TO_INSERT)
-        )
+        )  # fmt: skip
         if not event:
             raise BenchError(f"no {EVENT_TO_INSERT} observations between the two scrapes")
         return cls(event, kafka)

@@ -87,8 +87,9 @@ def test_the_window_counts_only_rows_inserted_between_the_scrapes_per_type() -> 
     before = _exposition(registry)
     load.end_to_end("trade", [0.05] * 60 + [0.2] * 40, [0.01] * 100)
     load.end_to_end("quote", [0.3] * 10, [0.3] * 10)
+    load.end_to_end("bar", [60.0] * 5, [1.0] * 5)  # a bar's event time is its interval's start
     window = Returned.between(before, _exposition(registry))
-    assert window.types == ("quote", "trade")
+    assert window.types == ("quote", "trade")  # bars left out
     event, kafka = window.overall()
     assert event.rows == 110
     assert event.shares == pytest.approx((60 / 110, 100 / 110, 1.0))  # ≤ 0.12, 0.25, 1 s
