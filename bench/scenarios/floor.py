@@ -24,7 +24,6 @@ is arithmetic, not a measurement: :func:`bench.ratios.cpu_bound`.
 from __future__ import annotations
 
 import gc
-import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -32,16 +31,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import pyarrow as pa
-import pyarrow.json as pj
 from confluent_kafka import Consumer
 
 from bench.context import BenchContext, ServerCpu
 from bench.deadline import Deadline
 from bench.errors import BenchError
 from bench.figures import Figure, not_measured
-from pipeline.codec import FIELDS, RecordType
-from pipeline.codec.columnar import arrow_types
+from pipeline.codec import RecordType
+from pipeline.codec.columnar import read_joined
 from pipeline.load.memory import budget, consumer_config
 from pipeline.load_cli import CONSUMER_CONFIG, fetch_config
 from tickwatch.clients import kafka_config
@@ -52,8 +49,6 @@ CONSUME = "consume alone"
 DECODE = "consume + JSON decode"
 CORES = "cores (sched_getaffinity)"
 POLL_TIMEOUT_S = 0.5
-# The columnar decoder's reader: one block for a whole poll, no reader threads.
-READ_OPTIONS = pj.ReadOptions(use_threads=False, block_size=1 << 26)
 
 
 def rate_name(label: str) -> str:
@@ -158,19 +153,9 @@ def decode_columns(messages: list[Any]) -> int:
     """The ``consume + JSON decode`` pass: the values joined and read into Arrow columns of a
     trade (the columnar decoder's schema and reader options, no validation); the row count."""
     joined = b"\n".join([m.value() for m in messages])
-    return int(pj.read_json(io.BytesIO(joined), READ_OPTIONS, _PARSE_OPTIONS).num_rows)
+    return int(read_joined(joined, RecordType.TRADE).num_rows)
 
 
-def _trade_schema() -> pa.Schema:
-    fields = [pa.field("v", pa.int64()), pa.field("type", pa.string())]
-    kinds = arrow_types(RecordType.TRADE)
-    names = [name for name, _, _ in FIELDS[RecordType.TRADE]]
-    return pa.schema(fields + [pa.field(n, t) for n, t in zip(names, kinds, strict=True)])
-
-
-_PARSE_OPTIONS = pj.ParseOptions(
-    explicit_schema=_trade_schema(), unexpected_field_behavior="ignore"
-)
 PASSES: tuple[tuple[str, Callable[[list[Any]], int]], ...] = (
     (CONSUME, count_messages),
     (DECODE, decode_columns),

@@ -38,7 +38,7 @@ from pipeline.codec.records import SCHEMA_VERSION, RecordType
 from pipeline.codec.spec import ASSET_CLASSES, FIELDS, REQUIRED, SYMBOL_MAX_LEN, TEXT_MAX_LEN
 from pipeline.codec.validate import BAR_VOLUME_TRADES, UINT32_MAX, ValidationRules
 
-__all__ = ["PollColumns", "arrow_types", "decode_poll"]
+__all__ = ["PollColumns", "arrow_types", "decode_poll", "read_joined"]
 
 _ARROW = {
     "num": pa.float64(),
@@ -92,6 +92,13 @@ _OPTIONS = {
 # over the joined bytes (zero-copy), not a Python file object: reading one of those takes the GIL
 # on Arrow's I/O thread, which the main thread then waits for (up to the 5 ms switch interval).
 _READ = pj.ReadOptions(use_threads=False, block_size=1 << 26)
+
+
+def read_joined(joined: bytes, kind: RecordType) -> pa.Table:
+    """Newline-joined JSON values of ``kind`` parsed against its schema, nothing checked: the
+    reader step of :func:`decode_poll` (also the bench's ``floor`` scenario). Raises what
+    pyarrow's reader raises on a value it refuses."""
+    return pj.read_json(pa.BufferReader(joined), _READ, _OPTIONS[kind])
 
 
 def decode_poll(
@@ -148,7 +155,7 @@ def _read(
         return
     joined = joined or b"\n".join([values[i] for i in block])  # type: ignore[misc]
     try:
-        table = pj.read_json(pa.BufferReader(joined), _READ, _OPTIONS[kind])
+        table = read_joined(joined, kind)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         table = None
     if table is not None and table.num_rows == len(block):
