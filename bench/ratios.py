@@ -29,7 +29,19 @@ ASSUMPTIONS = (
 BOUNDS = (
     (floor.CONSUME, "bound: any one-message-per-tick consumer / ceiling (derived)"),
     (floor.DECODE, "bound: any JSON v1 consumer / ceiling (derived)"),
-)
+    (floor.ROWS, "bound: a per-tick binary consumer (candidate) / ceiling (derived)"),
+    *(
+        (floor.block_label(rate), f"bound: an Arrow block consumer, {rate // 1000}k ticks/s "
+         "blocks (candidate) / ceiling (derived)")
+        for rate in floor.BLOCK_RATES
+    ),
+)  # fmt: skip
+JSON_V1 = floor.DECODE  # what each candidate's decode cost is set beside
+
+
+def versus_json_name(label: str) -> str:
+    """The figure name of a candidate pass's consumer CPU per row as a share of JSON v1's."""
+    return f"{label}: consumer CPU per row / JSON v1 decode's"
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,7 @@ def derive(outcomes: list[ScenarioOutcome]) -> ScenarioOutcome | None:
     """tickwatch / Kafka engine, tickwatch / ceiling and tickwatch / naive consumer, from
     whichever ran with the load scenario; the floor's bounds when the floor scenario ran. None
     when there is nothing to derive."""
-    figures = [*_versus_references(outcomes), *_bounds(outcomes)]
+    figures = [*_versus_references(outcomes), *_bounds(outcomes), *_versus_json(outcomes)]
     return ScenarioOutcome(NAME, "ok", 0.0, figures) if figures else None
 
 
@@ -105,6 +117,8 @@ def _bounds(outcomes: list[ScenarioOutcome]) -> list[Figure]:
     server = _value(outcomes, "ceiling", SERVER_CPU)
     out: list[Figure] = []
     for label, name in BOUNDS:
+        if _value(outcomes, floor.NAME, floor.rate_name(label)) is None:
+            continue  # the pass did not run (an older results file, a scenario cut short)
         parts = {
             "consumer": _value(outcomes, floor.NAME, floor.consumer_cpu_name(label)),
             "broker": _value(outcomes, floor.NAME, floor.broker_cpu_name(label)),
@@ -122,6 +136,21 @@ def _bounds(outcomes: list[ScenarioOutcome]) -> list[Figure]:
         bound = cpu_bound(cores, known, ceiling)
         single = _value(outcomes, floor.NAME, floor.rate_name(label))
         out.append(_bound_figure(name, bound, single))
+    return out
+
+
+def _versus_json(outcomes: list[ScenarioOutcome]) -> list[Figure]:
+    """Each candidate pass's consumer CPU per row divided by the JSON v1 decode pass's (both
+    measured in the same run, over the same trades)."""
+    json_v1 = _value(outcomes, floor.NAME, floor.consumer_cpu_name(JSON_V1))
+    if not json_v1:
+        return []
+    out = []
+    for label in floor.CANDIDATES:
+        mine = _value(outcomes, floor.NAME, floor.consumer_cpu_name(label))
+        if mine is not None:
+            note = f"{mine:.2f} ÷ {json_v1:.2f} consumer CPU-s per 1M rows (measured ÷ measured)"
+            out.append(Figure(NAME, versus_json_name(label), mine / json_v1, "×", note=note))
     return out
 
 

@@ -81,6 +81,14 @@ class OffsetProbe:
             total += max(high, 0)
         return total
 
+    def per_partition(self) -> dict[tuple[str, int], int]:
+        """Records written so far to each (topic, partition). Blocks as :meth:`total` does."""
+        out: dict[tuple[str, int], int] = {}
+        for partition in self._partitions:
+            _, high = self._consumer.get_watermark_offsets(partition, timeout=self._timeout_s)
+            out[(partition.topic, partition.partition)] = max(high, 0)
+        return out
+
     def close(self) -> None:
         """Close the connection."""
         self._consumer.close()

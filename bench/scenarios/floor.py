@@ -19,6 +19,20 @@ that calls ``consume``, beside it) and of the Kafka broker (when the bench start
 pass the consumer's positions must add up to the topic's records, so an error event counted as a
 message cannot pass unnoticed. What these per-row costs imply for any consumer on this machine
 is arithmetic, not a measurement: :func:`bench.ratios.cpu_bound`.
+
+Then the same for two binary encodings that are measurement candidates, not a wire contract
+(:mod:`bench.wire_candidates`), each over its own topic holding the same trades in the same
+partitions (:mod:`bench.candidate_topics`), decoded into the same Arrow columns:
+
+* ``consume + per-tick binary decode`` — one message per tick (RowBinary-like, a version byte
+  first), a whole poll decoded with numpy;
+* ``consume + Arrow block decode`` — one Arrow IPC stream per message holding the ticks one
+  ingest read gives one partition, at 10k and at 100k ticks/s (:data:`BLOCK_RATES`: the
+  simulator is read every ``MIN_WAIT_S`` at those rates, its ticks spread over the run's
+  partitions: 17 and 167 rows a message over 6), each message read by pyarrow's IPC reader.
+
+Rows/s and CPU per 1M rows count rows (ticks), not messages; a block pass's positions must add
+up to its topic's messages.
 """
 
 from __future__ import annotations
@@ -33,22 +47,36 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer
 
+from bench import candidate_topics
+from bench.candidate_topics import CandidateTopic, Encoder
 from bench.context import BenchContext, ServerCpu
 from bench.deadline import Deadline
 from bench.errors import BenchError
 from bench.figures import Figure, not_measured
+from bench.wire_candidates import block_rows, decode_blocks, decode_rows
 from pipeline.codec import RecordType
 from pipeline.codec.columnar import read_joined
 from pipeline.load.memory import budget, consumer_config
 from pipeline.load_cli import CONSUMER_CONFIG, fetch_config
+from pipeline.sources.simulator import MIN_WAIT_S
 from tickwatch.clients import kafka_config
 from tickwatch.settings import KafkaSettings, LoadSettings
 
 NAME = "floor"
 CONSUME = "consume alone"
 DECODE = "consume + JSON decode"
+ROWS = "consume + per-tick binary decode (candidate)"
+BLOCK_RATES = (10_000, 100_000)  # ticks/s of the ingest whose reads make the blocks
 CORES = "cores (sched_getaffinity)"
 POLL_TIMEOUT_S = 0.5
+
+
+def block_label(ticks_per_s: int) -> str:
+    """The label of the Arrow block pass whose blocks an ingest at ``ticks_per_s`` makes."""
+    return f"consume + Arrow block decode, {ticks_per_s // 1000}k ticks/s blocks (candidate)"
+
+
+CANDIDATES = (ROWS, *(block_label(r) for r in BLOCK_RATES))
 
 
 def rate_name(label: str) -> str:
@@ -156,6 +184,16 @@ def decode_columns(messages: list[Any]) -> int:
     return int(read_joined(joined, RecordType.TRADE).num_rows)
 
 
+def decode_binary(messages: list[Any]) -> int:
+    """The per-tick binary pass: a poll's values decoded into the trade's Arrow columns."""
+    return int(decode_rows([m.value() for m in messages]).num_rows)
+
+
+def decode_arrow_blocks(messages: list[Any]) -> int:
+    """The Arrow block pass: a poll's blocks read into one table of the trade's columns."""
+    return int(decode_blocks([m.value() for m in messages]).num_rows)
+
+
 PASSES: tuple[tuple[str, Callable[[list[Any]], int]], ...] = (
     (CONSUME, count_messages),
     (DECODE, decode_columns),
@@ -190,26 +228,28 @@ def drain(
     poll_batch: int,
     meters: Callable[[], Meters],
     deadline: Deadline,
+    messages: int | None = None,
 ) -> PassResult:
-    """Consume (subscribed ``consumer``) until ``handle`` has counted ``records`` rows.
+    """Consume (subscribed ``consumer``) until ``handle`` has counted ``records`` rows, which
+    ``messages`` messages hold (by default one each).
 
     The clock and the meters start after the first poll that brought messages; when that poll
     brought everything (a tiny topic) they cover the whole pass instead. Raises
-    :class:`BenchError` when the rows counted or the consumer's positions differ from
-    ``records``, ScenarioTimeout at the deadline.
+    :class:`BenchError` when the rows counted differ from ``records`` or the consumer's
+    positions from ``messages``, ScenarioTimeout at the deadline.
     """
     started, from_start = time.monotonic(), meters()
     first: tuple[float, int, Meters] | None = None
     count = 0
     while count < records:
-        messages = consumer.consume(poll_batch, POLL_TIMEOUT_S)
-        if messages:
-            count += handle(messages)
+        polled = consumer.consume(poll_batch, POLL_TIMEOUT_S)
+        if polled:
+            count += handle(polled)
             if first is None:
                 first = (time.monotonic(), count, meters())
         deadline.check(f"{label}: {count:,} of {records:,} rows read")
     ended = time.monotonic()
-    _check_read(consumer, records, count, label)
+    _check_read(consumer, records, count, label, records if messages is None else messages)
     if first is None or first[1] >= count:
         first = (started, 0, from_start)
     at, rows, measured = first
@@ -219,20 +259,21 @@ def drain(
     )  # fmt: skip
 
 
-def _check_read(consumer: Any, records: int, count: int, label: str) -> None:
+def _check_read(consumer: Any, records: int, count: int, label: str, messages: int) -> None:
     positions = consumer.position(consumer.assignment())
     read = sum(p.offset for p in positions if p.offset >= 0)
-    if count != records or read != records:
+    if count != records or read != messages:
         raise BenchError(
             f"{label}: counted {count:,} rows, positions add up to {read:,}, "
-            f"the topic holds {records:,}"
+            f"the topic holds {records:,} rows in {messages:,} messages"
         )
 
 
-def figures(result: PassResult) -> list[Figure]:
-    """A pass's rows/s and its consumer's and broker's CPU-s per 1M rows."""
+def figures(result: PassResult, rate_note: str = "") -> list[Figure]:
+    """A pass's rows/s (``rate_note`` added to its note) and its consumer's and broker's CPU-s per
+    1M rows."""
     label = result.label
-    note = f"{result.rows:,} rows in {result.seconds:.2f} s"
+    note = f"{result.rows:,} rows in {result.seconds:.2f} s{rate_note}"
     out = [Figure(NAME, rate_name(label), result.rows_per_s, "rows/s", note=note)]
     main = result.per_million(result.main_thread_cpu_s)
     split = "" if main is None else f"main thread {main:.2f} s, the rest librdkafka's threads"
@@ -247,32 +288,78 @@ def figures(result: PassResult) -> list[Figure]:
     return out
 
 
+@dataclass(frozen=True)
+class Pass:
+    """One pass to run: ``rows`` in ``messages`` messages of ``topic``, each poll to ``handle``."""
+
+    label: str
+    topic: str
+    rows: int
+    messages: int
+    handle: Callable[[list[Any]], int]
+
+
 def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
-    """Both passes over the pre-filled trades topic, and the cores a bound may count on."""
+    """The passes over the pre-filled trades topic and over the candidates' topics, and the
+    cores a bound may count on."""
     topic = ctx.prefilled(deadline)
+    trades, records = topic.topics.trades, topic.records
+    passes = [Pass(label, trades, records, records, handle) for label, handle in PASSES]
+    for label, encoder, handle in _candidates(ctx.options.partitions):
+        filled = _fill(ctx, label, encoder, deadline)
+        passes.append(Pass(label, filled.topic, filled.rows, filled.messages, handle))
     busy = os.getloadavg()  # other work takes cores from every rate of the run: say how much
+    out: list[Figure] = []
+    for i, one in enumerate(passes):
+        per = one.rows / max(one.messages, 1)
+        about = f"; {per:,.1f} rows a message" if one.messages != one.rows else ""
+        out.extend(figures(_measure(ctx, i, one, deadline), about))
+    cores = len(os.sched_getaffinity(0))
+    note = f"load average {busy[0]:.1f} / {busy[1]:.1f} (1 / 5 min) as the passes began"
+    out.append(Figure(NAME, CORES, float(cores), "cores", display=str(cores), note=note))
+    return out
+
+
+def _candidates(partitions: int) -> list[tuple[str, Encoder, Callable[[list[Any]], int]]]:
+    out: list[tuple[str, Encoder, Callable[[list[Any]], int]]] = [
+        (ROWS, candidate_topics.per_tick, decode_binary)
+    ]
+    for rate in BLOCK_RATES:
+        rows = block_rows(rate, partitions, MIN_WAIT_S)
+        encoder = candidate_topics.per_block(partitions, rows)
+        out.append((block_label(rate), encoder, decode_arrow_blocks))
+    return out
+
+
+def _fill(ctx: BenchContext, label: str, encoder: Encoder, deadline: Deadline) -> CandidateTopic:
+    topics = ctx.topics(f"floor_{CANDIDATES.index(label)}")
+    reference = ctx.prefilled(deadline)
+    return candidate_topics.fill(
+        ctx.services.bootstrap,
+        topics,
+        ctx.tape(),
+        encoder=encoder,
+        reference=reference,
+        deadline=deadline,
+    )
+
+
+def _measure(ctx: BenchContext, i: int, one: Pass, deadline: Deadline) -> PassResult:
+    """One pass in a fresh consumer group with the load worker's settings, collector off."""
     load = LoadSettings()  # the worker's defaults: the bench gives it no TICKWATCH_LOAD_*
     broker_pid = ctx.services.kafka_pid
 
     def meters() -> Meters:
         return Meters(ProcessCpu(), ThreadCpu(), ServerCpu(broker_pid))
 
-    out: list[Figure] = []
-    for i, (label, handle) in enumerate(PASSES):
-        group = ctx.name(f"floor_{i}")
-        conf = consumer_settings(ctx.services.bootstrap, group, load, KafkaSettings())
-        consumer = Consumer(conf)
-        try:
-            consumer.subscribe([topic.topics.trades])
-            with without_collector():
-                result = drain(
-                    consumer, topic.records, handle, label,
-                    poll_batch=load.poll_batch, meters=meters, deadline=deadline,
-                )  # fmt: skip
-        finally:
-            consumer.close()
-        out.extend(figures(result))
-    cores = len(os.sched_getaffinity(0))
-    note = f"load average {busy[0]:.1f} / {busy[1]:.1f} (1 / 5 min) as the passes began"
-    out.append(Figure(NAME, CORES, float(cores), "cores", display=str(cores), note=note))
-    return out
+    conf = consumer_settings(ctx.services.bootstrap, ctx.name(f"floor_{i}"), load, KafkaSettings())
+    consumer = Consumer(conf)
+    try:
+        consumer.subscribe([one.topic])
+        with without_collector():
+            return drain(
+                consumer, one.rows, one.handle, one.label, poll_batch=load.poll_batch,
+                meters=meters, deadline=deadline, messages=one.messages,
+            )  # fmt: skip
+    finally:
+        consumer.close()

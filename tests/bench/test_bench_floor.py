@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from bench import goals, ratios
+from bench import goals, ratios, wire_candidates
 from bench.cli import main
 from bench.deadline import Deadline
 from bench.errors import BenchError
@@ -20,18 +20,23 @@ from bench.figures import Figure, ScenarioOutcome
 from bench.scenarios import floor, selected
 from bench.tape import TradeTape
 from pipeline import load_cli
+from pipeline.codec import RecordType
+from pipeline.codec.columnar import read_joined
 from tickwatch.settings import Settings
 from tickwatch.telemetry import LoadMetrics
 
+PASSES_OF_JSON = (floor.CONSUME, floor.DECODE)
 CEILING = [
     Figure("ceiling", "rows/s (steady)", 1_000_000.0, "rows/s"),
     Figure("ceiling", "CPU per 1M rows (server)", 1.0, "s"),
 ]
 
 
-def floor_figures(broker: float | None = 0.25) -> list[Figure]:
+def floor_figures(broker: float | None = 0.25, *, candidates: bool = True) -> list[Figure]:
     out = []
-    for label, consumer in ((floor.CONSUME, 0.75), (floor.DECODE, 2.75)):
+    passes = [(floor.CONSUME, 0.75), (floor.DECODE, 2.75)]
+    passes += [(label, 1.1) for label in floor.CANDIDATES] if candidates else []
+    for label, consumer in passes:
         out += [
             Figure("floor", floor.rate_name(label), 400_000.0, "rows/s"),
             Figure("floor", floor.consumer_cpu_name(label), consumer, "s"),
@@ -93,6 +98,24 @@ def test_each_floor_pass_gives_a_bound_beside_the_ceiling_goal_labelled_as_deriv
     assert "capped" not in alone.note  # exactly 1x: nothing cut off
 
 
+def test_each_candidate_pass_gives_a_bound_and_its_cost_beside_json_v1_s() -> None:
+    figures = derived(CEILING, floor_figures())
+    names = [name for label, name in ratios.BOUNDS if label in floor.CANDIDATES]
+    assert len(names) == 1 + len(floor.BLOCK_RATES)
+    for name in names:
+        # 2 cores / (1.1 + 0.25 + 1.0) CPU-s per 1M rows = 851k rows/s
+        assert figures[name].value == pytest.approx(2 / 2.35 / 1.0)
+        assert figures[name].note.startswith("derived from measured per-row costs")
+    for label in floor.CANDIDATES:
+        versus = figures[ratios.versus_json_name(label)]
+        assert versus.value == pytest.approx(1.1 / 2.75) and "measured ÷ measured" in versus.note
+
+
+def test_candidate_bounds_are_left_out_when_their_passes_did_not_run() -> None:
+    figures = derived(CEILING, floor_figures(candidates=False))
+    assert set(figures) == {name for label, name in ratios.BOUNDS if label in PASSES_OF_JSON}
+
+
 def test_a_bound_above_the_ceiling_is_capped_and_says_by_how_much() -> None:
     cheap = [f if "consumer CPU" not in f.name else Figure("floor", f.name, 0.25, "s")
              for f in floor_figures()]  # fmt: skip
@@ -102,16 +125,22 @@ def test_a_bound_above_the_ceiling_is_capped_and_says_by_how_much() -> None:
 
 
 def test_a_bound_without_a_measured_part_says_which_is_missing() -> None:
+    bounds = {name for _, name in ratios.BOUNDS}
     figures = derived(CEILING, floor_figures(broker=None))
-    assert all(f.value is None and "no broker CPU per row" in f.note for f in figures.values())
+    assert bounds <= set(figures)
+    assert all(figures[n].value is None and "no broker CPU per row" in figures[n].note
+               for n in bounds)  # fmt: skip
     figures = derived(floor_figures())
-    assert all(f.value is None and "needs the ceiling scenario" in f.note for f in figures.values())
+    assert bounds <= set(figures)
+    assert all(figures[n].value is None and "needs the ceiling scenario" in figures[n].note
+               for n in bounds)  # fmt: skip
 
 
 def test_without_the_floor_scenario_the_ratios_are_the_references_only() -> None:
     load = [Figure("load", "rows/s (steady)", 300_000.0, "rows/s")]
     assert set(derived(load, CEILING)) == {"tickwatch / ceiling"}
-    assert set(derived(CEILING, floor_figures())) == {name for _, name in ratios.BOUNDS}
+    versus = {ratios.versus_json_name(label) for label in floor.CANDIDATES}
+    assert set(derived(CEILING, floor_figures())) == {n for _, n in ratios.BOUNDS} | versus
 
 
 # ------------------------------------------------------------------ the pass loop
@@ -200,6 +229,29 @@ def test_a_pass_whose_positions_do_not_add_up_to_the_topic_fails() -> None:
         )  # fmt: skip
 
 
+def test_a_block_pass_counts_rows_and_checks_positions_against_messages() -> None:
+    consumer = PolledConsumer([*polls(2, 3)])  # 5 messages, each a block of 10 rows
+    result = floor.drain(
+        consumer, 50, lambda m: 10 * len(m), "blocks", poll_batch=10,
+        meters=meters_started()[1], deadline=Deadline(30), messages=5,
+    )  # fmt: skip
+    assert result.rows == 30  # rows after the first poll's 20
+    with pytest.raises(BenchError, match="holds 50 rows in 4 messages"):
+        floor.drain(
+            PolledConsumer([*polls(2, 3)]), 50, lambda m: 10 * len(m), "blocks",
+            poll_batch=10, meters=meters_started()[1], deadline=Deadline(30), messages=4,
+        )  # fmt: skip
+
+
+def test_the_candidate_passes_decode_their_encodings_into_rows() -> None:
+    _, values = next(TradeTape(50, seed=3, symbols=4, start_us=1_700_000_000_000_000).chunks())
+    table = read_joined(b"\n".join(values), RecordType.TRADE).drop_columns(["v", "type"])
+    binary = [Message(v) for v in wire_candidates.encode_rows(table)]
+    assert floor.decode_binary(binary) == 50
+    blocks = [Message(wire_candidates.encode_block(table.slice(i, 20))) for i in (0, 20, 40)]
+    assert floor.decode_arrow_blocks(blocks) == 50
+
+
 def test_the_collector_is_off_during_a_pass_and_restored_after() -> None:
     import gc
 
@@ -277,12 +329,16 @@ def test_the_floor_scenario_runs_against_real_kafka(
         "prefill": "ok", "ceiling": "ok", "floor": "ok", "ratios": "ok",
     }  # fmt: skip
     figures = {(f["scenario"], f["name"]): f for f in results["figures"]}
-    for label in (floor.CONSUME, floor.DECODE):
+    for label in (floor.CONSUME, floor.DECODE, *floor.CANDIDATES):
         assert figures[("floor", floor.rate_name(label))]["value"] > 0
         assert figures[("floor", floor.consumer_cpu_name(label))]["value"] > 0
         # the harness's broker is not the bench's: its CPU is not this run's to measure
         assert figures[("floor", floor.broker_cpu_name(label))]["value"] is None
     assert figures[("floor", floor.CORES)]["value"] >= 1
     assert "load average" in figures[("floor", floor.CORES)]["note"]
+    for label in floor.CANDIDATES:  # each over the same 3,000 trades in its own topic
+        note = figures[("floor", floor.rate_name(label))]["note"]
+        assert ("rows a message" in note) is (label != floor.ROWS)
+        assert figures[("ratios", ratios.versus_json_name(label))]["value"] > 0
     for _, name in ratios.BOUNDS:
         assert "not measured: no broker" in figures[("ratios", name)]["shown"]
