@@ -43,7 +43,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("kafka-engine", "ClickHouse Kafka table engine, same topic", kafka_engine.run),
     Scenario("ceiling", "ClickHouse alone: the same rows as pre-built Arrow INSERTs", ceiling.run),
     Scenario(
-        "floor", "Kafka consume alone, and + JSON decode: the bound on any consumer", floor.run
+        "floor",
+        "Kafka consume alone, + JSON decode, + candidate binary decodes: the bound on any consumer",
+        floor.run,
     ),
     Scenario("naive", "naive consumer, one INSERT per message", naive.run),
     Scenario("steps", "load worker steps per row, and JSONEachRow pass-through", steps.run),
