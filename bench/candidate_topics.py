@@ -35,12 +35,16 @@ UNASSIGNED = -1  # librdkafka's "let the partitioner choose"
 
 @dataclass(frozen=True)
 class CandidateTopic:
-    """A trades topic holding ``rows`` trades in ``messages`` messages of one encoding."""
+    """A trades topic holding ``rows`` trades in ``messages`` messages of one encoding, their
+    values ``value_bytes`` long in all (before compression), where the JSON v1 values of the
+    same trades are ``json_bytes``."""
 
     topic: str
     messages: int
     rows: int
     seconds: float
+    value_bytes: int = 0
+    json_bytes: int = 0
 
 
 # (value, key or None, partition or UNASSIGNED, rows) for each message of one tape chunk
@@ -87,18 +91,21 @@ def fill(
     started = time.monotonic()
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
     rows: dict[int, int] = {}
-    messages = 0
+    messages = size = json_size = 0
     for keys, values in tape.chunks():
+        json_size += sum(map(len, values))
         table = read_joined(b"\n".join(values), RecordType.TRADE).drop_columns(["v", "type"])
         for value, key, partition, count in encoder(table, keys):
             _produce(producer, topics.trades, value, key, partition)
             rows[partition] = rows.get(partition, 0) + count
             messages += 1
+            size += len(value)
         deadline.check(f"pre-filling {topics.trades}")
     left = producer.flush(max(deadline.remaining(), 0.1))
     deadline.check(f"flushing {topics.trades} ({left} messages unacknowledged)")
     _check_partitions(bootstrap, topics.trades, reference.topics.trades, messages, rows)
-    return CandidateTopic(topics.trades, messages, sum(rows.values()), time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return CandidateTopic(topics.trades, messages, sum(rows.values()), seconds, size, json_size)
 
 
 def _check_partitions(

@@ -297,6 +297,7 @@ class Pass:
     rows: int
     messages: int
     handle: Callable[[list[Any]], int]
+    about: str = ""  # for the rate's note
 
 
 def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
@@ -307,17 +308,25 @@ def run(ctx: BenchContext, deadline: Deadline) -> list[Figure]:
     passes = [Pass(label, trades, records, records, handle) for label, handle in PASSES]
     for label, encoder, handle in _candidates(ctx.options.partitions):
         filled = _fill(ctx, label, encoder, deadline)
-        passes.append(Pass(label, filled.topic, filled.rows, filled.messages, handle))
+        passes.append(
+            Pass(label, filled.topic, filled.rows, filled.messages, handle, _sizes(filled))
+        )
     busy = os.getloadavg()  # other work takes cores from every rate of the run: say how much
     out: list[Figure] = []
     for i, one in enumerate(passes):
-        per = one.rows / max(one.messages, 1)
-        about = f"; {per:,.1f} rows a message" if one.messages != one.rows else ""
-        out.extend(figures(_measure(ctx, i, one, deadline), about))
+        out.extend(figures(_measure(ctx, i, one, deadline), one.about))
     cores = len(os.sched_getaffinity(0))
     note = f"load average {busy[0]:.1f} / {busy[1]:.1f} (1 / 5 min) as the passes began"
     out.append(Figure(NAME, CORES, float(cores), "cores", display=str(cores), note=note))
     return out
+
+
+def _sizes(filled: CandidateTopic) -> str:
+    """Rows a message (when not one) and value bytes a row, beside JSON v1's."""
+    per = filled.rows / max(filled.messages, 1)
+    rows = f"; {per:,.1f} rows a message" if filled.messages != filled.rows else ""
+    mine, json_v1 = (b / max(filled.rows, 1) for b in (filled.value_bytes, filled.json_bytes))
+    return f"{rows}; {mine:,.0f} value bytes a row before lz4 (JSON v1: {json_v1:,.0f})"
 
 
 def _candidates(partitions: int) -> list[tuple[str, Encoder, Callable[[list[Any]], int]]]:

@@ -339,6 +339,7 @@ def test_the_floor_scenario_runs_against_real_kafka(
     for label in floor.CANDIDATES:  # each over the same 3,000 trades in its own topic
         note = figures[("floor", floor.rate_name(label))]["note"]
         assert ("rows a message" in note) is (label != floor.ROWS)
+        assert "value bytes a row before lz4 (JSON v1: " in note
         assert figures[("ratios", ratios.versus_json_name(label))]["value"] > 0
     for _, name in ratios.BOUNDS:
         assert "not measured: no broker" in figures[("ratios", name)]["shown"]
