@@ -222,6 +222,8 @@ class IngestWorker:
     def _flush(self) -> IngestResult:
         """Hand what the hold keeps to the producer, then flush it (what is left of the budget)."""
         with tracer.start_as_current_span("ingest.flush") as span:
+            if self._hold.held_records:
+                logger.info("handing {} held records to the producer", self._hold.held_records)
             self._send(self._hold.take())
             undelivered = self._producer.flush(self._flush_budget_s())
             span.set_attribute("tickwatch.undelivered", undelivered)

@@ -15,7 +15,9 @@ latency). Below it the read is kept; everything kept is handed over, in order, o
 kept read is ``hold_s`` old (:meth:`LowRateHold.due_in` says when, so an idle worker wakes for
 it), or as soon as the kept records and the producer's queue together would exceed
 ``max_records`` (the queue bound: held records count against it), or when the owner takes them
-(:meth:`LowRateHold.take`: stop, checkpoint).
+(:meth:`LowRateHold.take`: stop, checkpoint). A source that turns busy after a quiet spell
+has its reads kept until the window holds ``below_rate`` records (a quarter second at 1k
+records/s with the defaults), never longer than ``hold_s``; from then on they pass.
 
 Nothing is lost here: a read is either returned to the caller or kept until a later call
 returns it; the caller must :meth:`take` before it stops or checkpoints. Each read keeps its own
