@@ -12,6 +12,12 @@ flushes the producer and — only if every record enqueued so far has a delivery
 failed — calls ``source.checkpoint()``. Once more after the final flush, on the same condition.
 So a checkpoint never claims a record Kafka does not hold; after a crash the source resumes at
 the last checkpoint (what it re-sends is at most one interval's worth, see that module).
+
+The low-rate hold (:mod:`pipeline.ingest_hold`, ``ingest.hold_below_rate`` / ``hold_ms``):
+while the source is quiet a read may be kept before it reaches the producer. Whatever is kept
+is handed to the producer before every checkpoint's flush and before the final flush, so both
+orders above hold with "enqueued" meaning "read": a checkpoint still covers only records Kafka
+acknowledged, and a stop loses nothing the source handed over.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from opentelemetry import trace
 from pipeline.codec import Payload
 from pipeline.codec.batch import symbol_counts
 from pipeline.errors import FatalError
+from pipeline.ingest_hold import HeldRead, LowRateHold
 from pipeline.producer import TickProducer
 from pipeline.sources.base import Source
 from pipeline.sources.checkpoint import CheckpointedSource
@@ -59,7 +66,8 @@ class IngestWorker:
     """Moves one source's batches into a :class:`TickProducer` until stopped.
 
     ``count_source_messages``: the worker counts ``tickwatch_source_messages_total`` for
-    sources that do not count their own (the simulator and replay files).
+    sources that do not count their own (the simulator and replay files). ``hold``: the
+    low-rate hold (none: every read goes to the producer at once).
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class IngestWorker:
         count_source_messages: bool = True,
         clock: Clock = SYSTEM_CLOCK,
         checkpoint_interval_s: float = 1.0,
+        hold: LowRateHold | None = None,
     ) -> None:
         self._source, self._producer, self._metrics = source, producer, metrics
         self._flush_timeout_s = flush_timeout_s
@@ -87,6 +96,7 @@ class IngestWorker:
         self._last_checkpoint = self._clock.monotonic()
         # once: a runtime Protocol check costs tens of µs, and it ran after every batch
         self._checkpointed = isinstance(source, CheckpointedSource)
+        self._hold = hold if hold is not None else LowRateHold(0, 0, 0, clock)
 
     def request_stop(self) -> None:
         """Ask the run to end; call it on the event loop (``call_soon_threadsafe`` elsewhere)."""
@@ -134,13 +144,15 @@ class IngestWorker:
     def _maybe_checkpoint(self) -> None:
         """Checkpoint if the interval passed and everything enqueued is delivered.
 
-        Order: flush the producer (bounded by ``flush_timeout_s``) → if nothing is left and
+        Order: hand what the hold keeps to the producer → flush the producer (bounded by
+        ``flush_timeout_s``) → if nothing is left and
         nothing failed, ``source.checkpoint()``; otherwise try again after the next batch.
         """
         if not self._checkpointed:
             return
         if self._clock.monotonic() - self._last_checkpoint < self._checkpoint_interval_s:
             return
+        self._release(self._hold.take())  # a checkpoint covers every read so far
         if self._producer.flush(self._flush_timeout_s) == 0 and self._producer.failed == 0:
             self._checkpoint()
 
@@ -158,9 +170,13 @@ class IngestWorker:
             read: asyncio.Future[Any] = asyncio.ensure_future(anext(batches, None))
             done: set[asyncio.Future[Any]] = set()
             while not done:  # serve delivery reports while a quiet source keeps us waiting
+                due = self._hold.due_in()
                 done, _ = await asyncio.wait(
-                    {read, stopper}, timeout=IDLE_POLL_S, return_when=asyncio.FIRST_COMPLETED
+                    {read, stopper},
+                    timeout=IDLE_POLL_S if due is None else min(IDLE_POLL_S, due),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+                self._send(self._hold.take_due())  # the fatal check follows the next read
                 self._producer.poll(0)
             if not read.done():
                 read.cancel()
@@ -180,10 +196,22 @@ class IngestWorker:
         self._metrics.source_record_seen(name, now)
         for symbol, n in symbol_counts(batch).items():  # per batch: counted per block
             self._metrics.symbol_record(symbol, now, n)
-        self._enqueued += self._producer.send(batch, int(now * 1e6), self._give_up_enqueueing)
+        read = HeldRead(batch, int(now * 1e6))
+        self._release(self._hold.offer(read, self._producer.queued))
+
+    def _release(self, reads: list[HeldRead]) -> None:
+        """Hand ``reads`` to the producer in order (each with its own ``recv_ts``); raises
+        FatalError if the producer failed fatally."""
+        self._send(reads)
         self._producer.poll(0)
         if self._producer.fatal:
             raise FatalError(f"Kafka producer failed fatally: {self._producer.fatal}")
+
+    def _send(self, reads: list[HeldRead]) -> None:
+        for read in reads:
+            give_up = self._give_up_enqueueing
+            self._enqueued += self._producer.send(read.items, read.recv_ts, give_up)
+        self._metrics.held_records(self._hold.held_records)
 
     def _flush_budget_s(self) -> float:
         """What is left of ``flush_timeout_s`` since the stop was requested (all of it if none)."""
@@ -192,7 +220,11 @@ class IngestWorker:
         return self._shutdown.remaining()
 
     def _flush(self) -> IngestResult:
+        """Hand what the hold keeps to the producer, then flush it (what is left of the budget)."""
         with tracer.start_as_current_span("ingest.flush") as span:
+            if self._hold.held_records:
+                logger.info("handing {} held records to the producer", self._hold.held_records)
+            self._send(self._hold.take())
             undelivered = self._producer.flush(self._flush_budget_s())
             span.set_attribute("tickwatch.undelivered", undelivered)
         if undelivered:

@@ -22,6 +22,7 @@ from loguru import logger
 
 from pipeline.errors import PipelineError
 from pipeline.ingest import IngestResult, IngestWorker
+from pipeline.ingest_hold import LowRateHold
 from pipeline.producer import TickProducer, producer_config
 from pipeline.sources import POLLING_SOURCES, build_source
 from pipeline.sources.base import Source
@@ -29,6 +30,7 @@ from pipeline.sources.checkpoint import RecoverableSource
 from pipeline.sources.replay import ReplaySource
 from pipeline.sources.replay_transactions import attach, replay_transactions
 from pipeline.topics import record_topics
+from tickwatch.clock import SYSTEM_CLOCK
 from tickwatch.kafka_access import KafkaAccessError, verify_kafka_access
 from tickwatch.settings import Settings
 from tickwatch.telemetry import Telemetry, configure_logging
@@ -109,6 +111,7 @@ def _run(settings: Settings, bootstrap: str, telemetry: Telemetry) -> int:
         duration_s=settings.ingest.duration_s,
         count_source_messages=source.name in ("simulator", "replay"),
         checkpoint_interval_s=settings.ingest.checkpoint_interval_s,
+        hold=low_rate_hold(settings, source),
     )
     logger.info("ingest started: source={} kafka={}", source.name, bootstrap)
     try:
@@ -128,12 +131,33 @@ def build_producer(
     config = producer_config(settings, bootstrap) | {"logger": logging.getLogger("librdkafka")}
     topics = record_topics(settings.kafka)
     path = settings.ingest.replay_path
-    if not isinstance(source, ReplaySource) or not settings.ingest.replay_transactions or not path:
+    if not isinstance(source, ReplaySource) or not transactional(settings, source) or not path:
         return TickProducer(Producer, config, topics, metrics, source.name)
     transactions = replay_transactions(settings, bootstrap)
     producer = TickProducer(transactions.producer_factory, config, topics, metrics, source.name)
     attach(source, transactions, path)
     return producer
+
+
+def transactional(settings: Settings, source: Source) -> bool:
+    """A replay whose records and position commit in Kafka transactions."""
+    ingest = settings.ingest
+    return (
+        isinstance(source, ReplaySource) and ingest.replay_transactions and bool(ingest.replay_path)
+    )
+
+
+def low_rate_hold(settings: Settings, source: Source) -> LowRateHold | None:
+    """The low-rate hold of ``ingest.hold_below_rate`` / ``hold_ms``; none for a transactional
+    replay: its source commits the open transaction itself before a long pause, with the
+    position of every read it handed out, so a read still held would be claimed by a commit
+    that does not carry it (lost after a kill -9 there)."""
+    ingest = settings.ingest
+    if transactional(settings, source):
+        return None
+    return LowRateHold(
+        ingest.hold_below_rate, ingest.hold_ms / 1000, ingest.queue_max_messages, SYSTEM_CLOCK
+    )
 
 
 def recover(source: Source, settings: Settings, bootstrap: str) -> bool:

@@ -81,6 +81,11 @@ class TickProducer:
         self.fatal: str | None = None
         self.queue_full_waits = 0
 
+    @property
+    def queued(self) -> int:
+        """Messages in the local queue (not yet delivered or failed)."""
+        return len(self._producer)
+
     def send(
         self, items: Sequence[Payload], recv_ts: int, give_up: Callable[[], bool] = lambda: False
     ) -> int:

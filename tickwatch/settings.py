@@ -202,6 +202,15 @@ class IngestSettings(Section):
     # The producer's local queue (librdkafka queue.buffering.max.messages): a full queue makes
     # the worker wait for delivery reports; it bounds the worker's memory (~0.5 KB a record).
     queue_max_messages: int = Field(50_000, ge=1_000, le=10_000_000)
+    # Low-rate hold (issue 18; pipeline/ingest_hold.py): while the source delivers fewer than
+    # hold_below_rate records a second (over the last second), ingest keeps its reads and hands
+    # them to the producer together at most every hold_ms: librdkafka sends one ProduceRequest
+    # per partition, so fewer hand-overs mean fewer requests for the broker. At or above the
+    # rate every read goes at once (no added latency). Below load.batch_min_rate's default no
+    # table is cut early, so the load worker waits for its deadline anyway. Either 0 = off.
+    # Off for a replay with Kafka transactions (README "Replay exactly once across kill -9").
+    hold_below_rate: float = Field(250.0, ge=0, le=10_000_000)
+    hold_ms: int = Field(250, ge=0, le=5_000)
 
     def resolved_state_dir(self, stack_state_dir: Path) -> Path:
         """Where sources keep their checkpoints."""

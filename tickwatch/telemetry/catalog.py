@@ -97,6 +97,7 @@ class IngestMetrics:
         self._polls = counter(defs.SOURCE_POLLS, registry)
         self._poll_errors = counter(defs.SOURCE_POLL_ERRORS, registry)
         self._repeats = counter(defs.SOURCE_REPEATS_SKIPPED, registry)
+        self._held = gauge(defs.INGEST_HELD_RECORDS, registry)
 
     def produced(self, source: str, record_type: str, n: int = 1) -> None:
         """``n`` records of ``record_type`` (trade/quote/bar) were handed to the producer."""
@@ -113,6 +114,10 @@ class IngestMetrics:
     def queue_depth(self, n: int) -> None:
         """The producer's local queue currently holds ``n`` messages."""
         self._queue_depth.set(n)
+
+    def held_records(self, n: int) -> None:
+        """The low-rate hold keeps ``n`` records not yet handed to the producer."""
+        self._held.set(n)
 
     def source_message(self, source: str, n: int = 1) -> None:
         """``n`` messages arrived from ``source`` (before parsing)."""

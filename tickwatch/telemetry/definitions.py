@@ -249,6 +249,11 @@ SOURCE_REPEATS_SKIPPED = MetricDef(
     ("source", "type"),
 )  # fmt: skip
 
+INGEST_HELD_RECORDS = MetricDef(
+    "tickwatch_ingest_held_records", G,
+    "Records the low-rate hold keeps before handing them to the producer (issue 18).",
+)  # fmt: skip
+
 CATALOG: tuple[MetricDef, ...] = (
     INGEST_RECORDS,
     INGEST_PRODUCE_ERRORS,
@@ -297,6 +302,7 @@ CATALOG: tuple[MetricDef, ...] = (
     SOURCE_POLLS,
     SOURCE_POLL_ERRORS,
     SOURCE_REPEATS_SKIPPED,
+    INGEST_HELD_RECORDS,
 )
 """Every metric tickwatch exposes, in definition order."""
 
