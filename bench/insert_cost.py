@@ -5,17 +5,19 @@ server, nothing else running in it), creates one pair of migrated databases per 
 each arm the same serial ``INSERT INTO trades … FORMAT ArrowStream`` statements the load worker
 sends (its :data:`~pipeline.load.insert.INSERT_SETTINGS`, one deduplication token per INSERT,
 the rows cast to the table's column types by :mod:`pipeline.load.arrow`). The server's CPU is
-read from ``/proc/<pid>/stat`` (utime + stime) around each arm's INSERTs and the merges they
-cause (until no merge has run for a second), less the server's idle rate measured right after;
-the figures are milliseconds of server CPU per INSERT, during the INSERTs and with their merges,
-for INSERTs of ``--small`` and of ``--large`` rows. The arms run interleaved, in
-``--rounds`` rounds of ``--inserts`` INSERTs each, so a change in the machine's load shows in
-every arm alike; each arm is printed as a ratio of the ``current`` arm of the same run.
+read from ``/proc/<pid>/stat`` (utime + stime) around every INSERT, less the server's idle rate
+(measured once merges have settled, before each round); the figure is milliseconds of server
+CPU per INSERT, for INSERTs of each of ``--rows`` (default 50 and 500 rows). The arms take turns
+INSERT by INSERT (the same rows into each arm's table, the order rotating), in ``--rounds``
+rounds of ``--inserts`` INSERTs per arm, so a change in the machine's load falls on every arm
+alike; each arm is printed as a ratio of the ``current`` arm of the same run.
 
 Arms: ``current`` (migrations up to :data:`BASE_VERSION`, today's settings); one arm per
 per-INSERT setting in :data:`SETTING_ARMS`; ``schema`` (every migration in ``clickhouse/``, so
 the ones after :data:`BASE_VERSION`); ``one-candle-state`` (a measurement-only sketch: the
-1-minute candle state's materialized view dropped, the cost of one view less).
+1-minute candle state's materialized view dropped, the cost of one view less); and the two
+halves of migration 0019 alone (``schema, cascade only``: ``symbol_latest_mv`` dropped;
+``schema, TTL only``: the daily table's roll-up TTL).
 """
 
 from __future__ import annotations
@@ -63,13 +65,11 @@ class Arm:
     prepare: Callable[[Client, BenchDatabases], None]
     settings: dict[str, Any] = field(default_factory=dict)
     cpu_ms: dict[int, list[float]] = field(default_factory=dict)  # rows -> per-round ms/INSERT
-    insert_ms: dict[int, list[float]] = field(default_factory=dict)  # the same, INSERTs only
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=50, help="rows per small INSERT")
-    parser.add_argument("--large", type=int, default=500, help="rows per large INSERT")
+    parser.add_argument("--rows", default="50,500", help="rows per INSERT, comma-separated")
     parser.add_argument("--inserts", type=int, default=100, help="INSERTs per arm and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--arms", default="", help="comma-separated arm names (default: all)")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         client = clickhouse_client(ClickHouseSettings(), server.url)
         print(f"ClickHouse {client.command('SELECT version()')}, load {_loadavg()}")
         arms = _arms([a for a in args.arms.split(",") if a])
-        sizes = (args.small, args.large)
+        sizes = tuple(int(n) for n in args.rows.split(","))
         _run(client, server, arms, sizes, inserts=args.inserts, rounds=args.rounds)
         print(f"load average at the end: {_loadavg()}")
         _report(arms, sizes)
@@ -95,6 +95,7 @@ def _arms(only: list[str]) -> list[Arm]:
     arms = [Arm("current", _migrate_base)]
     arms += [Arm(name, _migrate_base, values) for name, values in SETTING_ARMS.items()]
     arms += [Arm("schema", _migrate_all), Arm("one-candle-state", _one_candle_state)]
+    arms += [Arm("schema, cascade only", _no_cascade), Arm("schema, TTL only", _ttl_only)]
     chosen = [a for a in arms if not only or a.name in only or a.name == "current"]
     unknown = set(only) - {a.name for a in arms}
     if unknown:
@@ -114,6 +115,25 @@ def _migrate_all(client: Client, databases: BenchDatabases) -> None:
     migrations.apply(client, databases.settings)
 
 
+def _no_cascade(client: Client, databases: BenchDatabases) -> None:
+    """Migration 0019's first statement alone: symbol_latest_mv dropped, nothing else."""
+    _migrate_base(client, databases)
+    client.command(f"DROP VIEW {databases.market}.symbol_latest_mv")
+
+
+def _ttl_only(client: Client, databases: BenchDatabases) -> None:
+    """Migration 0019's TTL (the roll-up of expired days) alone, the view left in place."""
+    _migrate_base(client, databases)
+    (statement,) = [
+        s
+        for m in migrations.discover()
+        if m.version == "0019"
+        for s in m.statements(databases.settings)
+        if "MODIFY TTL" in s
+    ]
+    client.command(statement)
+
+
 def _one_candle_state(client: Client, databases: BenchDatabases) -> None:
     _migrate_base(client, databases)
     client.command(f"DROP VIEW {databases.market}.candles_1m_mv")
@@ -131,67 +151,67 @@ def _run(
     pid = server.pid
     assert pid is not None
     names = list(column_names(RecordType.TRADE))
+    tables = []
     for i, arm in enumerate(arms):
         databases = BenchDatabases(f"ic{i}_market", f"ic{i}_ops")
         for database in (databases.market, databases.ops):
             client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
         arm.prepare(client, databases)
-    target = _target_schema(client, "ic0_market.trades", names)
-    base_us = int(time.time() * 1e6)
-    offset = 0
+        tables.append(f"{databases.market}.trades")
+    target = _target_schema(client, tables[0], names)
+    base_us, offset = int(time.time() * 1e6), 0
     for r in range(rounds):
         for rows in sizes:
             blocks = []
             for _ in range(inserts):
                 blocks.append(stream(for_table(_rows(rows, base_us, offset), target, "trades")))
                 offset += rows
-            for i, arm in enumerate(arms):
-                ms, insert_ms = _measure(
-                    client, pid, f"ic{i}_market.trades", names, blocks, arm=arm, round_no=r
-                )
+            _settle(client)
+            idle = _idle_cpu(pid, 2.0)
+            spent = _round_robin(
+                client, pid, tables, names, blocks, arms=arms, idle=idle, tag=f"{r}:{rows}"
+            )
+            for arm, cpu_s in zip(arms, spent, strict=True):
+                ms = cpu_s * 1000 / inserts
                 arm.cpu_ms.setdefault(rows, []).append(ms)
-                arm.insert_ms.setdefault(rows, []).append(insert_ms)
-                print(
-                    f"round {r + 1} {rows:>4} rows {arm.name:<26} {insert_ms:6.2f} ms/INSERT, "
-                    f"{ms:6.2f} with the merges"
-                )
+                print(f"round {r + 1} {rows:>5} rows {arm.name:<26} {ms:6.2f} ms/INSERT")
 
 
-def _measure(
+def _round_robin(
     client: Client,
     pid: int,
-    table: str,
+    tables: list[str],
     names: list[str],
     blocks: list[pa.Buffer],
     *,
-    arm: Arm,
-    round_no: int,
-) -> tuple[float, float]:
-    """Server CPU ms per INSERT over ``blocks`` with the merges they cause, and during the
-    INSERTs only; both less the idle rate (measured over a pause after the merges)."""
-    settings = {
-        **INSERT_SETTINGS,
-        "min_insert_block_size_rows": SERVER_BLOCK_ROWS,
-        **arm.settings,
-    }
-    started, cpu0 = time.monotonic(), _cpu_s(pid)
+    arms: list[Arm],
+    idle: float,
+    tag: str,
+) -> list[float]:
+    """Each block into every arm's table in turn (the arms' order rotating), the server's CPU
+    read around every INSERT less ``idle`` CPU-s per second: seconds of CPU per arm. The
+    clock ticks (10 ms) are coarser than one INSERT, but the kernel charges them to whatever
+    runs when they fall, so the sum over many INSERTs is unbiased; merges running meanwhile
+    fall on the arms alike."""
+    spent = [0.0] * len(arms)
     for j, block in enumerate(blocks):
-        token = f"insert-cost:{round_no}:{len(blocks)}:{j}:{arm.name}"
-        client.raw_insert(
-            table, names, block, fmt="ArrowStream",
-            settings={**settings, "insert_deduplication_token": token},
-        )  # fmt: skip
-    insert_s, insert_cpu = time.monotonic() - started, _cpu_s(pid) - cpu0
-    _settle(client)
-    busy_s, busy_cpu = time.monotonic() - started, _cpu_s(pid) - cpu0
-    idle = _idle_cpu(pid, min(busy_s, 3.0))
-    per = 1000 / len(blocks)
-    return max(0.0, busy_cpu - idle * busy_s) * per, max(0.0, insert_cpu - idle * insert_s) * per
+        for k in range(len(arms)):
+            i = (j + k) % len(arms)
+            settings = {
+                **INSERT_SETTINGS,
+                "min_insert_block_size_rows": SERVER_BLOCK_ROWS,
+                **arms[i].settings,
+                "insert_deduplication_token": f"insert-cost:{tag}:{j}",
+            }
+            t0, c0 = time.monotonic(), _cpu_s(pid)
+            client.raw_insert(tables[i], names, block, fmt="ArrowStream", settings=settings)
+            spent[i] += _cpu_s(pid) - c0 - idle * (time.monotonic() - t0)
+    return spent
 
 
 def _settle(client: Client, quiet_s: float = 1.0, limit_s: float = 30.0) -> None:
-    """Wait until no merge has run for ``quiet_s`` (at most ``limit_s``): the merges of the
-    parts an arm wrote are part of its cost, and must not fall into the next arm's window."""
+    """Wait until no merge has run for ``quiet_s`` (at most ``limit_s``), so that the idle
+    rate is measured idle."""
     deadline, quiet_since = time.monotonic() + limit_s, time.monotonic()
     while time.monotonic() < deadline:
         if str(client.command("SELECT count() FROM system.merges")) != "0":
@@ -251,18 +271,14 @@ def _rows(n: int, base_us: int, offset: int) -> pa.Table:
 
 def _report(arms: list[Arm], sizes: tuple[int, ...]) -> None:
     base = arms[0]
-    for what, attr in (("the INSERTs", "insert_ms"), ("with merges", "cpu_ms")):
-        print(f"\nserver CPU, {what}")
-        print(f"{'arm':<26}" + "".join(f"{f'{n} rows: ms/INSERT':>22}{'ratio':>8}" for n in sizes))
-        for arm in arms:
-            line = f"{arm.name:<26}"
-            for n in sizes:
-                got: dict[int, list[float]] = getattr(arm, attr)
-                ref_of: dict[int, list[float]] = getattr(base, attr)
-                ms, ref = float(np.median(got[n])), float(np.median(ref_of[n]))
-                line += f"{ms:>22.2f}{ms / ref if ref else float('nan'):>8.2f}"
-            print(line)
-    print("(median over rounds; ratio = arm / current in this run)")
+    print(f"\n{'arm':<26}" + "".join(f"{f'{n} rows: ms/INSERT':>22}{'ratio':>8}" for n in sizes))
+    for arm in arms:
+        line = f"{arm.name:<26}"
+        for n in sizes:
+            ms, ref = float(np.median(arm.cpu_ms[n])), float(np.median(base.cpu_ms[n]))
+            line += f"{ms:>22.2f}{ms / ref if ref else float('nan'):>8.2f}"
+        print(line)
+    print("(server CPU per INSERT, median over rounds; ratio = arm / current in this run)")
 
 
 def _loadavg() -> str:

@@ -6,7 +6,8 @@
 -- and, through symbol_latest_mv reading that block in turn, one more into symbol_latest: a
 -- fifth part per trades INSERT (a fourth per quotes or bars INSERT), with its own view pipeline
 -- to analyse and build, paid on every INSERT and on the event -> row path (issue 14). Measured
--- with bench/insert_cost.py (figures in the README's Performance section).
+-- with bench/insert_cost.py (server CPU per INSERT) and bench's latency scenario (the INSERT's
+-- duration per table).
 --
 -- Now symbol_latest is a plain view: symbol_activity_daily grouped by (record_type, source,
 -- symbol), the same columns with the same aggregates. For that, symbol_activity_daily keeps

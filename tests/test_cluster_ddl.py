@@ -206,5 +206,5 @@ def test_drop_table_drops_the_distributed_and_the_local_table_and_frees_the_name
         "DROP TABLE IF EXISTS m.t_local ON CLUSTER 'tw'",
     ]
     assert "m.t_local" not in schema.local_tables()
-    with pytest.raises(ClusterDDLError, match="m.t is not a table"):
+    with pytest.raises(ClusterDDLError, match=r"m\.t is not a table"):
         schema.rewrite("DROP TABLE IF EXISTS m.t")
