@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--arms", default="", help="comma-separated arm names (default: all)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that `finally` stops the server
     state = Path(tempfile.mkdtemp(prefix="tickwatch-insert-cost-"))
     server = ClickHouseServer(state / "data", state / "run", ready_timeout_s=120.0)
     server.start()
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
         shutil.rmtree(state, ignore_errors=True)
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _arms(only: list[str]) -> list[Arm]:
