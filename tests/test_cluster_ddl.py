@@ -196,3 +196,15 @@ def test_a_views_in_subqueries_over_distributed_tables_are_global() -> None:
     )
     assert "WHERE a GLOBAL IN (SELECT" in view
     assert "GLOBAL NOT IN\n    (SELECT" in view
+
+
+def test_drop_table_drops_the_distributed_and_the_local_table_and_frees_the_name() -> None:
+    schema = ClusterSchema(ClusterLayout("tw", replicated=True))
+    schema.rewrite("CREATE TABLE IF NOT EXISTS m.t (a UInt8) ENGINE = MergeTree ORDER BY a")
+    assert schema.rewrite("DROP TABLE IF EXISTS m.t") == [
+        "DROP TABLE IF EXISTS m.t ON CLUSTER 'tw'",
+        "DROP TABLE IF EXISTS m.t_local ON CLUSTER 'tw'",
+    ]
+    assert "m.t_local" not in schema.local_tables()
+    with pytest.raises(ClusterDDLError, match=r"m\.t is not a table"):
+        schema.rewrite("DROP TABLE IF EXISTS m.t")

@@ -43,7 +43,8 @@ Role = Literal["migrate", "load", "telemetry", "monitor", "grafana"]
 ROLES: tuple[Role, ...] = get_args(Role)
 MARKET_TABLES = ("trades", "quotes", "bars", "trade_corrections")  # the loaded tables
 CANDLE_STATE_TABLES = ("candles_1s_state", "candles_1m_state")  # materialized-view targets
-ACTIVITY_TABLES = ("symbol_activity_daily", "symbol_latest")  # per-symbol freshness view targets
+# the per-symbol freshness view target (symbol_latest is a plain view over it since migration 0020)
+ACTIVITY_TABLES = ("symbol_activity_daily",)
 TELEMETRY_TABLES = ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", "pipeline_metrics",
                     "heartbeats")  # fmt: skip
 MONITOR_TABLES = ("health_checks", "alert_events", "notifications")
@@ -77,13 +78,13 @@ def privileges(role: Role, settings: ClickHouseSettings) -> tuple[str, ...]:
     # A materialized view pushes with the rights of the user inserting into its source (SQL
     # SECURITY INVOKER): the writer also needs SELECT on the source and INSERT on the view's target.
     if role == "load":
-        # the market tables' views feed the candles and the per-symbol activity tables (the
-        # daily table feeds symbol_latest in turn); the worker itself reads the market tables to
-        # tell whether a partition without a committed offset already has rows (offset resets)
+        # the market tables' views feed the candles and the per-symbol activity table; the
+        # worker itself reads the market tables to tell whether a partition without a committed
+        # offset already has rows (offset resets)
         # (on a cluster the worker writes one shard's `_local` tables: pipeline/load/shards.py)
         suffix = "_local" if settings.cluster else ""
         targets = (*MARKET_TABLES, *CANDLE_STATE_TABLES, *ACTIVITY_TABLES)
-        sources = (*MARKET_TABLES, "symbol_activity_daily")
+        sources = MARKET_TABLES
         return (
             *(f"INSERT ON {market}.{t}{suffix}" for t in targets),
             *(f"SELECT ON {market}.{t}{suffix}" for t in sources),

@@ -48,6 +48,7 @@ _VIEW_RE = re.compile(
 # and is shipped to the shards (ClickHouse refuses double-distributed subqueries by default)
 _SUBQUERY_IN_RE = re.compile(r"(?<!GLOBAL )\b((?:NOT\s+)?IN)(\s*)\((\s*SELECT\b)")
 _DROP_VIEW_RE = re.compile(rf"^DROP VIEW IF EXISTS {_NAME}$")
+_DROP_TABLE_RE = re.compile(rf"^DROP TABLE IF EXISTS {_NAME}$")
 _INSERT_SELECT_RE = re.compile(rf"^INSERT INTO {_NAME}\s*(\([^)]*\))?\s*(SELECT\b.*)$", re.S)
 # ALTER actions a Distributed table does not take (it holds no data, so no TTL and no data
 # skipping index either): applied to the local only
@@ -125,6 +126,7 @@ class ClusterSchema:
             (_MATVIEW_RE, self._matview),
             (_VIEW_RE, self._view),
             (_DROP_VIEW_RE, self._drop_view),
+            (_DROP_TABLE_RE, self._drop_table),
             (_INSERT_SELECT_RE, self._insert_select),
             (_ALTER_RE, self._alter),
         )
@@ -177,6 +179,18 @@ class ClusterSchema:
     def _drop_view(self, m: re.Match[str]) -> list[str]:
         db, name = m.groups()
         return [f"DROP VIEW IF EXISTS {db}.{name}{self.layout.on_cluster}"]
+
+    def _drop_table(self, m: re.Match[str]) -> list[str]:
+        """A table an earlier statement created: its ``Distributed`` table, then the local one
+        (the name is free again for a later statement, e.g. a view under the same name)."""
+        db, name = m.groups()
+        self._known(f"{db}.{name}")
+        del self.sharding[f"{db}.{name}"]
+        on = self.layout.on_cluster
+        return [
+            f"DROP TABLE IF EXISTS {db}.{name}{on}",
+            f"DROP TABLE IF EXISTS {db}.{name}{LOCAL_SUFFIX}{on}",
+        ]
 
     def _insert_select(self, m: re.Match[str]) -> list[str]:
         """A migration's one-off backfill (``INSERT INTO t SELECT ... FROM src``). Replicated:

@@ -14,8 +14,9 @@ INSERT *queries* per second into each market table, counted by the load worker i
 ``tickwatch_load_batch_rows`` histogram observes once per INSERT query; scraped from its
 ``/metrics`` — the local server has no ``system.query_log``); *parts* written per second per
 table from the tables' block numbers in ``system.parts`` (each INSERT that writes a part takes
-the next one, and so does every materialized view's target it feeds: ``symbol_latest``, fed by
-both trades and quotes, gets two parts per pair of INSERTs; the local server has no
+the next one, and so does every materialized view's target it feeds: ``symbol_activity_daily``,
+fed by trades, quotes and bars, gets two parts per pair of trades and quotes INSERTs; the local
+server has no
 ``system.part_log``); and merged ÷ inserted rows from ``system.events`` (``MergedRows`` ÷
 ``InsertedRows``, the whole server, which holds only this run's databases).
 

@@ -1,9 +1,11 @@
 """Data freshness per symbol and source, reported per record type and asset class.
 
-Reads two small tables fed by materialized views (migration 0009), never the tick tables:
-``symbol_latest`` (one row per record type, source and symbol: its newest record, kept
-forever) on every run, and ``symbol_activity_daily`` (records per symbol and day) every
-``baseline_refresh_s`` for each symbol's typical gap between records. The watched set is the
+Reads the small table fed by materialized views (migration 0009), never the tick tables:
+through the view ``symbol_latest`` (one row per record type, source and symbol: its newest
+record, kept forever; migrations 0019/0020) on every run, and ``symbol_activity_daily``
+(records per symbol and day; rows with 0 records are the TTL's roll-up of expired days and
+count in no baseline) every ``baseline_refresh_s`` for each symbol's typical gap between
+records. The watched set is the
 union of the symbols the source's configuration expects (:mod:`pipeline.sources.expected`,
 handed in by ``tickwatch monitor``) and every symbol that has ever delivered, so a silent symbol
 never drops out with a false RESOLVED.
@@ -87,7 +89,7 @@ class FreshnessCheck:
         sql = (
             "SELECT record_type, source, symbol, anyLast(asset_class), anyLast(exchange), "
             "sum(records), toFloat64(min(first_event)), toFloat64(max(last_event)) "
-            f"FROM {self._db}.symbol_activity_daily WHERE day >= {{since:Date}} "
+            f"FROM {self._db}.symbol_activity_daily WHERE day >= {{since:Date}} AND records > 0 "
             "GROUP BY record_type, source, symbol HAVING sum(records) >= 2"
         )
         gaps: dict[Key, float] = {}

@@ -60,6 +60,13 @@ from tickwatch.clock import Clock
 from tickwatch.settings import ClickHouseSettings
 from tickwatch.telemetry.catalog import LoadMetrics
 
+# Nothing else here lowers ClickHouse 26.9's cost per INSERT. Measured with bench/insert_cost.py
+# (server CPU per trades INSERT of 50 / 500 rows, each setting alone against these, the arms
+# taking turns INSERT by INSERT; medians of 3 rounds, two runs, shared 2-core VM at load 3-10,
+# 2026-12-02): parallel_view_processing=1 1.02-1.09x / 1.03x, optimize_on_insert=0 1.01x / 0.96x
+# (one run), max_threads=1 0.98x / 0.98-1.00x: the machine's noise, not taken. The old analyzer
+# cannot be chosen any more (enable_analyzer=0 is refused, code 452). What did lower it was one
+# materialized view less per INSERT (migrations 0019/0020: 0.82-0.93x / 0.90x).
 INSERT_SETTINGS: dict[str, Any] = {
     "async_insert": 0,  # server-side buffering would acknowledge before the rows are in a part
     "insert_deduplicate": 1,

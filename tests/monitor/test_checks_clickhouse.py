@@ -39,13 +39,15 @@ def handle(ch_settings: ClickHouseSettings) -> ClickHouseHandle:
     return ClickHouseHandle(lambda: clickhouse_client(ch_settings, ch_settings.url))
 
 
-def insert_trades(client: Client, rows: list[tuple[str, str, float, float]]) -> None:
+def insert_trades(
+    client: Client, rows: list[tuple[str, str, float, float]], table: str = "trades"
+) -> None:
     """(symbol, asset_class, event seconds ago, inserted seconds ago)."""
     data = [[s, c, dt(e), 1.0, 1.0, "sim", dt(e), dt(e), dt(i), 0, n]
             for n, (s, c, e, i) in enumerate(rows)]  # fmt: skip
     cols = ["symbol", "asset_class", "event_time", "price", "size", "source", "received_at",
             "kafka_time", "inserted_at", "kafka_partition", "kafka_offset"]  # fmt: skip
-    client.insert("trades", data, column_names=cols)
+    client.insert(table, data, column_names=cols)
 
 
 def insert_bars(client: Client, symbol: str, start_ago: float, interval_s: int) -> None:
@@ -131,8 +133,9 @@ def test_activity_views_keep_one_row_per_symbol_with_counts_per_day(
         "WHERE record_type = 'trades' AND symbol = 'AAPL'"
     ).result_rows
     assert daily[0][0] == 6 and abs(daily[0][1] - (NOW - 100)) < 0.01
-    ch_client.command(f"OPTIMIZE TABLE {db}.symbol_latest FINAL")
+    ch_client.command(f"OPTIMIZE TABLE {db}.symbol_activity_daily FINAL")
     assert ch_client.command(f"SELECT count() FROM {db}.symbol_latest") == 2
+    assert ch_client.command(f"SELECT count() FROM {db}.symbol_activity_daily") == 2
 
 
 def test_freshness_reads_only_the_small_tables(

@@ -105,6 +105,8 @@ def test_replayed_batches_count_once_in_table_and_candle_views(
     assert count(ch_client, "SELECT sum(trade_count) FROM candles_1s") == 3000
     assert count(ch_client, "SELECT sum(trade_count) FROM candles_1m") == 3000
     assert count(ch_client, "SELECT sum(trade_count) FROM candles_1s_state") == 3000
+    assert count(ch_client, "SELECT sum(records) FROM symbol_activity_daily") == 3000
+    assert count(ch_client, "SELECT count() FROM symbol_latest") == 4  # S0..S3, one row each
 
 
 def test_candles_equal_a_python_reference_after_out_of_order_batches_and_replays(
