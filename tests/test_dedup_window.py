@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from tickwatch import dedup_window
+from tickwatch import access, dedup_window
 from tickwatch.settings import ClickHouseSettings, Settings, load_settings
 
 
@@ -23,6 +23,20 @@ def test_defaults_fit_in_the_former_fixed_window() -> None:
     # with the early cut off: 6 partitions x 1000/1000 (batch_max_ms) time cuts/s
     assert dedup_window.need(_settings(6, batch_min_ms=0)).blocks == 1800
     assert dedup_window.target(_settings(6)) == dedup_window.FLOOR
+
+
+@pytest.mark.parametrize("cluster", ["", "tickwatch"])
+def test_every_market_table_a_load_insert_writes_has_its_window_sized(cluster: str) -> None:
+    # the load role's INSERT grants name every table a batch writes a block into, the views'
+    # targets included (SQL SECURITY INVOKER): each must remember the insert tokens
+    settings = load_settings(clickhouse={"cluster": cluster})
+    market = settings.clickhouse.market_database
+    grants = access.privileges("load", settings.clickhouse)
+    written = {g.removeprefix("INSERT ON ") for g in grants if g.startswith(f"INSERT ON {market}.")}
+    assert {f"{market}.symbol_activity_daily", f"{market}.trade_corrections"} <= {
+        w.removesuffix("_local") for w in written
+    }
+    assert written <= set(dedup_window.tables(settings))
 
 
 def test_a_few_hundred_partitions_outrun_ten_thousand_and_are_sized() -> None:

@@ -33,12 +33,15 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from tickwatch import access
 from tickwatch.cluster_ddl import LOCAL_SUFFIX, ClusterLayout
 from tickwatch.settings import Settings
 
 FLOOR = 10_000
 PARTS_PER_INSERT = 2
-MARKET_TABLES = ("trades", "quotes", "bars", "candles_1s_state", "candles_1m_state")
+# Every market table a load INSERT writes a block into: the loaded tables and their views'
+# targets (a replayed batch is a no-op in a view's target only within the target's own window).
+MARKET_TABLES = (*access.MARKET_TABLES, *access.CANDLE_STATE_TABLES, *access.ACTIVITY_TABLES)
 OPS_TABLES = ("dead_letters",)
 
 
