@@ -17,10 +17,10 @@ def _settings(partitions: int, window: int = 0, **load: object) -> Settings:
 
 def test_the_defaults_are_sized_above_the_former_fixed_window() -> None:
     need = dedup_window.need(_settings(6))
-    # the cadence at 80 ms (table scope): 6 partitions x 1000/80 time cuts/s + 200k/50k size
+    # the cadence at 60 ms (table scope): 6 partitions x 1000/60 time cuts/s + 200k/50k size
     # cuts/s, x2 parts, over 2 x 45 s
-    assert need.blocks == 14_220
-    assert dedup_window.target(_settings(6)) == 14_220
+    assert need.blocks == 18_720
+    assert dedup_window.target(_settings(6)) == 18_720
     # without the cadence, the early cut at 120 ms fits the former fixed window
     assert dedup_window.need(_settings(6, batch_cadence_ms=0)).blocks == 9720
     assert dedup_window.target(_settings(6, batch_cadence_ms=0)) == dedup_window.FLOOR
@@ -30,8 +30,8 @@ def test_the_defaults_are_sized_above_the_former_fixed_window() -> None:
 
 def test_a_few_hundred_partitions_outrun_ten_thousand_and_are_sized() -> None:
     settings = _settings(300)
-    assert dedup_window.need(settings).blocks == 675_720  # (300 x 1000/80 + 4) x 2 x 90
-    assert dedup_window.target(settings) == 675_720
+    assert dedup_window.need(settings).blocks == 900_720  # (300 x 1000/60 + 4) x 2 x 90
+    assert dedup_window.target(settings) == 900_720
 
 
 def test_shards_divide_the_partitions_per_table() -> None:
@@ -77,7 +77,7 @@ def test_start_up_refuses_a_small_window_until_migrate_sizes_it(
     assert len(changed) == len(dedup_window.tables(settings))
     dedup_window.verify(ch_client, settings)
     table = f"{ch_settings.market_database}.trades"
-    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 675_720
+    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 900_720
     assert dedup_window.ensure(ch_client, settings) == []  # idempotent
 
 

@@ -151,3 +151,22 @@ def test_the_dedup_window_counts_the_cadence() -> None:
     assert partition.time_cut_ms == DEFAULTS.batch_min_ms  # no cadence outside table scope
     assert on.blocks > off.blocks
     assert f"load.batch_cadence_ms={DEFAULTS.batch_cadence_ms}" in on.explain()
+
+
+def test_a_fast_table_short_of_the_row_floor_polls_a_quarter_of_the_cadence() -> None:
+    """A batch below ``batch_min_rows`` at its cadence time is cut at the first poll that brings
+    the rows, which must not wait a whole poll timeout (the deadline is 1 s away)."""
+    clock = ManualClock()
+    batcher, feed = batcher_for(clock), Feed(667)
+    clock.advance(0.2)
+    feed.poll(batcher, 0.2)  # 133 rows: the rate is reached
+    clock.advance(MIN_S)
+    feed.poll(batcher, clock.monotonic())
+    batcher.tick()  # the first cut: batch_min_ms after the opening (no previous cut)
+    for batch in batcher.ready():
+        batcher.done(batch)
+    clock.advance(0.005)
+    feed.poll(batcher, clock.monotonic())  # 3 rows: below the floor
+    open_rows = sum(s.open.size for s in batcher.partitions.values() if s.open is not None)
+    assert 0 < open_rows < DEFAULTS.batch_min_rows
+    assert batcher.due_in() == pytest.approx(CADENCE_S / 4)
