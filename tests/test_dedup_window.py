@@ -15,14 +15,17 @@ def _settings(partitions: int, window: int = 0, **load: object) -> Settings:
     )
 
 
-def test_defaults_fit_in_the_former_fixed_window() -> None:
+def test_the_defaults_are_sized_above_the_former_fixed_window() -> None:
     need = dedup_window.need(_settings(6))
-    # the early cut at 120 ms: 6 partitions x 1000/120 time cuts/s + 200k/50k size cuts/s, x2
-    # parts, over 2 x 45 s
-    assert need.blocks == 9720
+    # the cadence at 60 ms (table scope): 6 partitions x 1000/60 time cuts/s + 200k/50k size
+    # cuts/s, x2 parts, over 2 x 45 s
+    assert need.blocks == 18_720
+    assert dedup_window.target(_settings(6)) == 18_720
+    # without the cadence, the early cut at 120 ms fits the former fixed window
+    assert dedup_window.need(_settings(6, batch_cadence_ms=0)).blocks == 9720
+    assert dedup_window.target(_settings(6, batch_cadence_ms=0)) == dedup_window.FLOOR
     # with the early cut off: 6 partitions x 1000/1000 (batch_max_ms) time cuts/s
     assert dedup_window.need(_settings(6, batch_min_ms=0)).blocks == 1800
-    assert dedup_window.target(_settings(6)) == dedup_window.FLOOR
 
 
 @pytest.mark.parametrize("cluster", ["", "tickwatch"])
@@ -41,8 +44,8 @@ def test_every_market_table_a_load_insert_writes_has_its_window_sized(cluster: s
 
 def test_a_few_hundred_partitions_outrun_ten_thousand_and_are_sized() -> None:
     settings = _settings(300)
-    assert dedup_window.need(settings).blocks == 450_720  # (300 x 1000/120 + 4) x 2 x 90
-    assert dedup_window.target(settings) == 450_720
+    assert dedup_window.need(settings).blocks == 900_720  # (300 x 1000/60 + 4) x 2 x 90
+    assert dedup_window.target(settings) == 900_720
 
 
 def test_shards_divide_the_partitions_per_table() -> None:
@@ -88,7 +91,7 @@ def test_start_up_refuses_a_small_window_until_migrate_sizes_it(
     assert len(changed) == len(dedup_window.tables(settings))
     dedup_window.verify(ch_client, settings)
     table = f"{ch_settings.market_database}.trades"
-    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 450_720
+    assert dedup_window.current(ch_client, table, "non_replicated_deduplication_window") == 900_720
     assert dedup_window.ensure(ch_client, settings) == []  # idempotent
 
 

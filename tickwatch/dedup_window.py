@@ -7,7 +7,8 @@ its replay by the partition's next owner, the other partitions writing into the 
 inserting. Bound on the blocks a table receives per second (one shard's table on a cluster):
 
 * a batch is cut either by time or by size. Time cuts of one partition are at least
-  ``load.batch_max_ms`` apart (``load.batch_min_ms`` with the early cut on, if shorter), so at
+  ``load.batch_max_ms`` apart (``load.batch_min_ms`` with the early cut on, and in table scope
+  ``load.batch_cadence_ms`` from the topic's previous cut, if shorter), so at
   most ``P x 1000 / that interval`` per second for the ``P``
   partitions of the shard (``ceil(kafka.partitions / shards)``; partition ``p`` goes to shard
   ``p mod shards``); every size-cut batch holds ``load.batch_max_rows`` rows, so at most
@@ -59,11 +60,13 @@ class WindowNeed:
     batch_max_rows: int
     horizon_s: float
     batch_min_ms: int = 0  # the early cut (0 = off): time cuts may come this often
+    batch_cadence_ms: int = 0  # the cadence (0 = off or not applicable): or this often
 
     @property
     def time_cut_ms(self) -> int:
         """The shortest time between two time cuts of one partition."""
-        return min(self.batch_max_ms, self.batch_min_ms or self.batch_max_ms)
+        early = [ms for ms in (self.batch_min_ms, self.batch_cadence_ms) if ms]
+        return min([self.batch_max_ms, *early])
 
     @property
     def blocks_per_s(self) -> float:
@@ -78,7 +81,8 @@ class WindowNeed:
         return (
             f"{self.partitions_per_table} partitions per table (kafka.partitions over the shards)"
             f" x 1000 / min(load.batch_max_ms={self.batch_max_ms}, load.batch_min_ms="
-            f"{self.batch_min_ms}) + load.peak_rows_per_s="
+            f"{self.batch_min_ms}, load.batch_cadence_ms={self.batch_cadence_ms})"
+            f" + load.peak_rows_per_s="
             f"{self.peak_rows_per_s:g} / load.batch_max_rows={self.batch_max_rows}, x "
             f"{PARTS_PER_INSERT} parts per insert, over 2 x load.session_timeout_ms = "
             f"{self.horizon_s:g} s = {self.blocks} blocks"
@@ -94,7 +98,15 @@ def need(settings: Settings, shards: int = 1) -> WindowNeed:
         batch_max_rows=settings.load.batch_max_rows,
         horizon_s=2 * settings.load.session_timeout_ms / 1000.0,
         batch_min_ms=settings.load.batch_min_ms,
+        batch_cadence_ms=cadence_ms(settings),
     )
+
+
+def cadence_ms(settings: Settings) -> int:
+    """``load.batch_cadence_ms`` where it applies (table scope with the early cut on), else 0."""
+    load = settings.load
+    on = load.batch_scope == "table" and load.batch_min_ms > 0
+    return load.batch_cadence_ms if on else 0
 
 
 def target(settings: Settings, shards: int = 1) -> int:

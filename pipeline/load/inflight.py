@@ -1,17 +1,20 @@
-"""The pipelined insert: ClickHouse INSERTs on one thread while the consumer polls and decodes.
+"""The pipelined insert: ClickHouse INSERTs on insert threads while the consumer polls and decodes.
 
 ``load.inserts_in_flight = N`` (default 4; 0 = insert synchronously in the poll loop, as before)
 lets the load worker hand up to ``N`` batches or groups whose intent is committed to an
-:class:`InsertLane` and go on polling and decoding while ClickHouse takes them. They are inserted
-one after the other; ``N`` only bounds how many may wait. The default lets each record topic's
-group wait its turn: with ``N = 1`` a table's next group waited, besides the other tables' inserts,
-a poll loop for each of them to be collected (measured at 10k ticks/s: event -> row p99 about
-twice the synchronous worker's). Only the INSERT
-runs on the lane's thread: the rows, a bisection of rejected rows, and the dead letters' rows into
-``{ops}.dead_letters`` (all of :meth:`pipeline.load.insert.ClickHouseWriter.write`, one unit that
-resumes where it stopped). Everything that talks to Kafka — poll, the intent and "done" commits,
-pause/resume, the rebalance callbacks and the DLQ topic produce and flush — stays on the
-consumer's thread, which collects a finished insert with :meth:`InsertLane.finished`.
+:class:`InsertLane` and go on polling and decoding while ClickHouse takes them. Each record topic
+(table) has its own insert thread (``load.insert_thread_per_table``, default; else one thread for
+all): one topic's inserts run one after the other, two tables' side by side, so a table's group
+does not wait behind another table's INSERT. ``N`` bounds how many are in flight in all; the
+default lets each record topic's group wait its turn: with ``N = 1`` a table's next group
+waited, besides the other tables' inserts, a poll loop for each of them to be collected
+(measured at 10k ticks/s: event -> row p99 about twice the synchronous worker's). Only the
+INSERT runs on the lane's threads: the rows, a bisection of rejected rows, and the dead letters'
+rows into ``{ops}.dead_letters`` (all of :meth:`pipeline.load.insert.ClickHouseWriter.write`,
+one unit that resumes where it stopped). Everything that talks to Kafka — poll, the intent and
+"done" commits, pause/resume, the rebalance callbacks and the DLQ topic produce and flush —
+stays on the consumer's thread, which collects a finished insert with
+:meth:`InsertLane.finished`.
 
 Why exactly once still holds (the single-threaded argument is in :mod:`pipeline.load.worker`
 and :mod:`pipeline.load.group`; this only re-argues the order of operations):
@@ -26,9 +29,12 @@ and :mod:`pipeline.load.group`; this only re-argues the order of operations):
   later batch while the earlier one may not be in ClickHouse — lost rows. With the rule, the
   committed record still always describes the one batch that may be in ClickHouse beyond the
   committed offset. Other partitions (another table's group) may record and queue meanwhile.
-* One thread: the lane's inserts run one after the other in submission order, never two at
-  once, so a batch revoked while in flight and re-formed here after a reassignment (same token)
-  is inserted after the first attempt finished, never concurrently with it.
+* One thread per topic: a topic's inserts run one after the other in submission order, never
+  two at once, so a batch revoked while in flight and re-formed here after a reassignment (same
+  token: a token names its topic, so it always goes to the same thread) is inserted after the
+  first attempt finished, never concurrently with it. Two topics' inserts may overlap: they
+  carry different tokens into different tables (their dead letters share ``{ops}.dead_letters``
+  under different ``dlq:`` tokens).
 * Revoke: the worker waits for the revoked partitions' inserts (at most ``flush_budget_s``),
   commits "done" for those that finished while it still owns them, and drops the rest: a result
   collected later for a batch that is no longer the head of an owned partition's queue is
@@ -43,11 +49,13 @@ and :mod:`pipeline.load.group`; this only re-argues the order of operations):
 
 Memory: a batch in flight stays in the batcher (and a group in the worker's groups) until it is
 done, so ``LoadWorker.pending_rows`` counts in-flight rows against the budget
-(:mod:`pipeline.load.memory`); the one thread serialises one insert's copy of a batch at a time,
-as the synchronous insert did. The lane's thread has its own ClickHouse client
-(:func:`pipeline.load_cli.run_load`): clickhouse-connect's client keeps per-call contexts and an
-HTTP pool and is documented as usable from several threads without sessions, which tickwatch
-never opens; its own client keeps the insert's connections apart from the worker's queries.
+(:mod:`pipeline.load.memory`); each topic's thread serialises one insert's copy of a batch at a
+time, so with a thread per table up to one copy per table exists at once, of which the budget
+reserves one (the others are copies of batches that count as pending rows already). The lane's
+threads share their own ClickHouse client (:func:`pipeline.load_cli.run_load`):
+clickhouse-connect's client keeps per-call contexts and an HTTP pool and is documented as usable
+from several threads without sessions, which tickwatch never opens; its own client keeps the
+insert's connections apart from the worker's queries.
 """
 
 from __future__ import annotations
@@ -116,14 +124,34 @@ class InsertLane:
     nothing but :func:`traced_write`)."""
 
     def __init__(
-        self, writer: BatchWriter, limit: int, executor: cf.Executor | None = None
+        self,
+        writer: BatchWriter,
+        limit: int,
+        executor: cf.Executor | None = None,
+        *,
+        per_topic: bool = False,
     ) -> None:
         if limit < 1:
             raise ValueError(f"an insert lane needs room for at least one insert, not {limit}")
         self._writer = writer
         self.limit = limit
-        self._executor = executor or cf.ThreadPoolExecutor(1, "tickwatch-insert")
+        self._shared = executor
+        self._per_topic = per_topic
+        self._executors: dict[str, cf.Executor] = {}
         self._flight: list[tuple[Batch, cf.Future[bool]]] = []
+
+    def _executor(self, topic: str) -> cf.Executor:
+        """The thread ``topic``'s inserts run on: its own with ``per_topic``, else the one
+        shared thread (or the injected executor). One topic's inserts, and so every insert of
+        one token, always run on one thread, one after the other."""
+        if self._shared is not None:
+            return self._shared
+        key = topic if self._per_topic else ""
+        found = self._executors.get(key)
+        if found is None:
+            name = f"tickwatch-insert-{topic}" if self._per_topic else "tickwatch-insert"
+            found = self._executors[key] = cf.ThreadPoolExecutor(1, name)
+        return found
 
     @property
     def free(self) -> int:
@@ -143,7 +171,7 @@ class InsertLane:
         lane is full (the caller checks :attr:`free`)."""
         if self.free <= 0:
             raise RuntimeError(f"{self.limit} inserts are in flight already")
-        future = self._executor.submit(traced_write, self._writer, batch, until)
+        future = self._executor(batch.topic).submit(traced_write, self._writer, batch, until)
         self._flight.append((batch, future))
 
     def finished(self) -> list[Finished]:
@@ -175,4 +203,5 @@ class InsertLane:
 
     def close(self) -> None:
         """Stop taking inserts; one under way finishes on its thread (its result is dropped)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in [*self._executors.values(), *([self._shared] if self._shared else [])]:
+            executor.shutdown(wait=False, cancel_futures=True)

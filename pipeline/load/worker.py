@@ -226,6 +226,8 @@ class LoadWorker:
             min_rows=settings.batch_min_rows,
             scope=settings.batch_scope,
             min_rate=settings.batch_min_rate,
+            cadence_ms=settings.batch_cadence_ms,
+            cadence_max_rate=settings.batch_cadence_max_rate,
         )
         self._table = settings.batch_scope == "table"
         self._ranges = ranges
@@ -239,7 +241,11 @@ class LoadWorker:
         self.memory = budget(settings)  # raises at start-up when too small for one batch
         # The insert thread (pipeline.load.inflight); None: inserts block the poll loop.
         self.inserts = (
-            InsertLane(writer, settings.inserts_in_flight) if settings.inserts_in_flight else None
+            InsertLane(
+                writer, settings.inserts_in_flight, per_topic=settings.insert_thread_per_table
+            )
+            if settings.inserts_in_flight
+            else None
         )
 
     def run(self, stop: threading.Event, shutdown_timeout_s: float) -> None:

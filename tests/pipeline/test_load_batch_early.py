@@ -121,7 +121,7 @@ def test_without_a_minimum_age_only_the_age_limit_cuts() -> None:
 
 def test_the_dedup_window_counts_the_early_cuts() -> None:
     off = dedup_window.need(load_settings(load={"batch_min_ms": 0}))
-    on = dedup_window.need(load_settings(load={"batch_min_ms": 50}))
+    on = dedup_window.need(load_settings(load={"batch_min_ms": 50, "batch_cadence_ms": 0}))
     assert off.time_cut_ms == off.batch_max_ms
     assert on.time_cut_ms == 50
     assert on.blocks > off.blocks
@@ -129,4 +129,6 @@ def test_the_dedup_window_counts_the_early_cuts() -> None:
 
 
 def test_the_default_early_cut_keeps_the_default_dedup_window() -> None:
-    assert dedup_window.target(load_settings()) == dedup_window.FLOOR
+    # without the cadence (whose shorter cuts need more: tests/test_dedup_window.py)
+    settings = load_settings(load={"batch_cadence_ms": 0})
+    assert dedup_window.target(settings) == dedup_window.FLOOR

@@ -306,3 +306,37 @@ def test_the_lane_takes_no_more_than_its_limit() -> None:
     [done] = lane.finished()
     assert done.batch is batch and done.done and done.error is None
     lane.close()
+
+
+def test_each_table_has_its_own_insert_thread_and_a_table_keeps_one() -> None:
+    """``per_topic`` (load.insert_thread_per_table): a table's insert does not wait behind
+    another table's; two inserts of one table never run at once (every insert of one token
+    runs on that table's one thread, in submission order)."""
+    gates = {TOPIC: threading.Event(), "t.quotes": threading.Event()}
+    running: list[str] = []
+    overlap: list[tuple[str, ...]] = []
+
+    class Writer:
+        def write(self, batch: Batch, until: float = float("inf")) -> bool:
+            running.append(batch.topic)
+            overlap.append(tuple(running))
+            done = gates[batch.topic].wait(WAIT_S)
+            running.remove(batch.topic)
+            return done
+
+    from pipeline.codec import RecordType
+
+    lane = InsertLane(Writer(), 4, per_topic=True)
+    first = Batch(TOPIC, 0, RecordType.TRADE, 0, 0.0)
+    second = Batch(TOPIC, 1, RecordType.TRADE, 0, 0.0)
+    quotes = Batch("t.quotes", 0, RecordType.QUOTE, 0, 0.0)
+    for batch in (first, second, quotes):
+        lane.submit(batch, float("inf"))
+    gates["t.quotes"].set()  # the trades insert is still held: the quotes one ends anyway
+    assert lane.wait(WAIT_S, [("t.quotes", 0)])
+    assert [f.batch for f in lane.finished()] == [quotes]
+    gates[TOPIC].set()
+    assert lane.wait(WAIT_S)
+    assert [f.batch for f in lane.finished()] == [first, second]
+    assert all(names.count(TOPIC) <= 1 for names in overlap)  # one trades insert at a time
+    lane.close()
