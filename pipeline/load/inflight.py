@@ -50,8 +50,8 @@ and :mod:`pipeline.load.group`; this only re-argues the order of operations):
 Memory: a batch in flight stays in the batcher (and a group in the worker's groups) until it is
 done, so ``LoadWorker.pending_rows`` counts in-flight rows against the budget
 (:mod:`pipeline.load.memory`); each topic's thread serialises one insert's copy of a batch at a
-time, so with a thread per table up to one copy per table exists at once, of which the budget
-reserves one (the others are copies of batches that count as pending rows already). The lane's
+time, so with a thread per table up to one copy per table exists at once: the budget reserves
+one per record type, up to ``N`` (:func:`pipeline.load.memory.insert_copy_bytes`). The lane's
 threads share their own ClickHouse client (:func:`pipeline.load_cli.run_load`):
 clickhouse-connect's client keeps per-call contexts and an HTTP pool and is documented as usable
 from several threads without sessions, which tickwatch never opens; its own client keeps the

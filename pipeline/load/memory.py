@@ -21,9 +21,12 @@ It is split:
 * **pending rows** (the rest): the rows held in open and sealed batches. The worker pauses
   every partition when :meth:`pipeline.load.batch.Batcher.pending` reaches
   :attr:`MemoryBudget.pending_rows` (``LoadWorker._apply_backpressure``) and resumes below
-  half. One poll may add up to ``poll_batch`` rows beyond it, and an insert serialises up to
-  ``batch_max_rows`` rows once more: both are taken off the rows' share before dividing by
-  :data:`ROW_BYTES`. ``load.max_pending_rows`` stays an upper bound (the smaller one wins).
+  half. One poll may add up to ``poll_batch`` rows beyond it, and each insert thread serialises
+  up to ``batch_max_rows`` rows of its table once more (:func:`insert_copy_bytes`: with a thread
+  per table, ``load.insert_thread_per_table``, one copy per record type can exist at once, up to
+  ``load.inserts_in_flight``; with one thread, one copy): both are taken off the rows' share
+  before dividing by :data:`ROW_BYTES`. ``load.max_pending_rows`` stays an upper bound (the
+  smaller one wins).
 
 With groups (``load.batch_scope = "table"``) a formed group holds, until it is done, the index
 of its members' rows (:class:`pipeline.load.group_batch.GroupRows`: each row's Kafka time,
@@ -96,10 +99,22 @@ class MemoryBudget:
         return self.prefetch_bytes * PREFETCH_COST
 
 
+def insert_copy_bytes(load: LoadSettings) -> int:
+    """What the insert threads' copies of batches may hold at once: a thread per record type
+    (``load.insert_thread_per_table``, at most ``load.inserts_in_flight`` busy at a time), each
+    serialising a batch of its own type, else one thread and one copy of the costliest type."""
+    if load.inserts_in_flight and load.insert_thread_per_table:
+        costs = sorted(ROW_BYTES.values(), reverse=True)[: load.inserts_in_flight]
+    else:
+        costs = [max(ROW_BYTES.values())]
+    return load.batch_max_rows * sum(costs)
+
+
 def minimum_mb(load: LoadSettings) -> int:
-    """The smallest budget that holds the prefetch, one full batch pending, its insert copy
+    """The smallest budget that holds the prefetch, one full batch pending, the insert copies
     and one poll (the prefetch share of that budget included)."""
-    rows_bytes = (load.poll_batch + 2 * load.batch_max_rows) * max(ROW_BYTES.values())
+    row = max(ROW_BYTES.values())
+    rows_bytes = (load.poll_batch + load.batch_max_rows) * row + insert_copy_bytes(load)
     share = 1 - 1 / PREFETCH_SHARE
     least = rows_bytes + MIN_PREFETCH_KB * 1024 * PREFETCH_COST
     return math.ceil(max(rows_bytes / share, least) / 2**20)
@@ -108,13 +123,14 @@ def minimum_mb(load: LoadSettings) -> int:
 def budget(load: LoadSettings) -> MemoryBudget:
     """Split ``load.buffer_budget_mb`` (0: :data:`DEFAULT_MB` or :func:`minimum_mb`, the larger);
     raise :class:`MemoryBudgetError` when an explicit budget cannot hold the prefetch queue plus
-    one full batch, one poll and one insert's copy of a batch."""
+    one full batch, one poll and the insert threads' copies of batches."""
     mb = load.buffer_budget_mb or max(DEFAULT_MB, minimum_mb(load))
     total = mb * 2**20
     prefetch_kb = max(MIN_PREFETCH_KB, total // PREFETCH_SHARE // PREFETCH_COST // 1024)
     row = max(ROW_BYTES.values())
     prefetch_cost = prefetch_kb * 1024 * PREFETCH_COST
-    rows_share = total - prefetch_cost - (load.poll_batch + load.batch_max_rows) * row
+    copies = insert_copy_bytes(load)
+    rows_share = total - prefetch_cost - load.poll_batch * row - copies
     rows = rows_share // row
     if rows < load.batch_max_rows:
         need = minimum_mb(load)
@@ -122,8 +138,10 @@ def budget(load: LoadSettings) -> MemoryBudget:
             f"load.buffer_budget_mb = {load.buffer_budget_mb} cannot hold the librdkafka prefetch "
             f"({prefetch_cost // 1024} KB) plus one batch of "
             f"load.batch_max_rows = {load.batch_max_rows}, "
-            f"its insert copy and one poll of load.poll_batch = {load.poll_batch} rows at "
-            f"{row} bytes a row: raise it to at least {need}"
+            f"one poll of load.poll_batch = {load.poll_batch} rows at {row} bytes a row and "
+            f"the insert threads' copies of batches ({copies // 1024} KB: "
+            f"load.inserts_in_flight = {load.inserts_in_flight}, load.insert_thread_per_table = "
+            f"{load.insert_thread_per_table}): raise it to at least {need}"
         )
     return MemoryBudget(total, prefetch_kb, min(rows, load.max_pending_rows))
 

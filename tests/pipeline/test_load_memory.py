@@ -27,6 +27,7 @@ from pipeline.load.memory import (
     MemoryBudgetError,
     budget,
     consumer_config,
+    insert_copy_bytes,
     minimum_mb,
 )
 from tests.pipeline.test_load_worker import (
@@ -101,9 +102,16 @@ def test_a_pending_row_costs_at_most_the_budgeted_bytes(kind: RecordType, make: 
         LoadMetrics(CollectorRegistry()),
     )  # fmt: skip
     batcher = Batcher(ROWS, 60_000, clock)
-    warm = Batcher(ROWS, 60_000, clock)  # the first decode imports modules: not rows' memory
+    # the first decode of a whole poll imports modules and fills caches (the columnar reader's,
+    # pyarrow compute's kernels): not rows' memory, so a warm-up poll of its own goes first
+    # (with one message only, a first case run alone counted them: ~1,300 bytes a trade row)
+    warm = Batcher(ROWS, 60_000, clock)
     warm.assign((topic, 99), kind, None, 0)
-    decoder.add([FakeMessage(topic, 99, 0, values[0])], warm)  # type: ignore[list-item]
+    # (other rows than the measured ones: nothing they cache is shared with them)
+    warm_rnd = random.Random(8)
+    warm_values = [make(ROWS + i, warm_rnd) for i in range(5_000)]  # type: ignore[operator]
+    decoder.add([FakeMessage(topic, 99, i, v) for i, v in enumerate(warm_values)], warm)  # type: ignore[misc]
+    del warm
     for p in range(6):
         batcher.assign((topic, p), kind, None, 0)
     gc.collect()
@@ -163,13 +171,14 @@ def test_a_group_shares_its_members_arrow_rows_and_its_index_costs_at_most_the_b
 
 
 def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
-    mem = budget(LoadSettings(buffer_budget_mb=96))
-    assert mem.prefetch_kbytes == MIN_PREFETCH_KB  # 96 MB / 16 / 8 is below the minimum
+    mem = budget(LoadSettings(buffer_budget_mb=128))
+    assert mem.prefetch_kbytes == MIN_PREFETCH_KB  # 128 MB / 16 / 8 is the minimum
     row = max(ROW_BYTES.values())
-    settings = LoadSettings(buffer_budget_mb=96)
+    settings = LoadSettings(buffer_budget_mb=128)
     spent = (
         mem.prefetch_cost_bytes
-        + (mem.pending_rows + settings.poll_batch + settings.batch_max_rows) * row
+        + (mem.pending_rows + settings.poll_batch) * row
+        + insert_copy_bytes(settings)
     )
     assert spent <= mem.total_bytes
     assert mem.pending_rows >= settings.batch_max_rows
@@ -183,6 +192,27 @@ def test_budget_splits_prefetch_and_rows_and_caps_max_pending_rows() -> None:
     config = consumer_config(mem)
     assert config["queued.max.messages.kbytes"] == mem.prefetch_kbytes
     assert int(config["fetch.max.bytes"]) <= mem.prefetch_bytes
+
+
+def test_every_insert_thread_that_can_run_at_once_has_its_copy_reserved() -> None:
+    # a thread per table serialises a batch of its own type while the others serialise theirs
+    one = LoadSettings(buffer_budget_mb=256, insert_thread_per_table=False)
+    per_table = one.model_copy(update={"insert_thread_per_table": True})
+    costs = sorted(ROW_BYTES.values(), reverse=True)
+    assert insert_copy_bytes(one) == one.batch_max_rows * costs[0]
+    assert insert_copy_bytes(per_table) == per_table.batch_max_rows * sum(costs)
+    two = per_table.model_copy(update={"inserts_in_flight": 2})  # at most two busy at a time
+    assert insert_copy_bytes(two) == two.batch_max_rows * sum(costs[:2])
+    synchronous = per_table.model_copy(update={"inserts_in_flight": 0})  # the loop inserts
+    assert insert_copy_bytes(synchronous) == insert_copy_bytes(one)
+    row = max(ROW_BYTES.values())
+    fewer = (insert_copy_bytes(per_table) - insert_copy_bytes(one)) // row
+    assert budget(one).pending_rows - budget(per_table).pending_rows in (fewer, fewer + 1)
+    assert minimum_mb(per_table) > minimum_mb(one)
+    fits_one = one.model_copy(update={"buffer_budget_mb": minimum_mb(one)})
+    assert budget(fits_one).pending_rows >= one.batch_max_rows
+    with pytest.raises(MemoryBudgetError, match=r"load\.insert_thread_per_table = True"):
+        budget(fits_one.model_copy(update={"insert_thread_per_table": True}))
 
 
 @pytest.mark.parametrize(
@@ -260,7 +290,7 @@ def test_worker_holds_no_more_rows_than_the_budget_allows_when_inserts_lag() -> 
     rig = Rig(broker, ch, flush_budget_s=0.5, **settings)
     ch.rig = rig
     cap = rig.worker.memory.pending_rows
-    assert cap == budget(LoadSettings(**settings)).pending_rows
+    assert cap == budget(LoadSettings(inserts_in_flight=0, **settings)).pending_rows  # the rig's
     assert 0 < cap < 12_000
     peak, paused = 0, False
     for _ in range(400):
