@@ -14,9 +14,8 @@ from itertools import pairwise
 
 import pytest
 
-from pipeline.codec import RecordType
-from pipeline.load.batch import Batch, Batcher
-from tests.pipeline.test_load_batch_rate import PARTITIONS, STEP_S, TOPIC, Cut, Feed
+from tests.pipeline import test_load_batch_rate as early
+from tests.pipeline.test_load_batch_rate import STEP_S, Cut, Feed
 from tickwatch import dedup_window
 from tickwatch.clock import ManualClock
 from tickwatch.settings import LoadSettings, load_settings
@@ -24,18 +23,6 @@ from tickwatch.settings import LoadSettings, load_settings
 DEFAULTS: LoadSettings = load_settings().load
 CADENCE_S = DEFAULTS.batch_cadence_ms / 1000
 MIN_S = DEFAULTS.batch_min_ms / 1000
-
-
-def batcher_for(clock: ManualClock, load: LoadSettings = DEFAULTS, scope: str = "table") -> Batcher:
-    batcher = Batcher(
-        load.batch_max_rows, load.batch_max_ms, clock, load.batch_backlog_max_ms,
-        min_ms=load.batch_min_ms, min_rows=load.batch_min_rows, scope=scope,
-        min_rate=load.batch_min_rate, cadence_ms=load.batch_cadence_ms,
-        cadence_max_rate=load.batch_cadence_max_rate,
-    )  # fmt: skip
-    for partition in range(PARTITIONS):
-        batcher.assign((TOPIC, partition), RecordType.TRADE, None)
-    return batcher
 
 
 def run(
@@ -47,28 +34,11 @@ def run(
     backlogged: bool = False,
     scope: str = "table",
 ) -> list[Cut]:
-    """The pipelined worker's loop over ``seconds``; every cut (sealed group handed over)."""
-    clock = ManualClock()
-    batcher = batcher_for(clock, load, scope)
-    cuts: list[Cut] = []
-    next_poll = feed.poll_s
-    in_flight: list[Batch] = []
-    ends_at = 0.0
-    while clock.monotonic() < seconds:
-        now = clock.monotonic()
-        if in_flight and now >= ends_at - 1e-9:
-            for batch in in_flight:
-                batcher.done(batch)
-            in_flight = []
-        if now >= next_poll - 1e-9:
-            feed.poll(batcher, now)
-            next_poll = now + feed.poll_s
-        batcher.tick(backlogged=backlogged)
-        if not in_flight and (ready := batcher.ready()):
-            cuts.append(Cut(now, max(now - b.opened_at for b in ready), sum(b.size for b in ready)))
-            in_flight, ends_at = ready, now + insert_s
-        clock.advance(STEP_S)
-    return cuts
+    """The pipelined worker's loop over ``seconds`` with the cadence on; every cut."""
+    return early.run(
+        feed, seconds, insert_s, backlogged, pipelined=True,
+        make=lambda clock: early.batcher_for(clock, load, scope, cadence=True),
+    )  # fmt: skip
 
 
 def gaps(cuts: list[Cut]) -> list[float]:
@@ -124,7 +94,7 @@ def test_without_a_cadence_the_cut_counts_from_the_opening() -> None:
 
 def test_due_in_points_a_cadence_after_the_previous_cut() -> None:
     clock = ManualClock()
-    batcher, feed = batcher_for(clock), Feed(667)
+    batcher, feed = early.batcher_for(clock, cadence=True), Feed(667)
     clock.advance(0.1)
     feed.poll(batcher, 0.1)
     clock.advance(MIN_S)
@@ -157,7 +127,7 @@ def test_a_fast_table_short_of_the_row_floor_polls_a_quarter_of_the_cadence() ->
     """A batch below ``batch_min_rows`` at its cadence time is cut at the first poll that brings
     the rows, which must not wait a whole poll timeout (the deadline is 1 s away)."""
     clock = ManualClock()
-    batcher, feed = batcher_for(clock), Feed(667)
+    batcher, feed = early.batcher_for(clock, cadence=True), Feed(667)
     clock.advance(0.2)
     feed.poll(batcher, 0.2)  # 133 rows: the rate is reached
     clock.advance(MIN_S)

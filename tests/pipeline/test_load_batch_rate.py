@@ -10,6 +10,7 @@ table's rows spread over its partitions), then ``tick``; a sealed group is inser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -28,7 +29,11 @@ STEP_S = 0.005
 DEFAULTS: LoadSettings = load_settings().load
 
 
-def batcher_for(clock: ManualClock, load: LoadSettings = DEFAULTS) -> Batcher:
+def batcher_for(
+    clock: ManualClock, load: LoadSettings = DEFAULTS, scope: str = "table", cadence: bool = False
+) -> Batcher:
+    """The worker's batcher from ``load``; the cadence only with ``cadence`` (off here: these
+    tests are about the early cut alone)."""
     batcher = Batcher(
         load.batch_max_rows,
         load.batch_max_ms,
@@ -36,8 +41,10 @@ def batcher_for(clock: ManualClock, load: LoadSettings = DEFAULTS) -> Batcher:
         load.batch_backlog_max_ms,
         min_ms=load.batch_min_ms,
         min_rows=load.batch_min_rows,
-        scope="table",
+        scope=scope,
         min_rate=load.batch_min_rate,
+        cadence_ms=load.batch_cadence_ms if cadence else 0,
+        cadence_max_rate=load.batch_cadence_max_rate,
     )
     for partition in range(PARTITIONS):
         batcher.assign((TOPIC, partition), RecordType.TRADE, None)
@@ -83,11 +90,13 @@ def run(
     backlogged: bool = False,
     *,
     pipelined: bool = False,
+    make: Callable[[ManualClock], Batcher] = batcher_for,
 ) -> list[Cut]:
     """The worker's loop over ``seconds``; every cut, in order. ``pipelined``: the insert runs
-    beside the loop (``load.inserts_in_flight`` > 0), which goes on polling; one group at a time."""
+    beside the loop (``load.inserts_in_flight`` > 0), which goes on polling; one group at a time.
+    ``make``: the batcher on the loop's clock."""
     clock = ManualClock()
-    batcher = batcher_for(clock)
+    batcher = make(clock)
     cuts: list[Cut] = []
     next_poll = feed.poll_s * feed.chunks
     in_flight: list[Batch] = []
