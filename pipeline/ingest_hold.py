@@ -70,11 +70,6 @@ class LowRateHold:
         """False when configured off."""
         return self._below_rate > 0 and self._hold_s > 0
 
-    def rate(self) -> float:
-        """Records per second over the last ``RATE_WINDOW_S`` of offered reads."""
-        self._forget(self._clock.monotonic())
-        return self._recent_records / RATE_WINDOW_S
-
     def offer(self, read: HeldRead, queued: int) -> list[HeldRead]:
         """The reads to hand to the producer now, in order (empty while ``read`` is kept).
 
